@@ -1,0 +1,364 @@
+"""Liquidation engine arithmetic (spec §4 "Liquidation System (Gradual)", §6 "ADL" and "Insurance Fund").
+
+Two halves with different number types, on purpose:
+- The per-mark sweep (`sweep_mark`, `advance_warnings`, the ADL ranking) runs in float64 numpy over
+  every leveraged position of a symbol at once. It only decides *who* to act on: who crossed a
+  warning threshold, who is in breach, who is first in the ADL queue. The service recomputes every
+  amount it books for those positions with the Decimal functions.
+- The per-position money functions (`plan_partial_liquidation`, `settle_liquidation`) take and
+  return Decimals and round nothing, like `derivatives.margin`.
+
+Margin modes share one formula through Binance's three account inputs per position: isolated rows
+carry their position margin as the wallet balance and zero for the other positions' maintenance
+margin and PnL; cross rows carry the cross wallet balance and the account's other positions.
+"""
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+import numpy as np
+
+from derivatives.margin import (
+    PERP_LEVERAGE_TIERS,
+    LeverageTier,
+    PositionSide,
+    margin_ratio,
+    maintenance_margin,
+    tier_for,
+)
+
+ZERO = Decimal(0)
+
+WARNING_THRESHOLDS = (0.80, 0.90, 0.95)  # spec §4: alert, urgent alert, final warning
+# A warning re-arms only once the ratio is this far back below its threshold, so a ratio
+# hovering at 80% does not send an alert on every other mark update.
+WARNING_REARM_GAP = 0.05
+LIQUIDATION_FEE_RATE = Decimal("0.005")  # spec §6: 0.5% of the liquidated notional to the insurance fund
+ADL_QUANTILE_BUCKETS = 5  # Binance shows 5 lights: quantiles 0 to 4
+ADL_WALLET_FLOOR = 1.0  # Binance divides PnL by max(1 USDT, wallet balance)
+
+
+@dataclass(frozen=True, eq=False)
+class TierArrays:
+    """A leverage tier table as float64 columns, lowest tier first, for vectorised lookups."""
+
+    notional_floors: np.ndarray
+    maintenance_rates: np.ndarray
+    maintenance_amounts: np.ndarray
+
+
+def tier_arrays(tiers: Sequence[LeverageTier] = PERP_LEVERAGE_TIERS) -> TierArrays:
+    return TierArrays(
+        notional_floors=np.array([float(tier.notional_floor) for tier in tiers]),
+        maintenance_rates=np.array([float(tier.maintenance_rate) for tier in tiers]),
+        maintenance_amounts=np.array([float(tier.maintenance_amount) for tier in tiers]),
+    )
+
+
+def _count_reached(values: np.ndarray, boundaries: np.ndarray, dtype=np.intp) -> np.ndarray:
+    """How many of `boundaries` each value is at or above. With this few boundaries and unsorted
+    values, a comparison per boundary is several times faster than np.searchsorted."""
+    reached = np.zeros(values.shape, dtype=dtype)
+    for boundary in boundaries:
+        reached += values >= boundary
+    return reached
+
+
+@dataclass(frozen=True, eq=False)
+class LeveragedPositions:
+    """Every leveraged position of one symbol, one row each, as float64 arrays of equal length.
+
+    side: +1 long, −1 short. quantity: absolute size, > 0. wallet_balance: isolated → position
+    margin; cross → the account's cross wallet balance. other_maintenance_margin and
+    other_unrealized_pnl: the account's other cross positions (0 for isolated rows), valued at
+    their own latest marks.
+    """
+
+    side: np.ndarray
+    quantity: np.ndarray
+    entry_price: np.ndarray
+    wallet_balance: np.ndarray
+    other_maintenance_margin: np.ndarray
+    other_unrealized_pnl: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class MarkSweep:
+    """State of every position at one mark price.
+
+    margin_ratio is (this position's + other) maintenance margin / margin balance, +inf when the
+    margin balance is not positive. liquidation_price is NaN where no positive price liquidates;
+    liquidation_move is the fractional mark move that reaches it (−0.005 = a 0.5% fall).
+    """
+
+    unrealized_pnl: np.ndarray
+    maintenance_margin: np.ndarray
+    margin_balance: np.ndarray
+    margin_ratio: np.ndarray
+    breached: np.ndarray
+    liquidation_price: np.ndarray
+    liquidation_move: np.ndarray
+
+
+def sweep_mark(*, positions: LeveragedPositions, mark_price: float, tiers: TierArrays) -> MarkSweep:
+    """Margin ratio, breach mask and distance to liquidation of every position at `mark_price`.
+
+    Maintenance margin uses the tier of each position's notional at the mark; the liquidation price
+    uses the tier of the notional at the liquidation price, as `margin.liquidation_price_tiered`.
+    Breach is Binance's trigger: margin ratio ≥ 100%.
+    """
+    side = positions.side
+    quantity = positions.quantity
+    floors = tiers.notional_floors
+    rates = tiers.maintenance_rates
+    amounts = tiers.maintenance_amounts
+
+    notional = quantity * mark_price
+    tier_index = _count_reached(notional, floors[1:])
+    total_maintenance = (
+        notional * rates.take(tier_index) - amounts.take(tier_index) + positions.other_maintenance_margin
+    )
+    unrealized = side * quantity * (mark_price - positions.entry_price)
+    margin_balance = positions.wallet_balance + positions.other_unrealized_pnl + unrealized
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = total_maintenance / margin_balance
+    ratio[margin_balance <= 0] = np.inf
+
+    # Liquidation price, tier located as in margin.liquidation_price_tiered: side × surplus, which
+    # rises with the notional, is ≤ 0 at the floor of the tier that holds the root and every tier
+    # below it. At floor f with maintenance m: side·base + f − side·m ≤ 0.
+    surplus_base = (
+        positions.wallet_balance - positions.other_maintenance_margin + positions.other_unrealized_pnl
+        - side * quantity * positions.entry_price
+    )
+    directed_base = side * surplus_base
+    liquidation_tier = np.zeros(side.shape, dtype=np.intp)
+    for floor, maintenance_at_floor in zip(floors[1:], (floors * rates - amounts)[1:], strict=True):
+        liquidation_tier += directed_base + floor <= side * maintenance_at_floor
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = (surplus_base + amounts.take(liquidation_tier)) / (
+            quantity * (rates.take(liquidation_tier) - side)
+        )
+    price[directed_base >= 0] = np.nan  # no positive price liquidates (see margin.liquidation_price_tiered)
+
+    return MarkSweep(
+        unrealized_pnl=unrealized,
+        maintenance_margin=total_maintenance,
+        margin_balance=margin_balance,
+        margin_ratio=ratio,
+        breached=ratio >= 1.0,
+        liquidation_price=price,
+        liquidation_move=price / mark_price - 1.0,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class WarningTransition:
+    """level: thresholds each position now counts as crossed (0 = none). emitted: 0 for no alert, k for
+    an alert naming thresholds[k − 1]."""
+
+    level: np.ndarray
+    emitted: np.ndarray
+
+
+def advance_warnings(
+    *,
+    previous_level: np.ndarray,
+    margin_ratio: np.ndarray,
+    thresholds: Sequence[float] = WARNING_THRESHOLDS,
+    rearm_gap: float = WARNING_REARM_GAP,
+) -> WarningTransition:
+    """One step of the warning ladder: each threshold alerts once per crossing.
+
+    A level rises as soon as the ratio reaches a threshold and falls (re-arming that threshold)
+    only once the ratio is below threshold − rearm_gap. A jump over several thresholds in one
+    update emits a single alert naming the highest, not one per threshold.
+    """
+    limits = np.asarray(thresholds, dtype=np.float64)
+    if limits.size and np.any(np.diff(limits) <= 0):
+        raise ValueError("warning thresholds must increase")
+    reached = _count_reached(margin_ratio, limits, dtype=np.int8)
+    still_held = _count_reached(margin_ratio, limits - rearm_gap, dtype=np.int8)
+    level = np.maximum(reached, np.minimum(previous_level, still_held))
+    emitted = np.where(level > previous_level, level, np.int8(0))
+    return WarningTransition(level=level, emitted=emitted)
+
+
+@dataclass(frozen=True)
+class PartialLiquidation:
+    close_quantity: Decimal
+    remaining_quantity: Decimal
+    margin_ratio_after: Decimal  # account or isolated margin ratio once the close is booked
+
+    @property
+    def is_full(self) -> bool:
+        return self.remaining_quantity == ZERO
+
+
+def plan_partial_liquidation(
+    *,
+    side: PositionSide,
+    quantity: Decimal,
+    entry_price: Decimal,
+    wallet_balance: Decimal,
+    mark_price: Decimal,
+    fill_price: Decimal,
+    lot_size: Decimal,
+    fee_rate: Decimal,
+    tiers: Sequence[LeverageTier] = PERP_LEVERAGE_TIERS,
+    other_maintenance_margin: Decimal = ZERO,
+    other_unrealized_pnl: Decimal = ZERO,
+) -> PartialLiquidation:
+    """Smallest close, on the lot grid, that brings the margin ratio back below 100%.
+
+    Closing c units at `fill_price` realises their PnL and pays `fee_rate` of the closed notional;
+    no margin is released during a liquidation, so the whole wallet balance keeps backing the
+    rest. The remainder is valued at `mark_price` under the tier of its own, smaller, notional, so
+    the maintenance rate steps down as the position shrinks.
+
+    The surplus after closing c (margin balance − maintenance margin) is linear within one tier and
+    its slope, mark × MMR − the per-unit closing cost, falls with each lower tier: the surplus is
+    concave in c, so the first root found walking down the tiers is the smallest close. When no
+    partial close restores the ratio (the fee and slippage outweigh the maintenance released, or
+    the wallet is exhausted), the plan is a full close. `quantity` must lie on the lot grid.
+    """
+    margin_balance_now = wallet_balance + other_unrealized_pnl + side * quantity * (mark_price - entry_price)
+    margin_change_per_unit = side * (fill_price - mark_price) - fee_rate * fill_price
+
+    def balances_after(close: Decimal) -> tuple[Decimal, Decimal]:
+        remaining_notional = (quantity - close) * mark_price
+        remaining_maintenance = maintenance_margin(
+            notional=remaining_notional, tier=tier_for(notional=remaining_notional, tiers=tiers)
+        )
+        return (
+            other_maintenance_margin + remaining_maintenance,
+            margin_balance_now + close * margin_change_per_unit,
+        )
+
+    def plan(close: Decimal) -> PartialLiquidation:
+        maintenance, balance = balances_after(close)
+        return PartialLiquidation(
+            close_quantity=close,
+            remaining_quantity=quantity - close,
+            margin_ratio_after=margin_ratio(maintenance_margin=maintenance, margin_balance=balance),
+        )
+
+    def restores(close: Decimal) -> bool:
+        maintenance, balance = balances_after(close)
+        return balance > maintenance
+
+    if restores(ZERO):
+        return plan(ZERO)
+    current_tier = tier_for(notional=quantity * mark_price, tiers=tiers)
+    for tier in reversed(tiers[: current_tier.number]):
+        slope = margin_change_per_unit + mark_price * tier.maintenance_rate
+        if slope <= ZERO:
+            break  # lower tiers only flatten the slope further: no close restores the ratio
+        segment_end = quantity - tier.notional_floor / mark_price
+        intercept = (
+            margin_balance_now - other_maintenance_margin
+            - (quantity * mark_price * tier.maintenance_rate - tier.maintenance_amount)
+        )
+        root = -intercept / slope
+        if root > segment_end:
+            continue
+        close = max(root, ZERO)
+        close = (close / lot_size).to_integral_value(rounding=ROUND_CEILING) * lot_size
+        if not restores(close):
+            close += lot_size  # the root sat exactly on the grid, where the ratio is exactly 100%
+        if close < quantity and restores(close):
+            return plan(close)
+        break
+    return plan(quantity)
+
+
+@dataclass(frozen=True)
+class LiquidationSettlement:
+    """Cash effects of closing (part of) a position in liquidation.
+
+    shortfall: loss beyond the collateral, which happens when the fill is past the bankruptcy
+    price; the insurance fund covers it as far as its balance allows and the rest is
+    `uncovered_shortfall`, the amount ADL must recover from counterparties.
+    """
+
+    realized_pnl: Decimal
+    fee_to_fund: Decimal
+    shortfall: Decimal
+    drawn_from_fund: Decimal
+    uncovered_shortfall: Decimal
+    collateral_after: Decimal
+    fund_balance_after: Decimal
+
+
+def settle_liquidation(
+    *,
+    side: PositionSide,
+    close_quantity: Decimal,
+    entry_price: Decimal,
+    fill_price: Decimal,
+    collateral: Decimal,
+    fee_rate: Decimal,
+    fund_balance: Decimal,
+) -> LiquidationSettlement:
+    """Book a liquidation close: PnL to the collateral, the fee to the fund, any shortfall from the fund.
+
+    `collateral` is what backs the position: its isolated margin, or the cross wallet balance. The
+    fee (fee_rate × closed notional) is taken only from what the collateral still holds after the
+    loss, so a trader never pays beyond the collateral: a close past the bankruptcy price pays no
+    fee and the fund absorbs the deficit instead.
+    """
+    realized = side * close_quantity * (fill_price - entry_price)
+    available = collateral + realized
+    fee = fee_rate * close_quantity * fill_price
+    fee_to_fund = min(fee, max(available, ZERO))
+    shortfall = max(-available, ZERO)
+    drawn = min(shortfall, max(fund_balance, ZERO))
+    return LiquidationSettlement(
+        realized_pnl=realized,
+        fee_to_fund=fee_to_fund,
+        shortfall=shortfall,
+        drawn_from_fund=drawn,
+        uncovered_shortfall=shortfall - drawn,
+        collateral_after=max(available, ZERO) - fee_to_fund,
+        fund_balance_after=fund_balance + fee_to_fund - drawn,
+    )
+
+
+def leverage_pnl(
+    *,
+    unrealized_pnl: np.ndarray,
+    wallet_balance: np.ndarray,
+    maintenance_margin: np.ndarray,
+    wallet_floor: float = ADL_WALLET_FLOOR,
+) -> np.ndarray:
+    """Binance's ADL ranking score, "LeveragePnl" = PnL percent × margin ratio, where
+    PnL percent = max(0, unrealized PnL) / max(1, wallet balance) and margin ratio =
+    maintenance margin / (wallet balance + unrealized PnL), or 0 when that balance is not positive.
+
+    Rows are the positions on one side of a symbol. For an isolated position the wallet balance is
+    its margin and the maintenance margin its own; for a cross position both are the account's.
+    Only profit ranks: every losing or flat position scores 0 and sits at the back of the queue.
+    (The older BitMEX-style score, PnL% × effective leverage for winners and PnL% / effective
+    leverage for losers, also orders losers; Binance's published formula does not.)
+    """
+    pnl_percent = np.maximum(unrealized_pnl, 0.0) / np.maximum(wallet_balance, wallet_floor)
+    balance = wallet_balance + unrealized_pnl
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(balance > 0, maintenance_margin / balance, 0.0)
+    return pnl_percent * ratio
+
+
+def adl_queue(scores: np.ndarray) -> np.ndarray:
+    """Row indices in deleveraging order: highest score first, ties in row order."""
+    return np.argsort(-scores, kind="stable")
+
+
+def adl_quantiles(scores: np.ndarray, *, buckets: int = ADL_QUANTILE_BUCKETS) -> np.ndarray:
+    """Bucket of each score's rank among its side: 0 (last to be deleveraged) to buckets − 1 (first).
+
+    quantile = ⌊buckets × rank / count⌋ with rank the number of strictly lower scores, so equal
+    scores share a bucket and the highest score lands in the top bucket once there are at least
+    `buckets` positions.
+    """
+    ranks = np.searchsorted(np.sort(scores), scores, side="left")
+    return (buckets * ranks // max(scores.size, 1)).astype(np.int8)

@@ -1,0 +1,50 @@
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from haunt.accounts.serializers import RegisterIn, RegisterOut, TokenIn, TokenOut, UserOut
+from haunt.accounts.services import token_obtain, user_register
+from haunt.api.throttles import AuthThrottle
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(
+        tags=["auth"], request=RegisterIn, responses={201: RegisterOut}, auth=[],
+        summary="Create an account and its API token",
+        examples=[OpenApiExample("register", request_only=True,
+                                 value={"username": "alice", "password": "correct-horse-battery", "email": "alice@example.com"})],
+    )
+    def post(self, request):
+        payload = RegisterIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user, token = user_register(**payload.validated_data)
+        return Response(RegisterOut({"user": user, "token": token.key}).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(
+        tags=["auth"], request=TokenIn, responses={200: TokenOut}, auth=[],
+        summary="Exchange username and password for the API token (send it as `Authorization: Token <token>`)",
+        examples=[OpenApiExample("token", request_only=True, value={"username": "alice", "password": "correct-horse-battery"}),
+                  OpenApiExample("answer", response_only=True, value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"})],
+    )
+    def post(self, request):
+        payload = TokenIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return Response(TokenOut({"token": token_obtain(**payload.validated_data).key}).data)
+
+
+class MeView(APIView):
+    @extend_schema(tags=["auth"], responses=UserOut, summary="The authenticated user")
+    def get(self, request):
+        return Response(UserOut(request.user).data)

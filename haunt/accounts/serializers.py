@@ -1,0 +1,31 @@
+from rest_framework import serializers
+
+from haunt.accounts.models import User
+
+
+class RegisterIn(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{3,150}$", max_length=150,
+                                      error_messages={"invalid": "3-150 letters, digits and @/./+/-/_ only."})
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    email = serializers.EmailField(max_length=254)
+
+
+class TokenIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class UserOut(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "date_joined"]
+        read_only_fields = fields
+
+
+class RegisterOut(serializers.Serializer):
+    user = UserOut()
+    token = serializers.CharField()

@@ -1,0 +1,41 @@
+"""Account writes: registration and API tokens."""
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from rest_framework.authtoken.models import Token
+
+from haunt.accounts.models import User
+from haunt.errors import Conflict, DomainError
+
+
+class InvalidCredentials(DomainError):
+    status, code = 401, "invalid_credentials"
+
+
+@transaction.atomic
+def user_register(*, username: str, password: str, email: str) -> tuple[User, Token]:
+    """Create a user and its API token. The password must pass Django's validators."""
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("That username is taken.", code="username_taken", field="username")
+    candidate = User(username=username, email=email)
+    try:
+        password_validation.validate_password(password, user=candidate)
+    except DjangoValidationError as error:
+        raise DomainError(" ".join(error.messages), code="weak_password", field="password") from error
+    candidate.set_password(password)
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError as error:  # a concurrent registration won the race for the name
+        raise Conflict("That username is taken.", code="username_taken", field="username") from error
+    token = Token.objects.create(user=candidate)
+    return candidate, token
+
+
+def token_obtain(*, username: str, password: str) -> Token:
+    """The user's API token (created on first use); refuses wrong credentials with 401."""
+    user = authenticate(username=username, password=password)
+    if user is None or not user.is_active:
+        raise InvalidCredentials("Wrong username or password.")
+    token, _ = Token.objects.get_or_create(user=user)
+    return token

@@ -1,0 +1,24 @@
+"""WebSocket authentication by API token: ws://host/ws/?token=<token> (browsers cannot set headers)."""
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.authtoken.models import Token
+
+
+@database_sync_to_async
+def user_for_token(key: str):
+    try:
+        token = Token.objects.select_related("user").get(key=key)
+    except Token.DoesNotExist:
+        return AnonymousUser()
+    return token.user if token.user.is_active else AnonymousUser()
+
+
+class TokenAuthMiddleware(BaseMiddleware):
+    async def __call__(self, scope, receive, send):
+        query = parse_qs(scope.get("query_string", b"").decode())
+        key = (query.get("token") or [""])[0]
+        scope = dict(scope, user=await user_for_token(key) if key else AnonymousUser())
+        return await super().__call__(scope, receive, send)

@@ -1,0 +1,24 @@
+"""ASGI entry point: HTTP through Django, /ws/ through the one stream consumer."""
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "haunt.settings.base")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()  # sets Django up before anything imports models
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from haunt.accounts.websocket_auth import TokenAuthMiddleware  # noqa: E402
+from haunt.consumers import StreamConsumer  # noqa: E402
+
+websocket_urls = URLRouter([path("ws/", StreamConsumer.as_asgi())])
+
+application = ProtocolTypeRouter({
+    # Static files (admin, Swagger UI) are served by the app itself: no web server to install.
+    "http": ASGIStaticFilesHandler(django_asgi_app),
+    "websocket": AllowedHostsOriginValidator(TokenAuthMiddleware(websocket_urls)),
+})

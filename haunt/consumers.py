@@ -1,0 +1,184 @@
+"""The one WebSocket consumer at /ws/.
+
+Clients send `{"type": "<Command>", ...}`; the server pushes `{"type": "<Event>", "data": {...}}`,
+with `seq` on market data so a client can tell when it missed an update. Every subscription to a
+user's own data is authorised through the same selectors as the REST API, so someone else's
+portfolio is refused here exactly as it is a 404 there.
+"""
+import json
+import uuid
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from haunt.errors import DomainError
+from haunt.market import state
+from haunt.market.models import Instrument
+from haunt.realtime import orderbook_group, orders_group, portfolio_group, positions_group, quotes_group
+from portfolios.selectors import portfolio_get_for_user
+from portfolios.serializers import PortfolioOut
+
+MAX_SYMBOLS_PER_CONNECTION = 200
+DEFAULT_BOOK_DEPTH = 20
+UNAUTHENTICATED_CLOSE_CODE = 4401
+
+
+def error_message(code: str, message: str, field: str | None = None) -> dict:
+    return {"type": "Error", "error": {"code": code, "message": message, "field": field}}
+
+
+@database_sync_to_async
+def active_symbols() -> set[str]:
+    return set(Instrument.objects.filter(is_active=True).values_list("symbol", flat=True))
+
+
+@database_sync_to_async
+def portfolio_snapshot(user, portfolio_id) -> dict:
+    return dict(PortfolioOut(portfolio_get_for_user(user=user, portfolio_id=portfolio_id)).data)
+
+
+class StreamConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=UNAUTHENTICATED_CLOSE_CODE)  # before accept: the handshake is refused
+            return
+        self.joined: set[str] = set()
+        self.book_depth = DEFAULT_BOOK_DEPTH
+        self.handlers = {
+            "SubscribeQuotes": self.subscribe_quotes,
+            "UnsubscribeQuotes": self.unsubscribe_quotes,
+            "SubscribeOrderBook": self.subscribe_order_book,
+            "UnsubscribeOrderBook": self.unsubscribe_order_book,
+            "SubscribePortfolio": self.subscribe_portfolio_room(portfolio_group, "portfolio"),
+            "UnsubscribePortfolio": self.unsubscribe_portfolio_room(portfolio_group, "portfolio"),
+            "SubscribeOrders": self.subscribe_portfolio_room(orders_group, "orders"),
+            "UnsubscribeOrders": self.unsubscribe_portfolio_room(orders_group, "orders"),
+            "SubscribePositions": self.subscribe_portfolio_room(positions_group, "positions"),
+            "UnsubscribePositions": self.unsubscribe_portfolio_room(positions_group, "positions"),
+            "Ping": self.ping,
+        }
+        await self.accept()
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            content = json.loads(text_data or bytes_data or "")
+        except (ValueError, UnicodeDecodeError):
+            await self.send_json(error_message("invalid_json", "Messages must be JSON objects."))
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.send_json(error_message("invalid_message", 'Messages are objects with a "type".', "type"))
+            return
+        handler = self.handlers.get(content["type"])
+        if handler is None:
+            await self.send_json(error_message(
+                "unknown_message_type", f"Unknown message type {content['type']!r}. Known: {', '.join(self.handlers)}.",
+                "type"))
+            return
+        try:
+            await handler(content)
+        except DomainError as error:
+            await self.send_json(error_message(error.code, error.message, error.field))
+
+    # --- market data -------------------------------------------------------------------
+    async def _symbols(self, content) -> list[str]:
+        symbols = content.get("symbols")
+        if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
+            raise DomainError('"symbols" must be a non-empty list of symbols.', field="symbols")
+        unknown = sorted(set(symbols) - await active_symbols())
+        if unknown:
+            raise DomainError(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field="symbols")
+        market_groups = sum(1 for group in self.joined if group.startswith(("quotes.", "book.")))
+        if market_groups + len(symbols) > MAX_SYMBOLS_PER_CONNECTION:
+            raise DomainError(f"At most {MAX_SYMBOLS_PER_CONNECTION} market subscriptions per connection.",
+                              code="too_many_subscriptions", field="symbols")
+        return list(dict.fromkeys(symbols))
+
+    async def _join(self, group: str):
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.add(group)
+
+    async def _leave(self, group: str):
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined.discard(group)
+
+    async def subscribe_quotes(self, content):
+        symbols = await self._symbols(content)
+        for symbol in symbols:
+            await self._join(quotes_group(symbol))
+        await self.send_json({"type": "Subscribed", "data": {"channel": "quotes", "symbols": symbols}})
+        quotes = await sync_to_async(state.quotes_read, thread_sensitive=False)(symbols)
+        for symbol in symbols:
+            if symbol in quotes:
+                await self.send_json({"type": "Quote", "data": quotes[symbol], "seq": None})
+
+    async def unsubscribe_quotes(self, content):
+        symbols = await self._symbols(content)
+        for symbol in symbols:
+            await self._leave(quotes_group(symbol))
+        await self.send_json({"type": "Unsubscribed", "data": {"channel": "quotes", "symbols": symbols}})
+
+    async def subscribe_order_book(self, content):
+        symbols = await self._symbols(content)
+        depth = content.get("depth", DEFAULT_BOOK_DEPTH)
+        if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 100:
+            raise DomainError('"depth" must be an integer from 1 to 100.', field="depth")
+        self.book_depth = depth
+        for symbol in symbols:
+            await self._join(orderbook_group(symbol))
+        await self.send_json({"type": "Subscribed", "data": {"channel": "orderbook", "symbols": symbols, "depth": depth}})
+        for symbol in symbols:
+            book = await sync_to_async(state.book_read, thread_sensitive=False)(symbol)
+            if book is not None:
+                await self.send_json({"type": "OrderBook", "data": self._cut(book), "seq": None})
+
+    async def unsubscribe_order_book(self, content):
+        symbols = await self._symbols(content)
+        for symbol in symbols:
+            await self._leave(orderbook_group(symbol))
+        await self.send_json({"type": "Unsubscribed", "data": {"channel": "orderbook", "symbols": symbols}})
+
+    def _cut(self, book: dict) -> dict:
+        return {**book, "bids": book["bids"][: self.book_depth], "asks": book["asks"][: self.book_depth]}
+
+    # --- the user's own rooms ------------------------------------------------------------
+    def subscribe_portfolio_room(self, group_for, channel: str):
+        async def subscribe(content):
+            portfolio_id = content.get("portfolio_id")
+            snapshot = await portfolio_snapshot(self.scope["user"], portfolio_id)  # NotFound for a foreign id
+            await self._join(group_for(snapshot["id"]))
+            await self.send_json({"type": "Subscribed", "data": {"channel": channel, "portfolio_id": snapshot["id"]}})
+            if channel == "portfolio":
+                await self.send_json({"type": "PortfolioUpdate", "data": snapshot})
+        return subscribe
+
+    def unsubscribe_portfolio_room(self, group_for, channel: str):
+        async def unsubscribe(content):
+            try:
+                portfolio_id = str(uuid.UUID(str(content.get("portfolio_id"))))
+            except ValueError:
+                raise DomainError('"portfolio_id" must be a portfolio id.', field="portfolio_id") from None
+            await self._leave(group_for(portfolio_id))
+            await self.send_json({"type": "Unsubscribed", "data": {"channel": channel, "portfolio_id": portfolio_id}})
+        return unsubscribe
+
+    async def ping(self, content):
+        await self.send_json({"type": "Pong", "data": {"echo": content.get("echo")}})
+
+    # --- group messages -------------------------------------------------------------------
+    async def stream_event(self, message):
+        data = message["data"]
+        if message["event"] == "OrderBook":
+            data = self._cut(data)
+        payload = {"type": message["event"], "data": data}
+        if "seq" in message:
+            payload["seq"] = message["seq"]
+        await self.send_json(payload)

@@ -1,0 +1,92 @@
+"""GET /api/health: is every part the platform depends on answering?"""
+import time
+import uuid
+from datetime import UTC, datetime
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from haunt.market.state import feed_status_read
+
+# The feed counts as down when it has not published for this many update intervals (and at least 5 s).
+FEED_STALE_INTERVALS = 20
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        detail = check() or {}
+        ok = True
+    except Exception as error:  # a health check reports any failure instead of raising it
+        detail, ok = {"error": f"{type(error).__name__}: {error}"}, False
+    return {"ok": ok, "latency_ms": round((time.perf_counter() - started) * 1000, 2), **detail}
+
+
+def _database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"engine": connection.vendor}
+
+
+def _cache():
+    key, value = f"health:{uuid.uuid4().hex}", uuid.uuid4().hex
+    cache.set(key, value, timeout=10)
+    if cache.get(key) != value:
+        raise RuntimeError("value written was not read back")
+    cache.delete(key)
+    return {"backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}
+
+
+async def _channel_round_trip():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "health.ping"})
+    message = await layer.receive(channel)
+    if message.get("type") != "health.ping":
+        raise RuntimeError("unexpected message")
+
+
+def _channel_layer():
+    async_to_sync(_channel_round_trip)()
+    return {"backend": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]}
+
+
+def _feed():
+    status = feed_status_read()
+    if status is None:
+        raise RuntimeError("the market feed has not published (is the feed process running?)")
+    age = (datetime.now(UTC) - datetime.fromisoformat(status["timestamp"])).total_seconds()
+    allowed = max(5.0, FEED_STALE_INTERVALS * settings.HAUNT_MARKET_INTERVAL)
+    if age > allowed:
+        raise RuntimeError(f"last update {age:.1f} s ago (allowed {allowed:.1f} s)")
+    return {**status, "age_seconds": round(age, 3)}
+
+
+class HealthView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(tags=["platform"], auth=[], summary="Database, cache, channel layer and market feed status",
+                   responses={200: dict, 503: dict})
+    def get(self, request):
+        checks = {
+            "database": _timed(_database),
+            "cache": _timed(_cache),
+            "channel_layer": _timed(_channel_layer),
+            "feed": _timed(_feed),
+        }
+        healthy = all(check["ok"] for check in checks.values())
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "profile": "embedded" if settings.EMBEDDED else "production",
+            "checks": checks,
+        }
+        return Response(body, status=200 if healthy else 503)

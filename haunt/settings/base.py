@@ -1,0 +1,247 @@
+"""Settings for both run profiles (style guide §3.1: base holds everything).
+
+The environment picks the profile: with no DATABASE_URL the platform runs on SQLite (WAL) under
+./var; with no REDIS_URL it uses the in-process channel layer and cache, runs Celery tasks eagerly
+and the beat schedule inside the platform process. With both set it is the production profile:
+PostgreSQL, Redis for channels, cache and the Celery broker, separate worker and beat processes.
+"""
+import os
+from pathlib import Path
+
+import dj_database_url
+from celery.schedules import crontab
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+VAR_DIR = Path(os.environ.get("HAUNT_VAR_DIR", BASE_DIR / "var"))
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+EMBEDDED = not REDIS_URL  # no Redis: market feed and periodic jobs must live in the ASGI process
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if DATABASE_URL and not DEBUG:
+        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL selects the production profile.")
+    SECRET_KEY = "embedded-profile-only-not-a-secret"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "haunt.apps.HauntConfig",
+    "haunt.accounts",
+    "haunt.market",
+    "portfolios",
+    "orders",
+    "derivatives",
+    "options_trading",
+    "strategies",
+    "competitions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "haunt.urls"
+ASGI_APPLICATION = "haunt.asgi.application"
+WSGI_APPLICATION = None
+AUTH_USER_MODEL = "accounts.User"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL", True):
+        # psycopg's pool keeps connections open across requests and sync_to_async threads;
+        # Django requires CONN_MAX_AGE = 0 with it.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": int(os.environ.get("DB_POOL_MIN", "2")),
+            "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
+            "timeout": 10,
+        }
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "haunt.sqlite3",
+            # SQLite ignores select_for_update: writers are serialised instead, by taking the write
+            # lock at BEGIN (IMMEDIATE); WAL lets readers run beside the one writer.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("HAUNT_CACHE_PREFIX", "haunt"),
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py's async pool refuses connections past max_connections; every socket's
+                # receive loop holds one, so the pool is sized for thousands of sockets.
+                "hosts": [{"address": REDIS_URL, "max_connections": int(os.environ.get("CHANNEL_POOL_SIZE", "2000"))}],
+                "prefix": os.environ.get("HAUNT_CHANNEL_PREFIX", "haunt"),
+                "capacity": 500,
+                "expiry": 30,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "haunt"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+DOCS_DIR = BASE_DIR / "docs"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "haunt.api.pagination.NewestFirstCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["haunt.api.throttles.UserThrottle", "haunt.api.throttles.AnonThrottle"],
+    "EXCEPTION_HANDLER": "haunt.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+HAUNT_THROTTLE_RATES = {
+    "user": os.environ.get("THROTTLE_USER_RATE", "6000/min"),
+    "anon": os.environ.get("THROTTLE_ANON_RATE", "300/min"),
+    "auth": os.environ.get("THROTTLE_AUTH_RATE", "30/min"),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Haunt Paper Trading API",
+    "DESCRIPTION": (
+        "Paper trading with $5,000,000 of virtual money per portfolio under realistic market "
+        "conditions. Authenticate with `Authorization: Token <token>` (POST /api/auth/token). "
+        "Decimals travel as strings. Every error has the shape "
+        '`{"error": {"code", "message", "field"}}`. Lists use cursor pagination (`next`/`previous`).'
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api",
+    "ENUM_NAME_OVERRIDES": {"EnforcementModeEnum": "portfolios.risk_settings.ENFORCEMENT_MODE_CHOICES"},
+}
+
+# --- Market data --------------------------------------------------------------------------
+HAUNT_MARKET_SEED = int(os.environ.get("MARKET_SEED", "20261124"))
+# Seconds between simulator updates; 0.25 s gives 4 quote/book updates a second per instrument.
+HAUNT_MARKET_INTERVAL = float(os.environ.get("MARKET_INTERVAL", "0.25"))
+# A source whose last update is older than this is dropped by the aggregator.
+HAUNT_MARKET_STALE_SECONDS = float(os.environ.get("MARKET_STALE_SECONDS", "5"))
+HAUNT_BACKFILL_DAYS = int(os.environ.get("MARKET_BACKFILL_DAYS", "90"))
+HAUNT_BACKFILL_MINUTE_DAYS = int(os.environ.get("MARKET_BACKFILL_MINUTE_DAYS", "3"))
+# 1-minute candles older than this are deleted; hourly candles keep the long history.
+HAUNT_MINUTE_CANDLE_RETENTION_DAYS = int(os.environ.get("MINUTE_CANDLE_RETENTION_DAYS", "30"))
+# Run the market feed and the beat schedule inside the ASGI process (embedded profile).
+HAUNT_RUN_FEED_IN_PROCESS = env_bool("RUN_FEED_IN_PROCESS", EMBEDDED)
+
+# --- Portfolios ---------------------------------------------------------------------------
+HAUNT_DEFAULT_STARTING_BALANCE = os.environ.get("DEFAULT_STARTING_BALANCE", "5000000")
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = EMBEDDED
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    "prune-minute-candles": {
+        "task": "market.prune_minute_candles",
+        # Every day at 00:20 UTC, after the day's last hourly candle has closed.
+        "schedule": crontab(minute=20, hour=0),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}

@@ -1,0 +1,18 @@
+"""Test settings: base plus only what tests need (style guide §3.1)."""
+import os
+from urllib.parse import urlsplit
+
+from .base import *  # noqa: F403
+from .base import CACHES, CHANNEL_LAYERS, REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+HAUNT_RUN_FEED_IN_PROCESS = False
+
+if REDIS_URL:
+    # Parallel workers (pytest-xdist) share one Redis server: each gets its own database number, so
+    # clearing the cache between tests never touches another worker's keys or channels.
+    _worker_index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    _worker_redis_url = urlsplit(REDIS_URL)._replace(path=f"/{1 + _worker_index % 15}").geturl()
+    CACHES["default"]["LOCATION"] = _worker_redis_url
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = _worker_redis_url

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class OptionsTradingConfig(AppConfig):
+    name = "options_trading"

@@ -1,0 +1,62 @@
+from django.contrib import admin
+
+from portfolios.models import LedgerEntry, Portfolio
+from portfolios.services import portfolio_archive
+
+
+class LedgerEntryInline(admin.TabularInline):
+    model = LedgerEntry
+    fields = ["created_at", "kind", "amount", "balance_after", "reference", "description"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-id"]
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Portfolio)
+class PortfolioAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "base_currency", "cash", "visibility", "is_archived", "created_at"]
+    list_filter = ["base_currency", "visibility", "is_archived", "competition"]
+    search_fields = ["name", "owner__username"]
+    inlines = [LedgerEntryInline]
+    actions = ["archive"]
+
+    # Every write goes through portfolios.services, so the admin views and archives but never edits rows.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Archive selected portfolios (moderation; history is kept)")
+    def archive(self, request, queryset):
+        archived = 0
+        for portfolio in queryset.filter(is_archived=False):
+            portfolio_archive(user=portfolio.owner, portfolio_id=portfolio.pk)
+            archived += 1
+        self.message_user(request, f"Archived {archived} portfolio(s).")
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """Read-only: the ledger is append-only and written by services alone."""
+
+    list_display = ["created_at", "portfolio", "kind", "amount", "balance_after", "reference"]
+    list_filter = ["kind"]
+    search_fields = ["portfolio__name", "reference"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,140 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from haunt.api.fields import money_serializer_field
+from haunt.api.serializers import StrictInput
+from portfolios.models import BaseCurrency, CostBasisMethod, LedgerEntry, Portfolio, Visibility
+from portfolios.risk_settings import ENFORCEMENT_MODE_CHOICES, MAX_LEVERAGE_BY_ASSET_CLASS, RISK_CONTROLS
+
+MAX_FUNDING_AMOUNT = Decimal("1000000000000")  # 1e12: far inside the 16 integer digits of a money field
+
+# Output fields clients see but may never write; naming them gives a clear "read-only" error.
+PORTFOLIO_READ_ONLY = (
+    "id", "current_balance", "cash", "equity", "margin_used", "margin_available", "unrealized_pnl",
+    "realized_pnl", "total_pnl", "return_pct", "total_topups", "is_competition", "is_archived",
+    "archived_at", "last_reset_at", "created_at", "updated_at", "competition", "owner",
+)
+
+
+class RiskModesIn(StrictInput):
+    def get_fields(self):
+        return {control.name: serializers.ChoiceField(ENFORCEMENT_MODE_CHOICES, required=False)
+                for control in RISK_CONTROLS}
+
+
+class RiskSettingsIn(StrictInput):
+    """Every advisory control of spec §4 within its allowed range; omitted keys keep their value."""
+
+    def get_fields(self):
+        fields = {}
+        for control in RISK_CONTROLS:
+            if control.is_integer:
+                fields[control.name] = serializers.IntegerField(
+                    min_value=int(control.minimum), max_value=int(control.maximum), required=False)
+            else:
+                fields[control.name] = serializers.DecimalField(
+                    max_digits=8, decimal_places=4, min_value=control.minimum, max_value=control.maximum,
+                    required=False)
+        fields["modes"] = RiskModesIn(required=False)
+        return fields
+
+    def validate(self, attrs):
+        # Stored as JSON: decimals as strings, integers as integers.
+        return {key: (str(value) if isinstance(value, Decimal) else value) for key, value in attrs.items()}
+
+
+class DefaultLeverageIn(StrictInput):
+    """Default leverage per asset class, from 1x up to the class maximum of spec §3."""
+
+    def get_fields(self):
+        return {asset_class: serializers.DecimalField(max_digits=6, decimal_places=2, min_value=Decimal(1),
+                                                       max_value=maximum, required=False)
+                for asset_class, maximum in MAX_LEVERAGE_BY_ASSET_CLASS.items()}
+
+    def validate(self, attrs):
+        return {key: str(value.normalize()) for key, value in attrs.items()}
+
+
+def tags_field():
+    return serializers.ListField(child=serializers.CharField(max_length=32), max_length=20, required=False)
+
+
+class PortfolioCreateIn(StrictInput):
+    read_only_names = PORTFOLIO_READ_ONLY
+
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    base_currency = serializers.ChoiceField(BaseCurrency.choices, required=False)
+    starting_balance = money_serializer_field(min_value=Decimal("1"), max_value=MAX_FUNDING_AMOUNT, required=False,
+                                             help_text="In the base currency. Default: 5,000,000 USD converted at the market rate.")
+    cost_basis_method = serializers.ChoiceField(CostBasisMethod.choices, required=False)
+    risk_settings = RiskSettingsIn(required=False)
+    default_leverage = DefaultLeverageIn(required=False)
+    strategy_tags = tags_field()
+    visibility = serializers.ChoiceField(Visibility.choices, required=False)
+
+
+class PortfolioUpdateIn(StrictInput):
+    read_only_names = (*PORTFOLIO_READ_ONLY, "base_currency", "starting_balance")
+
+    name = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    cost_basis_method = serializers.ChoiceField(CostBasisMethod.choices, required=False)
+    risk_settings = RiskSettingsIn(required=False)
+    default_leverage = DefaultLeverageIn(required=False)
+    strategy_tags = tags_field()
+    visibility = serializers.ChoiceField(Visibility.choices, required=False)
+
+
+class TopupIn(StrictInput):
+    amount = money_serializer_field(min_value=Decimal("0.00000001"), max_value=MAX_FUNDING_AMOUNT)
+
+
+class CloneIn(StrictInput):
+    name = serializers.CharField(max_length=100, required=False)
+
+
+class PortfolioOut(serializers.ModelSerializer):
+    current_balance = money_serializer_field(source="cash")
+    equity = serializers.SerializerMethodField()
+    margin_available = serializers.SerializerMethodField()
+    total_pnl = serializers.SerializerMethodField()
+    return_pct = serializers.SerializerMethodField()
+    is_competition = serializers.BooleanField()
+
+    class Meta:
+        model = Portfolio
+        fields = [
+            "id", "name", "description", "base_currency", "starting_balance", "current_balance", "total_topups",
+            "equity", "margin_used", "margin_available", "unrealized_pnl", "realized_pnl", "total_pnl",
+            "return_pct", "cost_basis_method", "risk_settings", "default_leverage", "strategy_tags", "visibility",
+            "competition", "is_competition", "is_archived", "archived_at", "last_reset_at", "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @staticmethod
+    def _equity(portfolio: Portfolio) -> Decimal:
+        return portfolio.cash + portfolio.unrealized_pnl
+
+    def get_equity(self, portfolio) -> str:
+        return f"{self._equity(portfolio):.8f}"
+
+    def get_margin_available(self, portfolio) -> str:
+        return f"{self._equity(portfolio) - portfolio.margin_used:.8f}"
+
+    def get_total_pnl(self, portfolio) -> str:
+        return f"{portfolio.realized_pnl + portfolio.unrealized_pnl:.8f}"
+
+    def get_return_pct(self, portfolio) -> str:
+        """(equity − invested) / invested × 100, where invested = starting balance + top-ups."""
+        invested = portfolio.starting_balance + portfolio.total_topups
+        return f"{(self._equity(portfolio) - invested) / invested * 100:.4f}"
+
+
+class LedgerEntryOut(serializers.ModelSerializer):
+    class Meta:
+        model = LedgerEntry
+        fields = ["id", "kind", "amount", "balance_after", "reference", "description", "created_at"]
+        read_only_fields = fields

@@ -1,0 +1,173 @@
+"""Portfolio writes. Each runs in one transaction, locks the portfolio row first, changes cash only
+through ledger_post, and pushes PortfolioUpdate after commit."""
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from haunt.errors import Conflict
+from haunt.market.selectors import conversion_rate
+from haunt.money import quantize_currency, quantize_money
+from portfolios import events
+from portfolios.models import LedgerEntry, Portfolio
+from portfolios.risk_settings import default_leverage, default_risk_settings
+from portfolios.selectors import portfolio_get, portfolio_get_for_user
+
+# Fields a client may change on an existing portfolio. Money fields are never among them.
+UPDATABLE_FIELDS = ("name", "description", "cost_basis_method", "strategy_tags", "visibility")
+
+
+def ledger_post(*, portfolio: Portfolio, amount: Decimal, kind: str, reference: str = "", description: str = "") -> LedgerEntry:
+    """Append one cash movement and apply it to the portfolio's cash.
+
+    Call inside the transaction that holds the portfolio row lock (portfolio_get(..., for_update=True));
+    cash must always equal the sum of the ledger. The caller saves `cash` (with its other changes).
+    """
+    assert transaction.get_connection().in_atomic_block, "ledger_post needs the caller's transaction"
+    amount = quantize_money(amount)
+    portfolio.cash = quantize_money(portfolio.cash + amount)
+    return LedgerEntry.objects.create(
+        portfolio=portfolio, kind=kind, amount=amount, balance_after=portfolio.cash,
+        reference=reference, description=description,
+    )
+
+
+def default_starting_balance(*, base_currency: str) -> Decimal:
+    """The configured USD starting balance expressed in the base currency at today's market rate."""
+    usd = Decimal(settings.HAUNT_DEFAULT_STARTING_BALANCE)
+    return quantize_currency(usd * conversion_rate(from_currency="USD", to_currency=base_currency), base_currency)
+
+
+@transaction.atomic
+def portfolio_create(
+    *,
+    user,
+    name: str,
+    description: str = "",
+    base_currency: str = "USD",
+    starting_balance: Decimal | None = None,
+    cost_basis_method: str = "fifo",
+    risk_settings: dict | None = None,
+    default_leverage_by_class: dict | None = None,
+    strategy_tags: list[str] | None = None,
+    visibility: str = "private",
+    competition=None,
+) -> Portfolio:
+    """Open a portfolio funded with its starting balance through an initial ledger deposit."""
+    if starting_balance is None:
+        starting_balance = default_starting_balance(base_currency=base_currency)
+    portfolio = Portfolio.objects.create(
+        owner=user,
+        name=name,
+        description=description,
+        base_currency=base_currency,
+        starting_balance=quantize_money(starting_balance),
+        cash=Decimal(0),
+        cost_basis_method=cost_basis_method,
+        risk_settings=_merged(default_risk_settings(), risk_settings),
+        default_leverage=_merged(default_leverage(), default_leverage_by_class),
+        strategy_tags=strategy_tags or [],
+        visibility=visibility,
+        competition=competition,
+    )
+    ledger_post(portfolio=portfolio, amount=portfolio.starting_balance, kind=LedgerEntry.Kind.DEPOSIT,
+                description="Starting balance")
+    portfolio.save(update_fields=["cash", "updated_at"])
+    events.portfolio_changed(portfolio)
+    return portfolio
+
+
+@transaction.atomic
+def portfolio_update(
+    *, user, portfolio_id, risk_settings: dict | None = None, default_leverage_by_class: dict | None = None, **changes
+) -> Portfolio:
+    """Change a portfolio's settings. Risk settings and leverage merge into the stored ones key by key."""
+    portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    assert not unknown, f"not updatable: {unknown}"  # the input serializer admits only UPDATABLE_FIELDS
+    for field, value in changes.items():
+        setattr(portfolio, field, value)
+    update_fields = [*changes, "updated_at"]
+    if risk_settings:
+        portfolio.risk_settings = _merged(portfolio.risk_settings, risk_settings)
+        update_fields.append("risk_settings")
+    if default_leverage_by_class:
+        portfolio.default_leverage = _merged(portfolio.default_leverage, default_leverage_by_class)
+        update_fields.append("default_leverage")
+    portfolio.save(update_fields=update_fields)
+    events.portfolio_changed(portfolio)
+    return portfolio
+
+
+@transaction.atomic
+def portfolio_archive(*, user, portfolio_id) -> Portfolio:
+    """Soft delete: the portfolio leaves the default list and refuses changes; its history stays."""
+    portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
+    portfolio.is_archived = True
+    portfolio.archived_at = timezone.now()
+    portfolio.save(update_fields=["is_archived", "archived_at", "updated_at"])
+    events.portfolio_changed(portfolio)
+    return portfolio
+
+
+@transaction.atomic
+def portfolio_reset(*, user, portfolio_id) -> Portfolio:
+    """Bring cash back to the starting balance and clear P&L and top-ups; the ledger keeps the history."""
+    portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
+    ledger_post(portfolio=portfolio, amount=portfolio.starting_balance - portfolio.cash, kind=LedgerEntry.Kind.RESET,
+                description="Reset to starting balance")
+    portfolio.total_topups = Decimal(0)
+    portfolio.realized_pnl = Decimal(0)
+    portfolio.unrealized_pnl = Decimal(0)
+    portfolio.margin_used = Decimal(0)
+    portfolio.last_reset_at = timezone.now()
+    portfolio.save(update_fields=["cash", "total_topups", "realized_pnl", "unrealized_pnl", "margin_used",
+                                  "last_reset_at", "updated_at"])
+    events.portfolio_changed(portfolio)
+    return portfolio
+
+
+@transaction.atomic
+def portfolio_topup(*, user, portfolio_id, amount: Decimal) -> Portfolio:
+    """Add virtual funds. Top-ups are counted apart (total_topups) so they never show as return."""
+    portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
+    entry = ledger_post(portfolio=portfolio, amount=amount, kind=LedgerEntry.Kind.TOPUP, description="Top-up")
+    portfolio.total_topups = quantize_money(portfolio.total_topups + entry.amount)
+    portfolio.save(update_fields=["cash", "total_topups", "updated_at"])
+    events.portfolio_changed(portfolio)
+    return portfolio
+
+
+def portfolio_clone(*, user, portfolio_id, name: str | None = None) -> Portfolio:
+    """A new portfolio with the source's settings and a fresh starting balance (no positions, no history)."""
+    source = portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
+    return portfolio_create(
+        user=user,
+        name=name or f"{source.name} (copy)"[:100],
+        description=source.description,
+        base_currency=source.base_currency,
+        starting_balance=source.starting_balance,
+        cost_basis_method=source.cost_basis_method,
+        risk_settings=source.risk_settings,
+        default_leverage_by_class=source.default_leverage,
+        strategy_tags=list(source.strategy_tags),
+        visibility=source.visibility,
+    )
+
+
+def _locked_for_user(*, user, portfolio_id) -> Portfolio:
+    """Check ownership (404 otherwise), then lock the row; archived portfolios refuse every change."""
+    portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
+    portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
+    if portfolio.is_archived:
+        raise Conflict("This portfolio is archived and cannot change.", code="portfolio_archived")
+    return portfolio
+
+
+def _merged(stored: dict, changes: dict | None) -> dict:
+    """Shallow-merge `changes` into `stored`, one level deep for nested dicts (risk modes)."""
+    merged = {**stored}
+    for key, value in (changes or {}).items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    return merged

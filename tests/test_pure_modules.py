@@ -1,0 +1,25 @@
+"""Pure calculation modules must import without Django (style guide §3.11)."""
+import subprocess
+import sys
+
+import pytest
+
+PURE_MODULES = [
+    "haunt.money",
+    "haunt.market.aggregator",
+    "haunt.market.bars",
+    "haunt.market.calendars",
+    "haunt.market.simulator",
+    "haunt.market.universe",
+    "portfolios.risk_settings",
+    "orders.execution",
+    "derivatives.margin",
+    "derivatives.funding",
+    "derivatives.liquidation",
+]
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_imports_without_django(module):
+    probe = f"import sys, {module}; sys.exit('django' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
