@@ -16,6 +16,7 @@ PURE_MODULES = [
     "derivatives.margin",
     "derivatives.funding",
     "derivatives.liquidation",
+    "portfolios.analytics",
 ]
 
 
