@@ -13,6 +13,7 @@ PURE_MODULES = [
     "haunt.market.universe",
     "portfolios.risk_settings",
     "orders.execution",
+    "orders.triggers",
     "derivatives.margin",
     "derivatives.funding",
     "derivatives.liquidation",
