@@ -139,13 +139,17 @@ class MarketFeed:
         return len(bars)
 
     async def broadcast(self, update: FeedUpdate) -> None:
+        """Push every quote and book to its group. The sends run concurrently: with Redis each is a
+        round trip, and sending them one after another would cost most of an update interval."""
         layer = get_channel_layer()
-        for quote in update.quotes:
-            await layer.group_send(quotes_group(quote["symbol"]),
-                                   {"type": "stream.event", "event": "Quote", "data": quote, "seq": update.sequence})
-        for book in update.books:
-            await layer.group_send(orderbook_group(book["symbol"]),
-                                   {"type": "stream.event", "event": "OrderBook", "data": book, "seq": update.sequence})
+        await asyncio.gather(
+            *(layer.group_send(quotes_group(quote["symbol"]),
+                               {"type": "stream.event", "event": "Quote", "data": quote, "seq": update.sequence})
+              for quote in update.quotes),
+            *(layer.group_send(orderbook_group(book["symbol"]),
+                               {"type": "stream.event", "event": "OrderBook", "data": book, "seq": update.sequence})
+              for book in update.books),
+        )
 
     async def run(self, *, interval: float, stop: asyncio.Event) -> None:
         """Update every `interval` seconds of wall-clock time until `stop` is set. A slow step is

@@ -31,7 +31,9 @@ INSERT_BATCH = 5000
 
 @transaction.atomic
 def instruments_sync(specs: tuple[InstrumentSpec, ...] = UNIVERSE) -> int:
-    """Create or update the registry from the seed universe; returns how many instruments it holds."""
+    """Create or update the registry from the seed universe; returns how many instruments it synced.
+
+    An instrument an admin has deactivated stays inactive: only its contract terms are refreshed."""
     by_symbol = {}
     for spec in sorted(specs, key=lambda spec: spec.underlying is not None):  # spot before the perps on it
         instrument, _ = Instrument.objects.update_or_create(
@@ -48,7 +50,6 @@ def instruments_sync(specs: tuple[InstrumentSpec, ...] = UNIVERSE) -> int:
                 "trading_hours": TRADING_HOURS_BY_CLASS[spec.asset_class.value],
                 "liquidity_tier": spec.liquidity_tier,
                 "underlying": by_symbol.get(spec.underlying),
-                "is_active": True,
             },
         )
         by_symbol[spec.symbol] = instrument
