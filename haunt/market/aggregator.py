@@ -9,7 +9,7 @@ Rules, in order:
 1. A snapshot older than `stale_after` is dropped: a source that stopped updating must not pin the price.
 2. With three or more fresh sources, one whose mid is more than `max_deviation` (5%) from the median
    mid is dropped as an outlier (a broken feed, a wrong symbol mapping). With two there is no majority
-   to decide which is wrong, so both are kept.
+   to decide which is wrong, so both are kept; likewise when no source is near the median.
 3. The books are merged level by level (quantities at the same price add up), and a crossed
    consolidated book — one venue's bid above another's ask — is uncrossed by netting the crossing
    quantities, as an order router sweeping both venues would.
@@ -119,10 +119,13 @@ def _without_outliers(snapshots: list[SourceSnapshot], max_deviation: Decimal) -
     if len(mids) < 3:
         return snapshots
     centre = median(mids)
-    return [
-        snapshot for snapshot in snapshots
-        if snapshot.mid is None or abs(snapshot.mid / centre - 1) <= max_deviation
-    ]
+    is_near = {id(snapshot): snapshot.mid is not None and abs(snapshot.mid / centre - 1) <= max_deviation
+               for snapshot in snapshots}
+    if not any(is_near.values()):
+        # Two camps with the median between them (100, 100, 120, 120): no majority says which is
+        # wrong, so, as with two sources, every one is kept rather than every one dropped.
+        return snapshots
+    return [snapshot for snapshot in snapshots if snapshot.mid is None or is_near[id(snapshot)]]
 
 
 def _merge(snapshots: list[SourceSnapshot], side: str, *, reverse: bool) -> list[list[Decimal]]:
