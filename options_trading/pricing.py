@@ -1,0 +1,778 @@
+"""Option premiums, Greeks, implied volatility and expiry payoffs (spec §7, appendix C).
+
+Spec §7 asks for Black-Scholes premiums on European options, binomial premiums on American ones,
+the five Greeks, implied volatility and multi-leg strategies; appendix C gives the Black-Scholes
+Greeks, which are used here in their Black-Scholes-Merton form (continuous dividend yield ``q``).
+
+Conventions, shared by every function:
+
+- ``option_type`` is an :class:`OptionType`, a sequence or array of them (or of the strings
+  ``"call"``/``"put"``), or a bool array with True for calls.
+- ``spot``, ``strike`` and premiums are prices per unit of the underlying; ``time_to_expiry`` is
+  in years; ``rate``, ``dividend_yield`` and ``volatility`` are continuously compounded annual
+  decimals (0.05 is 5%). Scalars and arrays broadcast against each other.
+- Greeks are quoted the way traders read them: delta and gamma per unit of the underlying,
+  theta per calendar day (annual theta / 365), vega and rho per one percentage point (/ 100).
+
+The pricing kernels work in float64 and do not round: the service converts results to Decimal
+once, at the boundary (house style §3.7). The strategy summary works on Decimal legs, because
+break-evens and maximum profit and loss are money, and piecewise-linear arithmetic is exact there.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+
+import numpy as np
+from scipy.special import erfcx, erfinv, ndtr, ndtri
+
+DAYS_PER_YEAR = 365.0
+PERCENTAGE_POINT = 0.01
+
+DEFAULT_TREE_STEPS = 203
+"""Steps of the finer of the two Leisen-Reimer trees behind an American price (the coarser has
+about a third as many).
+
+Measured against QuantLib's high-precision QdFp American engine on 900 random contracts on a $100
+underlying (strikes 70-130, 1 day to 2 years, volatility 10%-100%, rates 0-6%, yields 0-3%), the
+error is under $0.001 for 99.3% of them, $0.00075 at the 99th percentile and $0.0017 at worst.
+The largest errors are long-dated in-the-money puts whose spot sits near the early-exercise
+boundary, where the tree error oscillates with the step count instead of shrinking as 1/steps:
+on the grid of the module tests (strikes 80/100/120, r = 5%) the worst is $0.0035, a two-year
+put struck at 120. At 405 steps (four times the work) 99.9% of the random contracts are under
+$0.001, the 99th percentile is $0.00025 and the worst $0.0015."""
+
+_VOLATILITY_BUMP = 0.001
+_RATE_BUMP = 0.0005
+_IV_MAX_ITERATIONS = 60
+_TREE_BLOCK = 1024
+_SQRT_2 = np.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+
+
+class OptionType(StrEnum):
+    CALL = "call"
+    PUT = "put"
+
+
+class IVStatus(IntEnum):
+    """Why :func:`implied_volatility` did or did not return a volatility for a quote."""
+
+    OK = 0
+    BELOW_INTRINSIC = 1
+    """The price is below the discounted forward intrinsic value, the no-arbitrage floor."""
+    ABOVE_UPPER_BOUND = 2
+    """The price reaches the no-arbitrage ceiling (S·e^-qT for a call, K·e^-rT for a put)."""
+    NO_CONVERGENCE = 3
+    INVALID_INPUT = 4
+    """A non-finite number, a non-positive spot or strike, or no time left to expiry."""
+
+
+@dataclass(frozen=True)
+class OptionValuation:
+    """Premium and Greeks per unit of the underlying, each shaped like the broadcast inputs.
+
+    ``theta`` is per calendar day, ``vega`` and ``rho`` per one percentage point of volatility and
+    of the risk-free rate.
+    """
+
+    price: np.ndarray
+    delta: np.ndarray
+    gamma: np.ndarray
+    theta: np.ndarray
+    vega: np.ndarray
+    rho: np.ndarray
+
+
+@dataclass(frozen=True)
+class ImpliedVolatility:
+    """Solved volatilities (NaN where there is none) with an :class:`IVStatus` code per quote."""
+
+    volatility: np.ndarray
+    status: np.ndarray
+
+
+@dataclass(frozen=True)
+class StrategyLeg:
+    """One option position of a multi-leg strategy.
+
+    ``quantity`` is signed (negative for a short leg); ``premium`` is the price per unit of the
+    underlying the buyer pays (a short leg receives it); ``multiplier`` is the contract size.
+    """
+
+    option_type: OptionType
+    strike: Decimal
+    quantity: Decimal
+    premium: Decimal
+    multiplier: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True)
+class StrategyProfile:
+    """Profit and loss of a strategy held to expiry, net of the premiums paid and received.
+
+    ``max_profit`` is None when profit grows without limit as the underlying rises (a net long
+    call position); ``max_loss`` is None when loss does (a net short call position, such as a naked
+    short call). ``max_loss`` is reported as a negative P&L. ``break_evens`` are the underlying
+    prices, in increasing order, where the P&L crosses zero, plus the ends of any range of prices
+    on which it is exactly zero.
+    """
+
+    break_evens: tuple[Decimal, ...]
+    max_profit: Decimal | None
+    max_loss: Decimal | None
+
+
+def european_price(
+    *,
+    option_type,
+    spot,
+    strike,
+    time_to_expiry,
+    rate,
+    dividend_yield,
+    volatility,
+) -> np.ndarray:
+    """Black-Scholes-Merton premium of European options.
+
+    At expiry (``time_to_expiry == 0``) or with zero volatility the premium is the discounted
+    forward intrinsic value.
+    """
+    sign, s, k, t, r, q, v = _pricing_inputs(
+        option_type, spot, strike, time_to_expiry, rate, dividend_yield, volatility
+    )
+    terms = _BlackScholesTerms(sign, s, k, t, r, q, v)
+    return terms.price()[()]
+
+
+def european_valuation(
+    *,
+    option_type,
+    spot,
+    strike,
+    time_to_expiry,
+    rate,
+    dividend_yield,
+    volatility,
+) -> OptionValuation:
+    """Black-Scholes-Merton premium and analytic Greeks of European options.
+
+    At expiry the premium is the intrinsic value, delta is the payoff's slope (half of it at the
+    money) and gamma, theta, vega and rho are zero. With zero volatility the Greeks are those of
+    the deterministic forward payoff.
+    """
+    sign, s, k, t, r, q, v = _pricing_inputs(
+        option_type, spot, strike, time_to_expiry, rate, dividend_yield, volatility
+    )
+    return _BlackScholesTerms(sign, s, k, t, r, q, v).valuation()
+
+
+def american_price(
+    *,
+    option_type,
+    spot,
+    strike,
+    time_to_expiry,
+    rate,
+    dividend_yield,
+    volatility,
+    steps: int = DEFAULT_TREE_STEPS,
+    extrapolate: bool = True,
+) -> np.ndarray:
+    """Premium of American options on a Leisen-Reimer binomial tree.
+
+    ``steps`` (made odd, as the tree requires) is the depth of the tree. With ``extrapolate`` the
+    price is Richardson-extrapolated from this tree and one about a third as deep, which removes
+    the first-order error of discrete exercise; without it the result is the plain tree price,
+    the same number QuantLib's ``BinomialVanillaEngine("lr", steps)`` returns. Volatility must be
+    positive wherever early exercise can matter.
+
+    Calls with ``dividend_yield <= 0 <= rate`` and puts with ``rate <= 0 <= dividend_yield`` are
+    never worth exercising early, so they are priced exactly as European options.
+    """
+    sign, s, k, t, r, q, v = _pricing_inputs(
+        option_type, spot, strike, time_to_expiry, rate, dividend_yield, volatility
+    )
+    shape = s.shape
+    price = _BlackScholesTerms(sign, s, k, t, r, q, v).price().ravel()
+    on_tree = _needs_tree(sign, t, r, q).ravel()
+    if on_tree.any():
+        contracts = _flat_contracts(on_tree, sign, s, k, t, r, q, v)
+        price[on_tree] = _extrapolated_tree(contracts, steps, extrapolate).price
+    return price.reshape(shape)[()]
+
+
+def american_valuation(
+    *,
+    option_type,
+    spot,
+    strike,
+    time_to_expiry,
+    rate,
+    dividend_yield,
+    volatility,
+    steps: int = DEFAULT_TREE_STEPS,
+    extrapolate: bool = True,
+) -> OptionValuation:
+    """Premium and Greeks of American options on the tree of :func:`american_price`.
+
+    Delta and gamma are finite differences over the tree's nodes one and two steps in, as in
+    QuantLib's binomial engine. Theta follows from the Black-Scholes equation, which holds
+    wherever holding beats exercising (there theta = rV - (r-q)SΔ - ½σ²S²Γ). Where immediate
+    exercise is optimal the option is its exercise value: delta is ±1 and gamma and theta are 0. Vega and rho are
+    central differences of tree prices with volatility bumped by ±0.1 and the rate by ±0.05
+    percentage points. Options that are never exercised early get the analytic European Greeks.
+    """
+    sign, s, k, t, r, q, v = _pricing_inputs(
+        option_type, spot, strike, time_to_expiry, rate, dividend_yield, volatility
+    )
+    shape = s.shape
+    european = _BlackScholesTerms(sign, s, k, t, r, q, v).valuation()
+    columns = {
+        name: np.array(getattr(european, name), dtype=float).ravel()
+        for name in ("price", "delta", "gamma", "theta", "vega", "rho")
+    }
+    on_tree = _needs_tree(sign, t, r, q).ravel()
+    if on_tree.any():
+        contracts = _flat_contracts(on_tree, sign, s, k, t, r, q, v)
+        for name, values in _tree_valuation(contracts, steps, extrapolate).items():
+            columns[name][on_tree] = values
+    return OptionValuation(**{name: values.reshape(shape)[()] for name, values in columns.items()})
+
+
+def implied_volatility(
+    *,
+    option_type,
+    price,
+    spot,
+    strike,
+    time_to_expiry,
+    rate,
+    dividend_yield,
+) -> ImpliedVolatility:
+    """Black-Scholes-Merton volatility that reprices European options to ``price``.
+
+    Quotes with no solution get NaN and a status saying why instead of a wrong number: below the
+    discounted forward intrinsic value, at or above the no-arbitrage ceiling, or invalid input. A
+    price at the intrinsic value (to within rounding) has volatility 0: its time value is too small
+    to tell volatilities apart, and 0 both reprices it and gives its Greeks.
+
+    The solver works on the normalised out-of-the-money price (in-the-money quotes are mapped
+    through put-call parity) and brackets the root on either side of the inflection point of the
+    price curve. Below it, it runs Halley iterations on the log of the price; above it, on the log
+    of the distance to the ceiling. Both objectives are nearly linear in their region, and a step
+    that leaves the bracket is replaced by bisection, so every valid quote converges, deep in or
+    out of the money and a day from expiry alike, typically in three to five iterations.
+    """
+    sign = _call_put_sign(option_type)
+    sign, p, s, k, t, r, q = (
+        np.array(a, dtype=float)
+        for a in np.broadcast_arrays(sign, price, spot, strike, time_to_expiry, rate, dividend_yield)
+    )
+    shape = p.shape
+    sign, p, s, k, t, r, q = (a.ravel() for a in (sign, p, s, k, t, r, q))
+    volatility = np.full(p.shape, np.nan)
+    status = np.full(p.shape, IVStatus.INVALID_INPUT, dtype=np.int8)
+
+    with np.errstate(all="ignore"):
+        valid = (
+            np.isfinite(p) & np.isfinite(s) & np.isfinite(k) & np.isfinite(t)
+            & np.isfinite(r) & np.isfinite(q) & (s > 0) & (k > 0) & (t > 0)
+        )
+        log_moneyness = np.log(s / k) + (r - q) * t
+        normaliser = np.exp(-r * t + 0.5 * (np.log(s) + np.log(k) + (r - q) * t))
+        # As a call: a put with log-moneyness x prices like a call with -x once normalised.
+        x = sign * log_moneyness
+        beta = p / normaliser
+        intrinsic = np.where(x > 0, 2.0 * np.sinh(0.5 * x), 0.0)
+        ceiling = np.exp(0.5 * x)
+        # An in-the-money price is a difference of two terms of size e^(±x/2), so it carries
+        # their rounding: within that of the intrinsic value it is at it, not below it.
+        rounding_scale = np.where(x > 0, 2.0 * np.cosh(0.5 * x), beta)
+        tolerance = 64.0 * np.finfo(float).eps * np.maximum(beta, rounding_scale)
+        time_value = beta - intrinsic
+
+    below = valid & (time_value < -tolerance)
+    at_intrinsic = valid & ~below & (time_value <= tolerance)
+    # Only an infinite volatility reaches the ceiling, so a price within rounding of it has none.
+    above = valid & ~below & ~at_intrinsic & (beta >= ceiling - tolerance)
+    solvable = valid & ~below & ~at_intrinsic & ~above
+    status[below] = IVStatus.BELOW_INTRINSIC
+    status[above] = IVStatus.ABOVE_UPPER_BOUND
+    status[at_intrinsic] = IVStatus.OK
+    volatility[at_intrinsic] = 0.0
+
+    otm_x = -np.abs(x[solvable])
+    total_vol, converged = _solve_normalised_otm_call(otm_x, time_value[solvable])
+    solved_index = np.flatnonzero(solvable)
+    volatility[solved_index[converged]] = total_vol[converged] / np.sqrt(t[solved_index[converged]])
+    status[solved_index[converged]] = IVStatus.OK
+    status[solved_index[~converged]] = IVStatus.NO_CONVERGENCE
+    return ImpliedVolatility(volatility=volatility.reshape(shape)[()], status=status.reshape(shape)[()])
+
+
+def strategy_payoff(legs: Sequence[StrategyLeg], underlying_prices: np.ndarray) -> np.ndarray:
+    """P&L at expiry, net of premiums, of a multi-leg strategy at each underlying price (for charts)."""
+    prices = np.asarray(underlying_prices, dtype=float)
+    total = np.zeros(prices.shape)
+    for leg in legs:
+        sign = 1.0 if leg.option_type is OptionType.CALL else -1.0
+        intrinsic = np.maximum(sign * (prices - float(leg.strike)), 0.0)
+        total += float(leg.quantity * leg.multiplier) * (intrinsic - float(leg.premium))
+    return total
+
+
+def strategy_profile(legs: Sequence[StrategyLeg]) -> StrategyProfile:
+    """Break-evens and maximum profit and loss at expiry of a multi-leg strategy, exactly.
+
+    The P&L is piecewise linear in the underlying price with kinks only at the strikes, so its
+    extremes on [0, ∞) lie at zero, at a strike, or at infinity, where the slope is the net
+    quantity of calls.
+    """
+    kinks = sorted({Decimal(0), *(leg.strike for leg in legs)})
+    values = [_strategy_value(legs, price) for price in kinks]
+    final_slope = sum(
+        (leg.quantity * leg.multiplier for leg in legs if leg.option_type is OptionType.CALL),
+        Decimal(0),
+    )
+    max_profit = None if final_slope > 0 else max(values)
+    max_loss = None if final_slope < 0 else min(values)
+
+    break_evens: list[Decimal] = []
+    for left, right, left_value, right_value in zip(kinks, kinks[1:], values, values[1:]):
+        if left_value == 0 and left > 0 and not (break_evens and break_evens[-1] == left):
+            break_evens.append(left)
+        if (left_value < 0 < right_value) or (left_value > 0 > right_value):
+            break_evens.append(left + (right - left) * left_value / (left_value - right_value))
+    last, last_value = kinks[-1], values[-1]
+    if last_value == 0 and last > 0 and not (break_evens and break_evens[-1] == last):
+        break_evens.append(last)
+    if (last_value < 0 < final_slope) or (last_value > 0 > final_slope):
+        break_evens.append(last - last_value / final_slope)
+    return StrategyProfile(break_evens=tuple(break_evens), max_profit=max_profit, max_loss=max_loss)
+
+
+def _strategy_value(legs: Sequence[StrategyLeg], underlying_price: Decimal) -> Decimal:
+    total = Decimal(0)
+    for leg in legs:
+        if leg.option_type is OptionType.CALL:
+            intrinsic = max(underlying_price - leg.strike, Decimal(0))
+        else:
+            intrinsic = max(leg.strike - underlying_price, Decimal(0))
+        total += leg.quantity * leg.multiplier * (intrinsic - leg.premium)
+    return total
+
+
+def _call_put_sign(option_type) -> np.ndarray:
+    """+1.0 for calls, -1.0 for puts, shaped like ``option_type``."""
+    if isinstance(option_type, OptionType):
+        return np.float64(1.0 if option_type is OptionType.CALL else -1.0)
+    kinds = np.asarray(option_type)
+    if kinds.dtype == bool:
+        return np.where(kinds, 1.0, -1.0)
+    kinds = kinds.astype(str)
+    unknown = ~np.isin(kinds, [OptionType.CALL.value, OptionType.PUT.value])
+    if unknown.any():
+        raise ValueError(f"option_type must be call or put, got {kinds[unknown][0]!r}")
+    return np.where(kinds == OptionType.CALL.value, 1.0, -1.0)
+
+
+def _pricing_inputs(option_type, *values):
+    """Broadcast float64 copies of the pricing inputs, after checking they can be priced."""
+    sign = _call_put_sign(option_type)
+    arrays = tuple(np.array(a, dtype=float) for a in np.broadcast_arrays(sign, *values))
+    sign, spot, strike, time_to_expiry, rate, dividend_yield, volatility = arrays
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise ValueError("pricing inputs must be finite")
+    if (spot <= 0).any() or (strike <= 0).any():
+        raise ValueError("spot and strike must be positive")
+    if (time_to_expiry < 0).any() or (volatility < 0).any():
+        raise ValueError("time_to_expiry and volatility must not be negative")
+    return arrays
+
+
+class _BlackScholesTerms:
+    """The d1/d2 terms of Black-Scholes-Merton and the quantities built from them."""
+
+    def __init__(self, sign, spot, strike, time_to_expiry, rate, dividend_yield, volatility):
+        self.sign, self.spot, self.strike = sign, spot, strike
+        self.time, self.rate, self.dividend_yield, self.volatility = (
+            time_to_expiry, rate, dividend_yield, volatility,
+        )
+        self.dividend_discount = np.exp(-dividend_yield * time_to_expiry)
+        self.rate_discount = np.exp(-rate * time_to_expiry)
+        self.root_time = np.sqrt(time_to_expiry)
+        self.total_vol = volatility * self.root_time
+        log_moneyness = np.log(spot / strike) + (rate - dividend_yield) * time_to_expiry
+        # With no volatility left the forward is certain: d1 = d2 = ±inf, or 0 at the money, as
+        # in the limit, which turns every formula below into the deterministic-payoff one.
+        diffusing = self.total_vol > 0
+        safe_total_vol = np.where(diffusing, self.total_vol, 1.0)
+        certain_d = np.where(log_moneyness > 0, np.inf, np.where(log_moneyness < 0, -np.inf, 0.0))
+        self.d1 = np.where(diffusing, log_moneyness / safe_total_vol + 0.5 * self.total_vol, certain_d)
+        self.d2 = np.where(diffusing, self.d1 - self.total_vol, self.d1)
+        self.diffusing = diffusing
+        self.expired = time_to_expiry == 0
+
+    def price(self) -> np.ndarray:
+        s = self.sign
+        price = s * (
+            self.spot * self.dividend_discount * ndtr(s * self.d1)
+            - self.strike * self.rate_discount * ndtr(s * self.d2)
+        )
+        # Far out of the money the two terms cancel; rounding must not leave a negative premium.
+        return np.maximum(price, 0.0)
+
+    def valuation(self) -> OptionValuation:
+        s = self.sign
+        density = np.exp(-0.5 * self.d1 * self.d1) * _INV_SQRT_2PI
+        weighted_spot = self.spot * self.dividend_discount
+        weighted_strike = self.strike * self.rate_discount
+        spot_probability = ndtr(s * self.d1)
+        strike_probability = ndtr(s * self.d2)
+        price = np.maximum(s * (weighted_spot * spot_probability - weighted_strike * strike_probability), 0.0)
+        delta = s * self.dividend_discount * spot_probability
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = np.where(
+                self.diffusing, self.dividend_discount * density / (self.spot * self.total_vol), 0.0
+            )
+            time_decay = np.where(
+                self.diffusing, weighted_spot * density * self.volatility / (2.0 * self.root_time), 0.0
+            )
+        annual_theta = (
+            -time_decay
+            - s * self.rate * weighted_strike * strike_probability
+            + s * self.dividend_yield * weighted_spot * spot_probability
+        )
+        vega = weighted_spot * density * self.root_time
+        rho = s * weighted_strike * self.time * strike_probability
+        expired = self.expired
+        if expired.any():
+            at_money = self.spot == self.strike
+            slope = np.where(s * (self.spot - self.strike) > 0, s, 0.0)
+            delta = np.where(expired, np.where(at_money, 0.5 * s, slope), delta)
+            annual_theta = np.where(expired, 0.0, annual_theta)
+        return OptionValuation(
+            price=price[()],
+            delta=delta[()],
+            gamma=gamma[()],
+            theta=(annual_theta / DAYS_PER_YEAR)[()],
+            vega=(vega * PERCENTAGE_POINT)[()],
+            rho=(rho * PERCENTAGE_POINT)[()],
+        )
+
+
+def _needs_tree(sign, time_to_expiry, rate, dividend_yield) -> np.ndarray:
+    """Whether early exercise can be worth something, so the European price is not the answer."""
+    never_early = np.where(
+        sign > 0, (dividend_yield <= 0) & (rate >= 0), (rate <= 0) & (dividend_yield >= 0)
+    )
+    return (time_to_expiry > 0) & ~never_early
+
+
+@dataclass(frozen=True)
+class _Contracts:
+    """Flat float arrays of the contracts to price on a tree."""
+
+    sign: np.ndarray
+    spot: np.ndarray
+    strike: np.ndarray
+    time: np.ndarray
+    rate: np.ndarray
+    dividend_yield: np.ndarray
+    volatility: np.ndarray
+
+
+def _flat_contracts(mask, *arrays) -> _Contracts:
+    contracts = _Contracts(*(a.ravel()[mask] for a in arrays))
+    if (contracts.volatility <= 0).any():
+        raise ValueError("American options that may be exercised early need a positive volatility")
+    return contracts
+
+
+@dataclass(frozen=True)
+class _TreeResult:
+    price: np.ndarray
+    delta: np.ndarray
+    gamma: np.ndarray
+    exercised_now: np.ndarray
+
+
+def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dict[str, np.ndarray]:
+    """American premium and Greeks (in the quoted units) from one stacked batch of trees."""
+    n = contracts.spot.size
+    vol, rate = contracts.volatility, contracts.rate
+    # Base contracts, then volatility up/down, then rate up/down, priced in one batch. A bump
+    # down never takes volatility to zero: the tree needs some diffusion.
+    vol_down = np.maximum(vol - _VOLATILITY_BUMP, 0.5 * vol)
+    vol_up = vol + _VOLATILITY_BUMP
+    stacked = _Contracts(
+        sign=np.tile(contracts.sign, 5),
+        spot=np.tile(contracts.spot, 5),
+        strike=np.tile(contracts.strike, 5),
+        time=np.tile(contracts.time, 5),
+        rate=np.concatenate([rate, rate, rate, rate + _RATE_BUMP, rate - _RATE_BUMP]),
+        dividend_yield=np.tile(contracts.dividend_yield, 5),
+        volatility=np.concatenate([vol, vol_up, vol_down, vol, vol]),
+    )
+    result = _extrapolated_tree(stacked, steps, extrapolate)
+    price = result.price.reshape(5, n)
+    delta, gamma = result.delta[:n], result.gamma[:n]
+    base = price[0]
+    annual_theta = (
+        rate * base
+        - (rate - contracts.dividend_yield) * contracts.spot * delta
+        - 0.5 * vol * vol * contracts.spot * contracts.spot * gamma
+    )
+    annual_theta = np.where(result.exercised_now[:n], 0.0, annual_theta)
+    vega = (price[1] - price[2]) / (vol_up - vol_down)
+    rho = (price[3] - price[4]) / (2.0 * _RATE_BUMP)
+    return {
+        "price": base,
+        "delta": delta,
+        "gamma": gamma,
+        "theta": annual_theta / DAYS_PER_YEAR,
+        "vega": vega * PERCENTAGE_POINT,
+        "rho": rho * PERCENTAGE_POINT,
+    }
+
+
+def _extrapolated_tree(contracts: _Contracts, steps: int, extrapolate: bool) -> _TreeResult:
+    minimum = 9 if extrapolate else 3
+    if steps < minimum:
+        raise ValueError(f"the tree needs at least {minimum} steps")
+    fine_steps = steps if steps % 2 else steps + 1
+    fine = _leisen_reimer_tree(contracts, fine_steps)
+    if not extrapolate:
+        return fine
+    # A coarse tree a third as deep rather than half: the tree error is c/steps plus an
+    # oscillating part, and the wider ratio amplifies the oscillation less.
+    coarse_steps = fine_steps // 3
+    coarse_steps -= 1 - coarse_steps % 2
+    coarse = _leisen_reimer_tree(contracts, coarse_steps)
+    # The discrete-exercise error of the tree is first order in 1/steps; this cancels it.
+    weight_fine = fine_steps / (fine_steps - coarse_steps)
+    weight_coarse = coarse_steps / (fine_steps - coarse_steps)
+    # Where exercising now is optimal the value is the exercise value exactly. Elsewhere the
+    # extrapolation, which assumes an error falling as 1/steps, slightly over-corrects the tree's
+    # European part (its error falls as 1/steps²): far from exercise that could take the price a
+    # few millionths below the European value, a no-arbitrage floor like the exercise value.
+    exercise_value = np.maximum(contracts.sign * (contracts.spot - contracts.strike), 0.0)
+    european_value = _BlackScholesTerms(
+        contracts.sign, contracts.spot, contracts.strike, contracts.time, contracts.rate,
+        contracts.dividend_yield, contracts.volatility,
+    ).price()
+    exercised_now = fine.exercised_now
+    extrapolated = weight_fine * fine.price - weight_coarse * coarse.price
+    floor = np.maximum(european_value, exercise_value)
+    return _TreeResult(
+        price=np.where(exercised_now, exercise_value, np.maximum(extrapolated, floor)),
+        delta=np.where(exercised_now, contracts.sign, weight_fine * fine.delta - weight_coarse * coarse.delta),
+        gamma=np.where(exercised_now, 0.0, weight_fine * fine.gamma - weight_coarse * coarse.gamma),
+        exercised_now=exercised_now,
+    )
+
+
+def _peizer_pratt_inversion(z: np.ndarray, steps: int) -> np.ndarray:
+    """Method-2 Peizer-Pratt inversion: the binomial probability matching N(z) over ``steps``."""
+    scaled = z / (steps + 1.0 / 3.0 + 0.1 / (steps + 1.0))
+    return 0.5 + np.sign(z) * np.sqrt(-0.25 * np.expm1(-scaled * scaled * (steps + 1.0 / 6.0)))
+
+
+def _leisen_reimer_tree(contracts: _Contracts, steps: int) -> _TreeResult:
+    """Backward induction on Leisen-Reimer trees, a block of contracts at a time.
+
+    A block's working arrays stay in cache; one tree over the whole chain would stream them
+    through memory at every step, which is about 1.7 times slower on a 2,000-contract chain.
+    """
+    blocks = []
+    for start in range(0, contracts.spot.size, _TREE_BLOCK):
+        block = _Contracts(*(getattr(contracts, f.name)[start : start + _TREE_BLOCK] for f in fields(_Contracts)))
+        blocks.append(_leisen_reimer_block(block, steps))
+    return _TreeResult(*(np.concatenate([getattr(block, f.name) for block in blocks]) for f in fields(_TreeResult)))
+
+
+def _leisen_reimer_block(contracts: _Contracts, steps: int) -> _TreeResult:
+    """Backward induction on Leisen-Reimer trees for a block of contracts at once.
+
+    Arrays are laid out node-major (node, contract) so each step works on contiguous rows.
+    """
+    sign, spot, strike = contracts.sign, contracts.spot, contracts.strike
+    time, rate, dividend_yield, vol = (
+        contracts.time, contracts.rate, contracts.dividend_yield, contracts.volatility,
+    )
+    dt = time / steps
+    total_vol = vol * np.sqrt(time)
+    d2 = (np.log(spot / strike) + (rate - dividend_yield - 0.5 * vol * vol) * time) / total_vol
+    # Leisen-Reimer tunes the tree to the strike through d2. Beyond 3·sqrt(steps) standard
+    # deviations its probabilities round towards 0 or 1 (QuantLib's engine then refuses); such an
+    # option is all but certain to finish in or out of the money, and a tree tuned to a nearer
+    # strike prices it as well.
+    limit = 3.0 * np.sqrt(steps)
+    d2 = np.clip(d2, -limit, limit)
+    up_probability = _peizer_pratt_inversion(d2, steps)
+    spot_up_probability = _peizer_pratt_inversion(d2 + total_vol, steps)
+    growth = np.exp((rate - dividend_yield) * dt)
+    up = growth * spot_up_probability / up_probability
+    down = growth * (1.0 - spot_up_probability) / (1.0 - up_probability)
+    discount = np.exp(-rate * dt)
+    weight_up = discount * up_probability
+    weight_down = discount * (1.0 - up_probability)
+    inverse_down = 1.0 / down
+
+    nodes = np.arange(steps + 1, dtype=float)[:, None]
+    log_spot = np.log(spot) + steps * np.log(down) + nodes * np.log(up / down)
+    signed_spot = sign * np.exp(log_spot)
+    signed_strike = sign * strike
+    values = np.maximum(signed_spot - signed_strike, 0.0)
+    exercise = np.empty_like(values)
+    continuation = np.empty_like(values)
+    values_at = {}
+    spots_at = {}
+    for level in range(steps - 1, -1, -1):
+        width = level + 1
+        v = values[:width]
+        c = continuation[:width]
+        np.multiply(weight_down, v, out=c)
+        np.multiply(weight_up, values[1 : width + 1], out=v)
+        v += c
+        s = signed_spot[:width]
+        s *= inverse_down
+        e = exercise[:width]
+        np.subtract(s, signed_strike, out=e)
+        np.maximum(v, e, out=v)
+        if level <= 2:
+            values_at[level] = v.copy()
+            spots_at[level] = sign * s
+    (v2, s2), (v1, s1) = (values_at[2], spots_at[2]), (values_at[1], spots_at[1])
+    delta = (v1[1] - v1[0]) / (s1[1] - s1[0])
+    delta_up = (v2[2] - v2[1]) / (s2[2] - s2[1])
+    delta_down = (v2[1] - v2[0]) / (s2[1] - s2[0])
+    gamma = (delta_up - delta_down) / (0.5 * (s2[2] - s2[0]))
+    price = values_at[0][0]
+    exercised_now = price <= sign * (spot - strike)
+    return _TreeResult(price=price, delta=delta, gamma=gamma, exercised_now=exercised_now)
+
+
+def _normalised_otm_call(x: np.ndarray, total_vol: np.ndarray) -> np.ndarray:
+    """Black call price over sqrt(F·K)·discount for log-moneyness x <= 0 and total vol > 0.
+
+    b = e^(x/2)·N(h+t) - e^(-x/2)·N(h-t) with h = x/s, t = s/2. Where both terms are small the
+    difference is taken through the scaled complementary error function, which keeps full
+    relative precision deep out of the money (Jäckel, "Let's be rational", 2015, eq. 3.3).
+    """
+    h = x / total_vol
+    t = 0.5 * total_vol
+    scaled = 0.5 * np.exp(-0.5 * (h * h + t * t)) * (
+        erfcx(-(h + t) / _SQRT_2) - erfcx(-(h - t) / _SQRT_2)
+    )
+    direct = np.exp(0.5 * x) * ndtr(h + t) - np.exp(-0.5 * x) * ndtr(h - t)
+    return np.where(t > 0.85 - h, direct, scaled)
+
+
+def _normalised_otm_call_complement(x: np.ndarray, total_vol: np.ndarray) -> np.ndarray:
+    """e^(x/2) - b: distance of the normalised call price from its ceiling, without cancellation."""
+    h = x / total_vol
+    t = 0.5 * total_vol
+    return np.exp(0.5 * x) * ndtr(-h - t) + np.exp(-0.5 * x) * ndtr(h - t)
+
+
+def _solve_normalised_otm_call(x: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Total volatility s with normalised call price b(x, s) = beta, for x <= 0, 0 < beta < e^(x/2).
+
+    Returns s and a flag per quote saying whether it converged.
+    """
+    at_money = x == 0
+    inflection = np.sqrt(-2.0 * x)
+    eps = np.finfo(float).eps
+    with np.errstate(all="ignore"):
+        price_at_inflection = np.where(
+            at_money, 0.0, _normalised_otm_call(x, np.where(at_money, 1.0, inflection))
+        )
+        ceiling = np.exp(0.5 * x)
+        lower = ~at_money & (beta < price_at_inflection)
+        log_beta = np.log(beta)
+        log_gap = np.log(ceiling - beta)
+
+        # The tangent at the inflection point bounds the root: from above in the convex lower
+        # region, from below in the concave upper one. It is a good start near the inflection.
+        tangent = inflection + (beta - price_at_inflection) / (ceiling * _INV_SQRT_2PI)
+        # Lower region: b ≈ s³/(x²√2π)·exp(-x²/2s² - s²/8) for s well below the inflection.
+        asymptote_low = -x / np.sqrt(-2.0 * log_beta)
+        for _ in range(2):
+            exponent = (
+                3.0 * np.log(asymptote_low) - np.log(x * x / _INV_SQRT_2PI) - asymptote_low**2 / 8.0 - log_beta
+            )
+            asymptote_low = np.where(exponent > 0, -x / np.sqrt(2.0 * exponent), asymptote_low)
+        # Upper region: e^(x/2) - b ≈ (e^(x/2) + e^(-x/2))·N(-s/2) for s well above it.
+        asymptote_high = -2.0 * ndtri((ceiling - beta) / (ceiling + np.exp(-0.5 * x)))
+        # At the money the price is erf(s/2√2): solved in closed form, then polished.
+        exact_at_money = 2.0 * _SQRT_2 * erfinv(beta)
+
+        first = np.where(lower, asymptote_low, np.where(at_money, exact_at_money, asymptote_high))
+        second = np.where(at_money, exact_at_money, tangent)
+        low_start = np.where(lower, 0.0, np.where(at_money, 0.0, inflection))
+        high_start = np.where(lower, inflection, np.inf)
+        fallback = np.where(lower, 0.5 * inflection, 2.0 * inflection + 1.0)
+        first, second = (
+            np.where(np.isfinite(guess) & (guess > low_start) & (guess < high_start), guess, fallback)
+            for guess in (first, second)
+        )
+        first_objective = _iv_objective(x, first, lower, log_beta, log_gap)[0]
+        second_objective = _iv_objective(x, second, lower, log_beta, log_gap)[0]
+    total_vol = np.where(np.abs(second_objective) < np.abs(first_objective), second, first)
+    bracket_low, bracket_high = low_start.copy(), high_start.copy()
+    for guess, objective in ((first, first_objective), (second, second_objective)):
+        bracket_low = np.where(objective < 0, np.maximum(bracket_low, guess), bracket_low)
+        bracket_high = np.where(objective > 0, np.minimum(bracket_high, guess), bracket_high)
+    converged = np.zeros(x.shape, dtype=bool)
+
+    active = np.arange(x.size)
+    for _ in range(_IV_MAX_ITERATIONS):
+        if active.size == 0:
+            break
+        sa = total_vol[active]
+        with np.errstate(all="ignore"):
+            objective, slope, curvature = _iv_objective(x[active], sa, lower[active], log_beta[active], log_gap[active])
+            newton = -objective / slope
+            halley_factor = 1.0 + 0.5 * newton * curvature / slope
+            step = np.where((halley_factor > 0.5) & (halley_factor < 2.0), newton / halley_factor, newton)
+        too_low = objective < 0
+        lo = np.where(too_low, np.maximum(bracket_low[active], sa), bracket_low[active])
+        hi = np.where(objective > 0, np.minimum(bracket_high[active], sa), bracket_high[active])
+        bracket_low[active], bracket_high[active] = lo, hi
+        proposal = sa + step
+        outside = ~np.isfinite(proposal) | (proposal <= lo) | (proposal >= hi)
+        bisection = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * sa)
+        # The residual is rounding noise: stay put. A step this small after a Halley step leaves
+        # an error far below it: take it and stop (it may not even move s, so it must not count
+        # as leaving the bracket).
+        at_root = np.abs(objective) <= 2.0 * eps
+        last_step = np.abs(step) <= 1e-12 * sa
+        new_vol = np.where(at_root, sa, np.where(last_step, proposal, np.where(outside, bisection, proposal)))
+        total_vol[active] = new_vol
+        done = at_root | last_step | (hi - lo <= 4.0 * eps * hi)
+        converged[active[done]] = True
+        active = active[~done]
+    return total_vol, converged
+
+
+def _iv_objective(x, total_vol, lower, log_beta, log_gap):
+    """Root-finding objective of the implied-volatility solver with its first two derivatives.
+
+    Below the inflection point it is ln b - ln beta; above it, ln(e^(x/2) - beta) - ln(e^(x/2) - b).
+    Both rise with s and are close to linear in their region.
+    """
+    h = x / total_vol
+    t = 0.5 * total_vol
+    vega = np.exp(-0.5 * (h * h + t * t)) * _INV_SQRT_2PI
+    vega_log_slope = x * x / (total_vol * total_vol * total_vol) - 0.25 * total_vol  # b''/b'
+    price = _normalised_otm_call(x, total_vol)
+    gap = _normalised_otm_call_complement(x, total_vol)
+    slope = np.where(lower, vega / price, vega / gap)
+    objective = np.where(lower, np.log(price) - log_beta, log_gap - np.log(gap))
+    curvature = np.where(
+        lower, slope * vega_log_slope - slope * slope, slope * vega_log_slope + slope * slope
+    )
+    return objective, slope, curvature
