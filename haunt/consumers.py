@@ -179,6 +179,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if message["event"] == "OrderBook":
             data = self._cut(data)
         payload = {"type": message["event"], "data": data}
-        if "seq" in message:
-            payload["seq"] = message["seq"]
+        for key in ("seq", "change"):
+            if key in message:
+                payload[key] = message[key]
         await self.send_json(payload)

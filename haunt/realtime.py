@@ -8,9 +8,15 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 
-def broadcast_on_commit(*, group: str, event: str, data: dict) -> None:
-    """Send `data` to every socket in `group` once the current transaction commits; never on rollback."""
+def broadcast_on_commit(*, group: str, event: str, data: dict, change: str | None = None) -> None:
+    """Send `data` to every socket in `group` once the current transaction commits; never on rollback.
+
+    `change` names what happened to the object (created, filled, closed, ...) when the event
+    type alone does not say.
+    """
     message = {"type": "stream.event", "event": event, "data": data}
+    if change is not None:
+        message["change"] = change
     transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(group, message))
 
 

@@ -18,6 +18,7 @@ api_patterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("haunt.market.urls")),
     path("", include("portfolios.urls")),
+    path("", include("orders.urls")),
 ]
 
 urlpatterns = [

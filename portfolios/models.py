@@ -2,8 +2,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
-from haunt.fields import money_field
+from haunt.fields import money_field, price_field, quantity_field
 from portfolios.risk_settings import default_leverage, default_risk_settings
 
 
@@ -31,6 +32,15 @@ class Visibility(models.TextChoices):
     PUBLIC = "public", "Public"
 
 
+class RealismProfile(models.TextChoices):
+    """Names of the execution realism profiles (orders.execution.PROFILES holds their parameters)."""
+
+    FRICTIONLESS = "frictionless", "Frictionless: fill at the touch, no slippage, no latency"
+    REALISTIC = "realistic", "Realistic: walk the book, slippage formula, latency, queue position"
+    THIN_BOOK = "thin_book", "Thin book: a quarter of the depth, twice the spread"
+    STRESS = "stress", "Stress: a tenth of the depth, four times the spread, long latency"
+
+
 class PortfolioQuerySet(models.QuerySet):
     def active(self):
         return self.filter(is_archived=False)
@@ -48,13 +58,14 @@ class Portfolio(models.Model):
     cash = money_field()
     total_topups = money_field(default=0)
     margin_used = money_field(default=0)
-    unrealized_pnl = money_field(default=0)
     realized_pnl = money_field(default=0)
     cost_basis_method = models.CharField(max_length=8, choices=CostBasisMethod.choices, default=CostBasisMethod.FIFO)
     risk_settings = models.JSONField(default=default_risk_settings)
     default_leverage = models.JSONField(default=default_leverage)
     strategy_tags = models.JSONField(default=list, blank=True)
     visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE)
+    realism_profile = models.CharField(max_length=16, choices=RealismProfile.choices, default=RealismProfile.REALISTIC)
+    simulate_latency = models.BooleanField(default=True)
     competition = models.ForeignKey("competitions.Competition", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="portfolios")
     is_archived = models.BooleanField(default=False)
@@ -108,3 +119,76 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.portfolio_id} {self.kind} {self.amount}"
+
+
+class Position(models.Model):
+    class Direction(models.TextChoices):
+        LONG = "long", "Long"
+        SHORT = "short", "Short"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="positions")
+    instrument = models.ForeignKey("market.Instrument", on_delete=models.PROTECT, related_name="positions")
+    side = models.CharField(max_length=5, choices=Direction.choices)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    quantity = quantity_field()
+    average_entry_price = price_field()
+    cost_basis = money_field()
+    realized_pnl = money_field(default=0)
+    fees_paid = money_field(default=0)
+    borrow_fees_paid = money_field(default=0)
+    stop_loss = price_field(null=True, blank=True)
+    take_profit = price_field(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    borrow_accrued_until = models.DateTimeField(null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["portfolio", "status"], name="position_portfolio_status")]
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "instrument"], condition=Q(status="open"),
+                                    name="position_one_open_per_instrument"),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="position_quantity_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.side} {self.quantity} {self.instrument_id} ({self.status})"
+
+
+class PositionLot(models.Model):
+    """An open tax lot: what is left of one opening fill, with its price and date."""
+
+    position = models.ForeignKey(Position, on_delete=models.CASCADE, related_name="lots")
+    trade = models.ForeignKey("orders.Trade", on_delete=models.PROTECT, related_name="lots")
+    quantity = quantity_field()
+    original_quantity = quantity_field()
+    price = price_field()
+    open_fee = money_field(default=0)
+    opened_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["opened_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=0), name="lot_quantity_not_negative")]
+
+
+class LotDisposal(models.Model):
+    """Part of a lot closed by a trade: the realized gain or loss and its holding period."""
+
+    lot = models.ForeignKey(PositionLot, on_delete=models.PROTECT, related_name="disposals")
+    trade = models.ForeignKey("orders.Trade", on_delete=models.PROTECT, related_name="disposals")
+    quantity = quantity_field()
+    open_price = price_field()
+    close_price = price_field()
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField()
+    realized_pnl = money_field()
+    open_fee = money_field(default=0)
+    close_fee = money_field(default=0)
+    is_long_term = models.BooleanField()

@@ -2,14 +2,17 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet, Sum
+from django.db.models import Prefetch, QuerySet, Sum
 
 from haunt.errors import NotFound
-from portfolios.models import LedgerEntry, Portfolio
+from portfolios.models import LedgerEntry, Portfolio, Position
 
 
 def portfolio_list_for_user(*, user, include_archived: bool = False) -> QuerySet[Portfolio]:
-    portfolios = Portfolio.objects.filter(owner=user)
+    """With each portfolio's open positions prefetched (as `open_positions`), for valuation."""
+    portfolios = Portfolio.objects.filter(owner=user).prefetch_related(Prefetch(
+        "positions", queryset=Position.objects.filter(status=Position.Status.OPEN).select_related("instrument"),
+        to_attr="open_positions"))
     return portfolios if include_archived else portfolios.active()
 
 
@@ -37,3 +40,15 @@ def ledger_list_for_user(*, user, portfolio_id) -> QuerySet[LedgerEntry]:
 def ledger_sum(*, portfolio_id) -> Decimal:
     """Sum of every ledger entry: what the portfolio's cash must equal."""
     return LedgerEntry.objects.filter(portfolio_id=portfolio_id).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
+def position_list_for_user(*, user, include_closed: bool = False) -> QuerySet[Position]:
+    positions = Position.objects.filter(portfolio__owner=user).select_related("instrument").prefetch_related("lots")
+    return positions if include_closed else positions.filter(status=Position.Status.OPEN)
+
+
+def position_get_for_user(*, user, position_id) -> Position:
+    try:
+        return position_list_for_user(user=user, include_closed=True).get(pk=position_id)
+    except (Position.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("Position not found.", field="position_id") from None

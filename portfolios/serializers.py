@@ -1,10 +1,23 @@
 from decimal import Decimal
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from haunt.api.fields import money_serializer_field
 from haunt.api.serializers import StrictInput
-from portfolios.models import BaseCurrency, CostBasisMethod, LedgerEntry, Portfolio, Visibility
+from haunt.market.state import quote_read
+from haunt.money import quantize_money
+from portfolios.models import (
+    BaseCurrency,
+    CostBasisMethod,
+    LedgerEntry,
+    Portfolio,
+    Position,
+    PositionLot,
+    RealismProfile,
+    Visibility,
+)
+from portfolios.valuation import portfolio_valuation, position_mark
 from portfolios.risk_settings import ENFORCEMENT_MODE_CHOICES, MAX_LEVERAGE_BY_ASSET_CLASS, RISK_CONTROLS
 
 MAX_FUNDING_AMOUNT = Decimal("1000000000000")  # 1e12: far inside the 16 integer digits of a money field
@@ -73,6 +86,10 @@ class PortfolioCreateIn(StrictInput):
     default_leverage = DefaultLeverageIn(required=False)
     strategy_tags = tags_field()
     visibility = serializers.ChoiceField(Visibility.choices, required=False)
+    realism_profile = serializers.ChoiceField(RealismProfile.choices, required=False,
+                                              help_text="Execution realism: frictionless, realistic (default), thin_book, stress.")
+    simulate_latency = serializers.BooleanField(required=False,
+                                                help_text="false fills marketable orders in the response, without the profile's latency.")
 
 
 class PortfolioUpdateIn(StrictInput):
@@ -85,6 +102,10 @@ class PortfolioUpdateIn(StrictInput):
     default_leverage = DefaultLeverageIn(required=False)
     strategy_tags = tags_field()
     visibility = serializers.ChoiceField(Visibility.choices, required=False)
+    realism_profile = serializers.ChoiceField(RealismProfile.choices, required=False,
+                                              help_text="Execution realism: frictionless, realistic (default), thin_book, stress.")
+    simulate_latency = serializers.BooleanField(required=False,
+                                                help_text="false fills marketable orders in the response, without the profile's latency.")
 
 
 class TopupIn(StrictInput):
@@ -98,6 +119,7 @@ class CloneIn(StrictInput):
 class PortfolioOut(serializers.ModelSerializer):
     current_balance = money_serializer_field(source="cash")
     equity = serializers.SerializerMethodField()
+    unrealized_pnl = serializers.SerializerMethodField()
     margin_available = serializers.SerializerMethodField()
     total_pnl = serializers.SerializerMethodField()
     return_pct = serializers.SerializerMethodField()
@@ -109,28 +131,33 @@ class PortfolioOut(serializers.ModelSerializer):
             "id", "name", "description", "base_currency", "starting_balance", "current_balance", "total_topups",
             "equity", "margin_used", "margin_available", "unrealized_pnl", "realized_pnl", "total_pnl",
             "return_pct", "cost_basis_method", "risk_settings", "default_leverage", "strategy_tags", "visibility",
-            "competition", "is_competition", "is_archived", "archived_at", "last_reset_at", "created_at",
-            "updated_at",
+            "realism_profile", "simulate_latency", "competition", "is_competition", "is_archived", "archived_at",
+            "last_reset_at", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
-    @staticmethod
-    def _equity(portfolio: Portfolio) -> Decimal:
-        return portfolio.cash + portfolio.unrealized_pnl
+    def _valuation(self, portfolio: Portfolio):
+        cache = self.context.setdefault("valuations", {})
+        if portfolio.pk not in cache:
+            cache[portfolio.pk] = portfolio_valuation(portfolio, getattr(portfolio, "open_positions", None))
+        return cache[portfolio.pk]
 
     def get_equity(self, portfolio) -> str:
-        return f"{self._equity(portfolio):.8f}"
+        return f"{quantize_money(self._valuation(portfolio).equity):f}"
+
+    def get_unrealized_pnl(self, portfolio) -> str:
+        return f"{quantize_money(self._valuation(portfolio).unrealized_pnl):f}"
 
     def get_margin_available(self, portfolio) -> str:
-        return f"{self._equity(portfolio) - portfolio.margin_used:.8f}"
+        return f"{quantize_money(self._valuation(portfolio).equity - portfolio.margin_used):f}"
 
     def get_total_pnl(self, portfolio) -> str:
-        return f"{portfolio.realized_pnl + portfolio.unrealized_pnl:.8f}"
+        return f"{quantize_money(portfolio.realized_pnl + self._valuation(portfolio).unrealized_pnl):f}"
 
     def get_return_pct(self, portfolio) -> str:
         """(equity − invested) / invested × 100, where invested = starting balance + top-ups."""
         invested = portfolio.starting_balance + portfolio.total_topups
-        return f"{(self._equity(portfolio) - invested) / invested * 100:.4f}"
+        return f"{(self._valuation(portfolio).equity - invested) / invested * 100:.4f}"
 
 
 class LedgerEntryOut(serializers.ModelSerializer):
@@ -138,3 +165,59 @@ class LedgerEntryOut(serializers.ModelSerializer):
         model = LedgerEntry
         fields = ["id", "kind", "amount", "balance_after", "reference", "description", "created_at"]
         read_only_fields = fields
+
+
+class PositionLotOut(serializers.ModelSerializer):
+    class Meta:
+        model = PositionLot
+        fields = ["id", "quantity", "original_quantity", "price", "open_fee", "opened_at"]
+        read_only_fields = fields
+
+
+class PositionOut(serializers.ModelSerializer):
+    """A position marked to the live market: bid for longs, ask for shorts."""
+
+    portfolio = serializers.UUIDField(source="portfolio_id")
+    symbol = serializers.CharField(source="instrument.symbol")
+    asset_class = serializers.CharField(source="instrument.asset_class")
+    current_price = serializers.SerializerMethodField()
+    market_value = serializers.SerializerMethodField()
+    unrealized_pnl = serializers.SerializerMethodField()
+    holding_seconds = serializers.SerializerMethodField()
+    lots = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Position
+        fields = ["id", "portfolio", "symbol", "asset_class", "side", "status", "quantity", "average_entry_price",
+                  "cost_basis", "current_price", "market_value", "unrealized_pnl", "realized_pnl", "fees_paid",
+                  "borrow_fees_paid", "stop_loss", "take_profit", "opened_at", "closed_at", "holding_seconds",
+                  "tags", "lots"]
+        read_only_fields = fields
+
+    def _mark(self, position) -> Decimal:
+        cache = self.context.setdefault("marks", {})
+        if position.pk not in cache:
+            cache[position.pk] = position_mark(position, quote_read(position.instrument.symbol))
+        return cache[position.pk]
+
+    def get_current_price(self, position) -> str | None:
+        return None if position.status == Position.Status.CLOSED else f"{self._mark(position):f}"
+
+    def get_market_value(self, position) -> str:
+        if position.status == Position.Status.CLOSED:
+            return "0.00000000"
+        return f"{quantize_money(position.quantity * self._mark(position) * position.instrument.contract_multiplier):f}"
+
+    def get_unrealized_pnl(self, position) -> str:
+        if position.status == Position.Status.CLOSED:
+            return "0.00000000"
+        value = position.quantity * self._mark(position) * position.instrument.contract_multiplier
+        pnl = value - position.cost_basis if position.side == Position.Direction.LONG else position.cost_basis - value
+        return f"{quantize_money(pnl):f}"
+
+    def get_holding_seconds(self, position) -> int:
+        end = position.closed_at or timezone.now()
+        return int((end - position.opened_at).total_seconds())
+
+    def get_lots(self, position) -> list[dict]:
+        return PositionLotOut([lot for lot in position.lots.all() if lot.quantity > 0], many=True).data

@@ -15,7 +15,8 @@ from portfolios.risk_settings import default_leverage, default_risk_settings
 from portfolios.selectors import portfolio_get, portfolio_get_for_user
 
 # Fields a client may change on an existing portfolio. Money fields are never among them.
-UPDATABLE_FIELDS = ("name", "description", "cost_basis_method", "strategy_tags", "visibility")
+UPDATABLE_FIELDS = ("name", "description", "cost_basis_method", "strategy_tags", "visibility", "realism_profile",
+                    "simulate_latency")
 
 
 def ledger_post(*, portfolio: Portfolio, amount: Decimal, kind: str, reference: str = "", description: str = "") -> LedgerEntry:
@@ -52,6 +53,8 @@ def portfolio_create(
     default_leverage_by_class: dict | None = None,
     strategy_tags: list[str] | None = None,
     visibility: str = "private",
+    realism_profile: str = "realistic",
+    simulate_latency: bool = True,
     competition=None,
 ) -> Portfolio:
     """Open a portfolio funded with its starting balance through an initial ledger deposit."""
@@ -69,6 +72,8 @@ def portfolio_create(
         default_leverage=_merged(default_leverage(), default_leverage_by_class),
         strategy_tags=strategy_tags or [],
         visibility=visibility,
+        realism_profile=realism_profile,
+        simulate_latency=simulate_latency,
         competition=competition,
     )
     ledger_post(portfolio=portfolio, amount=portfolio.starting_balance, kind=LedgerEntry.Kind.DEPOSIT,
@@ -119,10 +124,9 @@ def portfolio_reset(*, user, portfolio_id) -> Portfolio:
                 description="Reset to starting balance")
     portfolio.total_topups = Decimal(0)
     portfolio.realized_pnl = Decimal(0)
-    portfolio.unrealized_pnl = Decimal(0)
     portfolio.margin_used = Decimal(0)
     portfolio.last_reset_at = timezone.now()
-    portfolio.save(update_fields=["cash", "total_topups", "realized_pnl", "unrealized_pnl", "margin_used",
+    portfolio.save(update_fields=["cash", "total_topups", "realized_pnl", "margin_used",
                                   "last_reset_at", "updated_at"])
     events.portfolio_changed(portfolio)
     return portfolio
@@ -153,6 +157,8 @@ def portfolio_clone(*, user, portfolio_id, name: str | None = None) -> Portfolio
         default_leverage_by_class=source.default_leverage,
         strategy_tags=list(source.strategy_tags),
         visibility=source.visibility,
+        realism_profile=source.realism_profile,
+        simulate_latency=source.simulate_latency,
     )
 
 
@@ -171,3 +177,13 @@ def _merged(stored: dict, changes: dict | None) -> dict:
     for key, value in (changes or {}).items():
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
     return merged
+
+
+def portfolio_settle_fill(*, portfolio: Portfolio, realized_pnl: Decimal) -> None:
+    """Save the cash the fill's ledger entries moved and its realized P&L, and tell subscribers.
+
+    Call inside the transaction holding the portfolio lock, after ledger_post.
+    """
+    portfolio.realized_pnl = quantize_money(portfolio.realized_pnl + realized_pnl)
+    portfolio.save(update_fields=["cash", "realized_pnl", "updated_at"])
+    events.portfolio_changed(portfolio)

@@ -18,6 +18,7 @@ PURE_MODULES = [
     "derivatives.funding",
     "derivatives.liquidation",
     "portfolios.analytics",
+    "portfolios.lots",
     "options_trading.pricing",
 ]
 

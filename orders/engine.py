@@ -1,0 +1,125 @@
+"""The trigger engine: resting orders in an in-memory index, fired by market ticks.
+
+It holds every order the market can act on — stops, take-profits, trailing stops (pending a
+trigger) and resting limits — in `orders.triggers.TriggerIndex`, so a tick costs O(1 + fired) per
+symbol instead of a scan, and GTD/DAY expiries in an `ExpiryIndex`. It learns about orders by
+reading the rows changed since its last sync (the API may run in other processes), rebuilds the
+index from the database on start, and acts only through `orders.services`, which lock and re-check
+each order: a restart, or two engines racing, can neither lose nor duplicate a fill.
+"""
+import gc
+import logging
+from datetime import datetime, timedelta
+
+from orders import services, triggers
+from orders.market_view import live_prices
+from orders.models import Order, OrderStatus, OrderType
+
+logger = logging.getLogger(__name__)
+
+# Changed rows are re-read with this overlap, so a transaction that committed late is not missed.
+SYNC_OVERLAP = timedelta(seconds=5)
+INDEXED_STATUSES = (OrderStatus.PENDING_TRIGGER, OrderStatus.ACCEPTED, OrderStatus.TRIGGERED,
+                    OrderStatus.PARTIALLY_FILLED)
+TRIGGER_KIND = {OrderType.STOP: triggers.TriggerKind.STOP, OrderType.STOP_LIMIT: triggers.TriggerKind.STOP,
+                OrderType.TAKE_PROFIT: triggers.TriggerKind.TAKE_PROFIT}
+SOURCE = {"last": triggers.PriceSource.LAST, "mid": triggers.PriceSource.MID, "bid_ask": triggers.PriceSource.BID_ASK}
+
+
+class OrderEngine:
+    def __init__(self):
+        self.index = triggers.TriggerIndex()
+        self.expiries = triggers.ExpiryIndex()
+        self.symbols: dict[str, set] = {}
+        self.synced_until: datetime | None = None
+
+    def rebuild(self, *, now: datetime) -> None:
+        """Load every open order from the database (on start)."""
+        self.index = triggers.TriggerIndex()
+        self.expiries = triggers.ExpiryIndex()
+        self.symbols = {}
+        for order in Order.objects.open().select_related("instrument").order_by("created_at"):
+            self._index(order)
+        self.synced_until = now
+        gc.freeze()  # the index is long-lived: keep the collector from rescanning it on every tick
+
+    def sync(self, *, now: datetime) -> int:
+        """Bring the index up to date with orders changed since the last sync."""
+        if self.synced_until is None:
+            self.rebuild(now=now)
+            return len(self.index)
+        changed = list(Order.objects.filter(updated_at__gte=self.synced_until - SYNC_OVERLAP)
+                       .select_related("instrument").order_by("updated_at"))
+        for order in changed:
+            self._forget(order.pk)
+            if order.is_open:
+                self._index(order)
+        self.synced_until = now
+        return len(changed)
+
+    def _index(self, order: Order) -> None:
+        key = order.pk
+        symbol = order.instrument.symbol
+        if order.expires_at is not None:
+            self.expiries.add(order_id=key, expires_at=order.expires_at)
+        side = triggers.Side(order.side)
+        if order.status == OrderStatus.PENDING_TRIGGER:
+            source = SOURCE[order.trigger_source]
+            if order.order_type == OrderType.TRAILING_STOP:
+                if order.stop_price is None:
+                    return
+                self.index.add_trailing(triggers.TrailingEntry(
+                    order_id=key, symbol=symbol, source=source, tick_size=order.instrument.tick_size,
+                    state=triggers.TrailingStop(side=side, high_water_mark=order.high_water_mark,
+                                                stop_price=order.stop_price, trail_amount=order.trail_amount,
+                                                trail_percent=order.trail_percent)))
+            else:
+                self.index.add(triggers.TriggerEntry.for_order(
+                    order_id=key, symbol=symbol, kind=TRIGGER_KIND[order.order_type], side=side,
+                    level=order.stop_price, source=source))
+        elif order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and order.execute_after is None \
+                and order.status in INDEXED_STATUSES:
+            self.index.add(triggers.TriggerEntry.for_order(
+                order_id=key, symbol=symbol, kind=triggers.TriggerKind.LIMIT, side=side, level=order.limit_price,
+                source=triggers.PriceSource.BID_ASK))
+        else:
+            return
+        self.symbols.setdefault(symbol, set()).add(key)
+
+    def _forget(self, key) -> None:
+        self.index.remove(key)
+        self.expiries.remove(key)
+        for keys in self.symbols.values():
+            keys.discard(key)
+
+    def tick(self, *, now: datetime) -> dict[str, int]:
+        """One engine step: sync, execute orders whose latency has passed, move trailing stops,
+        fire what the market reached, expire what is due."""
+        self.sync(now=now)
+        executed = 0
+        for order_id in Order.objects.filter(status__in=INDEXED_STATUSES, execute_after__lte=now) \
+                .values_list("pk", flat=True):
+            services.order_execute_due(order_id=order_id, now=now)
+            executed += 1
+        fired = 0
+        for symbol, keys in list(self.symbols.items()):
+            if not keys:
+                continue
+            quote = live_prices(symbol)
+            if quote is None:
+                continue
+            prices = triggers.TickPrices(last=quote["last"], bid=quote["bid"], ask=quote["ask"], mid=quote["mid"])
+            for moved in self.index.trail(symbol, prices):
+                services.order_trail(order_id=moved.order_id, high_water_mark=moved.state.high_water_mark,
+                                     stop_price=moved.state.stop_price)
+            for order_id in self.index.fire(symbol, prices):
+                keys.discard(order_id)
+                self.expiries.remove(order_id)
+                services.order_fire(order_id=order_id, now=now)
+                fired += 1
+        expired = 0
+        for order_id in self.expiries.pop_expired(now=now):
+            self.index.remove(order_id)
+            services.order_expire(order_id=order_id, now=now)
+            expired += 1
+        return {"executed": executed, "fired": fired, "expired": expired}

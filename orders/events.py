@@ -1,0 +1,15 @@
+"""Realtime payloads for orders and trades; called only from orders.services, always on commit.
+Each payload is the REST representation of the object."""
+from haunt.realtime import broadcast_on_commit, orders_group
+from orders.serializers import OrderOut, TradeOut
+
+
+def order_changed(order, change: str) -> None:
+    """OrderUpdate with `change`: created, activated, triggered, modified, partial_fill, filled,
+    cancelled, expired or rejected."""
+    broadcast_on_commit(group=orders_group(order.portfolio_id), event="OrderUpdate",
+                        data=dict(OrderOut(order).data), change=change)
+
+
+def trade_executed(trade) -> None:
+    broadcast_on_commit(group=orders_group(trade.portfolio_id), event="TradeExecution", data=dict(TradeOut(trade).data))

@@ -1,0 +1,40 @@
+"""The live market as the order services see it: books and prices from the feed's published state,
+converted to the execution module's types."""
+from decimal import Decimal
+
+from haunt.market import state
+from haunt.market.models import Instrument
+from orders import execution
+
+
+def instrument_spec(instrument: Instrument) -> execution.InstrumentSpec:
+    return execution.InstrumentSpec(
+        asset_class=instrument.asset_class,
+        liquidity_tier=instrument.liquidity_tier,
+        tick_size=instrument.tick_size,
+        lot_size=instrument.lot_size,
+        contract_multiplier=instrument.contract_multiplier,
+    )
+
+
+def live_book(symbol: str) -> execution.OrderBook | None:
+    """The aggregated book, or None when the feed has none or the session is closed (empty book)."""
+    book = state.book_read(symbol)
+    if book is None or not book["bids"] or not book["asks"]:
+        return None
+    return execution.OrderBook(
+        bids=tuple((Decimal(price), Decimal(quantity)) for price, quantity in book["bids"]),
+        asks=tuple((Decimal(price), Decimal(quantity)) for price, quantity in book["asks"]),
+    )
+
+
+def live_prices(symbol: str) -> dict[str, Decimal | None] | None:
+    """bid, ask, mid and last of the live quote (None when the feed has no quote)."""
+    quote = state.quote_read(symbol)
+    if quote is None:
+        return None
+    bid = Decimal(quote["bid"]) if quote["bid"] is not None else None
+    ask = Decimal(quote["ask"]) if quote["ask"] is not None else None
+    last = Decimal(quote["last"]) if quote["last"] is not None else None
+    mid = (bid + ask) / 2 if bid is not None and ask is not None else None
+    return {"bid": bid, "ask": ask, "mid": mid, "last": last}

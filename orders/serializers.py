@@ -1,0 +1,214 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from haunt.api.fields import price_serializer_field, quantity_serializer_field
+from haunt.api.serializers import StrictInput
+from orders.models import Order, OrderEvent, OrderType, Side, TimeInForce, Trade, TriggerSource
+
+LIMIT_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+STOP_TYPES = (OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.STOP_LIMIT)
+
+
+class TakeProfitIn(StrictInput):
+    limit_price = price_serializer_field(min_value=Decimal("0.0000000001"))
+
+
+class StopLossIn(StrictInput):
+    """A stop (stop_price), a stop limit (stop_price and limit_price) or a trailing stop (one trail)."""
+
+    stop_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
+    limit_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
+    trail_amount = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
+    trail_percent = serializers.DecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
+                                             max_value=Decimal("99"), required=False)
+
+    def validate(self, attrs):
+        trails = [name for name in ("trail_amount", "trail_percent") if name in attrs]
+        if len(trails) > 1:
+            raise serializers.ValidationError({"trail_percent": serializers.ErrorDetail(
+                "Give one trail: amount or percent.", code="not_allowed")})
+        if trails and ("stop_price" in attrs or "limit_price" in attrs):
+            raise serializers.ValidationError({trails[0]: serializers.ErrorDetail(
+                "A trailing stop-loss takes no stop_price or limit_price.", code="not_allowed")})
+        if not trails and "stop_price" not in attrs:
+            raise serializers.ValidationError({"stop_price": serializers.ErrorDetail(
+                "A stop-loss needs stop_price (or a trail).", code="required")})
+        return attrs
+
+
+class OrderPlaceIn(StrictInput):
+    read_only_names = ("id", "status", "filled_quantity", "average_fill_price", "fees_paid", "created_at")
+
+    portfolio = serializers.UUIDField()
+    symbol = serializers.CharField(max_length=32)
+    side = serializers.ChoiceField(Side.choices)
+    order_class = serializers.ChoiceField(["simple", "oco", "bracket"], default="simple",
+                                          help_text="simple: one order; oco: take_profit + stop_loss exits linked "
+                                                    "one-cancels-other; bracket: this entry plus both exits.")
+    order_type = serializers.ChoiceField(OrderType.choices, required=False)
+    take_profit = TakeProfitIn(required=False)
+    stop_loss = StopLossIn(required=False)
+    quantity = quantity_serializer_field(min_value=Decimal("0.0000000001"))
+    time_in_force = serializers.ChoiceField(TimeInForce.choices, default=TimeInForce.GTC)
+    limit_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False, allow_null=True)
+    stop_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False, allow_null=True)
+    trail_amount = price_serializer_field(min_value=Decimal("0.0000000001"), required=False, allow_null=True)
+    trail_percent = serializers.DecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
+                                             max_value=Decimal("99"), required=False, allow_null=True)
+    trigger_source = serializers.ChoiceField(TriggerSource.choices, default=TriggerSource.LAST)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    client_order_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    reduce_only = serializers.BooleanField(default=False)
+    post_only = serializers.BooleanField(default=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=32), max_length=20, required=False)
+
+    def validate(self, attrs):
+        order_class = attrs["order_class"]
+        if order_class == "simple":
+            for name in ("take_profit", "stop_loss"):
+                if name in attrs:
+                    raise serializers.ValidationError({name: serializers.ErrorDetail(
+                        "Only oco and bracket orders take exits.", code="not_allowed")})
+        else:
+            for name in ("take_profit", "stop_loss"):
+                if name not in attrs:
+                    raise serializers.ValidationError({name: serializers.ErrorDetail(
+                        f"An {order_class} order needs {name}.", code="required")})
+        if order_class == "oco":
+            for name in ("order_type", "limit_price", "stop_price", "trail_amount", "trail_percent"):
+                if attrs.get(name) is not None:
+                    raise serializers.ValidationError({name: serializers.ErrorDetail(
+                        "An oco order is defined by take_profit and stop_loss.", code="not_allowed")})
+            return attrs
+        if attrs.get("order_type") is None:
+            raise serializers.ValidationError({"order_type": serializers.ErrorDetail(
+                "This field is required.", code="required")})
+        order_type = attrs["order_type"]
+        if order_class == "bracket" and order_type not in (OrderType.MARKET, OrderType.LIMIT):
+            raise serializers.ValidationError({"order_type": serializers.ErrorDetail(
+                "A bracket entry is a market or limit order.", code="not_allowed")})
+        if order_type in LIMIT_TYPES and attrs.get("limit_price") is None:
+            raise serializers.ValidationError({"limit_price": serializers.ErrorDetail(
+                f"A {order_type} order needs limit_price.", code="required")})
+        if order_type not in LIMIT_TYPES and attrs.get("limit_price") is not None:
+            raise serializers.ValidationError({"limit_price": serializers.ErrorDetail(
+                f"A {order_type} order takes no limit_price.", code="not_allowed")})
+        if order_type in STOP_TYPES and attrs.get("stop_price") is None:
+            raise serializers.ValidationError({"stop_price": serializers.ErrorDetail(
+                f"A {order_type} order needs stop_price.", code="required")})
+        if order_type not in STOP_TYPES and attrs.get("stop_price") is not None:
+            raise serializers.ValidationError({"stop_price": serializers.ErrorDetail(
+                f"A {order_type} order takes no stop_price.", code="not_allowed")})
+        trails = [name for name in ("trail_amount", "trail_percent") if attrs.get(name) is not None]
+        if order_type == OrderType.TRAILING_STOP and len(trails) != 1:
+            raise serializers.ValidationError({"trail_amount": serializers.ErrorDetail(
+                "A trailing stop needs exactly one of trail_amount or trail_percent.", code="required")})
+        if order_type != OrderType.TRAILING_STOP and trails:
+            raise serializers.ValidationError({trails[0]: serializers.ErrorDetail(
+                "Only trailing stops take a trail.", code="not_allowed")})
+        if attrs["time_in_force"] == TimeInForce.GTD and attrs.get("expires_at") is None:
+            raise serializers.ValidationError({"expires_at": serializers.ErrorDetail(
+                "A GTD order needs expires_at.", code="required")})
+        if attrs["time_in_force"] != TimeInForce.GTD and attrs.get("expires_at") is not None:
+            raise serializers.ValidationError({"expires_at": serializers.ErrorDetail(
+                "Only GTD orders take expires_at.", code="not_allowed")})
+        if attrs.get("post_only") and order_type != OrderType.LIMIT:
+            raise serializers.ValidationError({"post_only": serializers.ErrorDetail(
+                "Only limit orders can be post-only.", code="not_allowed")})
+        return attrs
+
+
+class OrderEventOut(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["kind", "detail", "created_at"]
+        read_only_fields = fields
+
+
+class OrderOut(serializers.ModelSerializer):
+    portfolio = serializers.UUIDField(source="portfolio_id")
+    symbol = serializers.CharField(source="instrument.symbol")
+    asset_class = serializers.CharField(source="instrument.asset_class")
+    remaining_quantity = quantity_serializer_field()
+    linked_order = serializers.UUIDField(source="linked_order_id", allow_null=True)
+    parent = serializers.UUIDField(source="parent_id", allow_null=True)
+    position = serializers.UUIDField(source="position_id", allow_null=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "portfolio", "client_order_id", "symbol", "asset_class", "side", "order_type", "time_in_force",
+            "status", "reject_reason", "quantity", "filled_quantity", "remaining_quantity", "average_fill_price",
+            "limit_price", "stop_price", "trail_amount", "trail_percent", "high_water_mark", "trigger_source",
+            "reduce_only", "post_only", "role", "linked_order", "parent", "group_id", "position", "realism_profile",
+            "arrival_price", "latency_ms", "expires_at", "tags", "warnings", "fees_paid", "triggered_at",
+            "filled_at", "cancelled_at", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderDetailOut(OrderOut):
+    history = OrderEventOut(source="events", many=True)
+
+    class Meta(OrderOut.Meta):
+        fields = [*OrderOut.Meta.fields, "history"]
+        read_only_fields = fields
+
+
+class TradeOut(serializers.ModelSerializer):
+    order = serializers.UUIDField(source="order_id")
+    portfolio = serializers.UUIDField(source="portfolio_id")
+    position = serializers.UUIDField(source="position_id", allow_null=True)
+    symbol = serializers.CharField(source="instrument.symbol")
+
+    class Meta:
+        model = Trade
+        fields = ["id", "order", "portfolio", "position", "symbol", "side", "quantity", "price", "fee", "slippage",
+                  "liquidity", "realized_pnl", "explanation", "executed_at"]
+        read_only_fields = fields
+
+
+class OrderModifyIn(StrictInput):
+    quantity = quantity_serializer_field(min_value=Decimal("0.0000000001"), required=False)
+    limit_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
+    stop_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
+    trail_amount = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
+    trail_percent = serializers.DecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
+                                             max_value=Decimal("99"), required=False)
+    expires_at = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(serializers.ErrorDetail("Nothing to change.", code="empty_change"))
+        return attrs
+
+
+class PositionExitsIn(StrictInput):
+    """PUT /api/positions/{id}: the stop-loss and take-profit prices (null removes one)."""
+
+    stop_loss = price_serializer_field(min_value=Decimal("0.0000000001"), required=False, allow_null=True)
+    take_profit = price_serializer_field(min_value=Decimal("0.0000000001"), required=False, allow_null=True)
+
+
+class ClosePartialIn(StrictInput):
+    quantity = quantity_serializer_field(min_value=Decimal("0.0000000001"))
+
+
+class PositionSizeIn(StrictInput):
+    portfolio = serializers.UUIDField()
+    symbol = serializers.CharField(max_length=32)
+    entry_price = price_serializer_field(min_value=Decimal("0.0000000001"))
+    stop_price = price_serializer_field(min_value=Decimal("0.0000000001"))
+    risk_pct = serializers.DecimalField(max_digits=6, decimal_places=3, min_value=Decimal("0.001"),
+                                        max_value=Decimal("100"), required=False,
+                                        help_text="Percent of equity to risk; default: the portfolio's risk_per_trade_pct.")
+
+
+class PositionSizeOut(serializers.Serializer):
+    quantity = quantity_serializer_field()
+    risk_amount = serializers.CharField()
+    risk_per_unit = serializers.CharField()
+    notional = serializers.CharField()
+    equity = serializers.CharField()
+    risk_pct = serializers.CharField()

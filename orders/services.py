@@ -1,0 +1,782 @@
+"""Order writes: placement with pre-trade checks, execution against the live book, fills into
+positions and the ledger, cancellation, modification, triggers and expiry.
+
+Every function runs in one transaction that locks the portfolio row first, then the order and
+position rows it changes, so two requests (or the API and the engine) can never fill an order
+twice or spend the same cash twice. Events go out on commit (orders.events).
+"""
+import dataclasses
+import uuid
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from haunt.errors import Conflict, DomainError
+from haunt.market.calendars import calendar_for
+from haunt.market.models import Instrument
+from haunt.money import is_multiple_of, quantize_money, quantize_price
+from orders import events, execution
+from orders.market_view import instrument_spec, live_book, live_prices
+from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
+from orders import triggers
+from portfolios.positions import position_apply_fill, position_exits_changed
+from portfolios.selectors import position_get_for_user
+from portfolios.valuation import buying_power
+from orders.risk import pre_trade_checks
+from orders.selectors import order_get_for_user
+from portfolios.models import LedgerEntry, Portfolio, Position
+from portfolios.selectors import portfolio_get, portfolio_get_for_user
+from portfolios.services import ledger_post, portfolio_settle_fill
+
+TRIGGERED_TYPES = (OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+
+
+class MarketClosed(DomainError):
+    code = "market_closed"
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderRequest:
+    """One order as the client asked for it (validated for types and required fields)."""
+
+    symbol: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    time_in_force: str = TimeInForce.GTC
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_amount: Decimal | None = None
+    trail_percent: Decimal | None = None
+    trigger_source: str = "last"
+    expires_at: datetime | None = None
+    client_order_id: str = ""
+    reduce_only: bool = False
+    post_only: bool = False
+    tags: tuple[str, ...] = ()
+
+
+def realism_profile_for(portfolio: Portfolio) -> execution.RealismProfile:
+    profile = execution.PROFILES[portfolio.realism_profile]
+    if not portfolio.simulate_latency:
+        profile = dataclasses.replace(profile, latency_ms_range=None)
+    return profile
+
+
+# --- placement ---------------------------------------------------------------------------------
+
+
+def _instrument_for_order(symbol: str) -> Instrument:
+    try:
+        return Instrument.objects.get(symbol=symbol, is_active=True)
+    except Instrument.DoesNotExist:
+        raise DomainError(f"No tradable instrument {symbol!r}.", code="unknown_symbol", field="symbol") from None
+
+
+def _check_grid(request: OrderRequest, instrument: Instrument) -> None:
+    if not is_multiple_of(request.quantity, instrument.lot_size):
+        raise DomainError(f"Quantity must be a multiple of the lot size {instrument.lot_size.normalize():f}.",
+                          code="invalid_lot_size", field="quantity")
+    if request.quantity < instrument.min_quantity:
+        raise DomainError(f"Quantity is below the minimum {instrument.min_quantity.normalize():f}.",
+                          code="below_min_quantity", field="quantity")
+    for field in ("limit_price", "stop_price", "trail_amount"):
+        value = getattr(request, field)
+        if value is not None and not is_multiple_of(value, instrument.tick_size):
+            raise DomainError(f"{field} must be a multiple of the tick size {instrument.tick_size.normalize():f}.",
+                              code="invalid_tick_size", field=field)
+
+
+def _initial_status(request: OrderRequest) -> str:
+    return OrderStatus.PENDING_TRIGGER if request.order_type in TRIGGERED_TYPES else OrderStatus.ACCEPTED
+
+
+def _expiry(request: OrderRequest, instrument: Instrument, now: datetime) -> datetime | None:
+    if request.time_in_force == TimeInForce.GTD:
+        if request.expires_at is None or request.expires_at <= now:
+            raise DomainError("A GTD order needs expires_at in the future.", code="invalid_expiry", field="expires_at")
+        return request.expires_at
+    if request.time_in_force == TimeInForce.DAY:
+        close = calendar_for(instrument.asset_class).next_close(now)
+        if close is None:
+            raise DomainError("DAY orders need an instrument with trading hours; use GTC or GTD for 24/7 markets.",
+                              code="day_not_supported", field="time_in_force")
+        return close
+    return None
+
+
+def order_place(*, user, portfolio_id, request: OrderRequest, now: datetime | None = None,
+                role: str = OrderRole.SINGLE, group_id=None) -> tuple[Order, bool]:
+    """Place one order. Returns (order, created); resubmitting a client_order_id returns the
+    existing order with created False and changes nothing."""
+    with transaction.atomic():
+        portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
+        if request.client_order_id:
+            existing = Order.objects.filter(portfolio=portfolio, client_order_id=request.client_order_id).first()
+            if existing is not None:
+                return existing, False
+        order = _create_order(portfolio=portfolio, request=request, now=now or timezone.now(), role=role,
+                              group_id=group_id)
+        _start(order=order, portfolio=portfolio, now=now or timezone.now())
+        return order, True
+
+
+def _lock_portfolio(*, user, portfolio_id) -> Portfolio:
+    portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
+    portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
+    if portfolio.is_archived:
+        raise Conflict("This portfolio is archived and cannot trade.", code="portfolio_archived")
+    return portfolio
+
+
+def _create_order(*, portfolio: Portfolio, request: OrderRequest, now: datetime, role: str, group_id,
+                  status: str | None = None, parent: Order | None = None, checks: bool = True) -> Order:
+    instrument = _instrument_for_order(request.symbol)
+    _check_grid(request, instrument)
+    expires_at = _expiry(request, instrument, now)
+    is_open = calendar_for(instrument.asset_class).is_open(now)
+    if not is_open and request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        raise MarketClosed(f"{instrument.symbol} is outside its trading session; IOC and FOK orders cannot rest.",
+                           field="time_in_force")
+    prices = live_prices(instrument.symbol)
+    if is_open and prices is None:
+        raise Conflict(f"No live market for {instrument.symbol}: is the market feed running?", code="market_unavailable")
+    warnings = pre_trade_checks(portfolio=portfolio, instrument=instrument, request=request, prices=prices) \
+        if checks else []
+    profile = realism_profile_for(portfolio)
+    order = Order(
+        portfolio=portfolio, instrument=instrument, client_order_id=request.client_order_id, side=request.side,
+        order_type=request.order_type, time_in_force=request.time_in_force,
+        status=status or _initial_status(request), quantity=request.quantity, limit_price=request.limit_price,
+        stop_price=request.stop_price, trail_amount=request.trail_amount, trail_percent=request.trail_percent,
+        trigger_source=request.trigger_source, reduce_only=request.reduce_only, post_only=request.post_only,
+        role=role, group_id=group_id, parent=parent, realism_profile=profile.name, expires_at=expires_at,
+        tags=list(request.tags), warnings=warnings,
+        arrival_price=quantize_price(prices["mid"]) if prices and prices["mid"] is not None else None,
+    )
+    order.id = uuid.uuid4()
+    order.latency_ms = execution.sample_latency_ms(profile=profile, order_key=str(order.id))
+    order.save(force_insert=True)
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.CREATED, detail={"warnings": warnings})
+    return order
+
+
+def _start(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
+    """What happens to a new order at once: trailing stops start trailing, post-only orders that would
+    take liquidity are rejected, and marketable orders execute now or after their latency."""
+    events.order_changed(order, "created")
+    if order.status in (OrderStatus.HELD, OrderStatus.PENDING_TRIGGER):
+        if order.order_type == OrderType.TRAILING_STOP and order.status == OrderStatus.PENDING_TRIGGER:
+            _trailing_start(order)
+        return
+    _schedule_or_execute(order=order, portfolio=portfolio, now=now)
+
+
+def _schedule_or_execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
+    if not calendar_for(order.instrument.asset_class).is_open(now):
+        order.execute_after = calendar_for(order.instrument.asset_class).next_open(now)
+        order.save(update_fields=["execute_after", "updated_at"])
+        return
+    marketable = _is_marketable(order)
+    if order.post_only and marketable:
+        _finish(order, OrderStatus.REJECTED, "Post-only order would take liquidity.", OrderEvent.Kind.REJECTED)
+        return
+    if not marketable:
+        book = live_book(order.instrument.symbol)
+        if book is not None:
+            order.queue_ahead = execution.initial_queue_ahead(
+                side=order.side, limit_price=order.limit_price, book=book, profile=realism_profile_for(portfolio),
+                instrument=instrument_spec(order.instrument))
+            order.save(update_fields=["queue_ahead", "updated_at"])
+        if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            _finish(order, OrderStatus.CANCELLED, "Nothing available at the limit price.", OrderEvent.Kind.CANCELLED)
+        return
+    if order.latency_ms == 0:
+        _execute(order=order, portfolio=portfolio, now=now)
+    else:
+        order.execute_after = now + timedelta(milliseconds=order.latency_ms)
+        order.save(update_fields=["execute_after", "updated_at"])
+
+
+def _is_marketable(order: Order) -> bool:
+    if order.order_type in (OrderType.MARKET, OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.TRAILING_STOP):
+        return True
+    prices = live_prices(order.instrument.symbol)
+    if prices is None:
+        return False
+    if order.side == Side.BUY:
+        return prices["ask"] is not None and prices["ask"] <= order.limit_price
+    return prices["bid"] is not None and prices["bid"] >= order.limit_price
+
+
+# --- execution ---------------------------------------------------------------------------------
+
+
+def order_execute_due(*, order_id, now: datetime) -> Order | None:
+    """Execute an accepted order whose latency has passed (the engine calls this). Idempotent:
+    an order that is no longer open, or not yet due, is left as it is."""
+    with transaction.atomic():
+        order = Order.objects.select_related("instrument").get(pk=order_id)
+        portfolio = portfolio_get(portfolio_id=order.portfolio_id, for_update=True)
+        order = Order.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=order_id)
+        if not order.is_open or order.execute_after is None or order.execute_after > now:
+            return order
+        order.execute_after = None
+        order.save(update_fields=["execute_after", "updated_at"])
+        if not calendar_for(order.instrument.asset_class).is_open(now):
+            _schedule_or_execute(order=order, portfolio=portfolio, now=now)
+        elif _is_marketable(order):
+            _execute(order=order, portfolio=portfolio, now=now)
+        return order
+
+
+def _execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
+    """Take liquidity from the live book for the order's remaining quantity, within buying power."""
+    book = live_book(order.instrument.symbol)
+    if book is None:
+        order.execute_after = now + timedelta(seconds=1)  # no book this instant: retry shortly
+        order.save(update_fields=["execute_after", "updated_at"])
+        return
+    result = _simulate(order=order, portfolio=portfolio, book=book, quantity=order.remaining_quantity)
+    affordable = _affordable_quantity(order=order, portfolio=portfolio, result=result)
+    short_of_funds = affordable < result.filled_quantity
+    if short_of_funds:
+        result = _simulate(order=order, portfolio=portfolio, book=book, quantity=affordable) if affordable else None
+    explanation = result.explain() if result else {}
+    for piece in result.slices if result else ():
+        _record_fill(order=order, portfolio=portfolio, quantity=piece.quantity, price=piece.fill_price,
+                     fee=piece.fee, slippage=piece.slippage_cost, liquidity=piece.liquidity.value,
+                     explanation={**explanation, "level": piece.explain()}, now=now)
+    if order.filled_quantity == order.quantity:
+        return
+    if short_of_funds:
+        _finish(order, OrderStatus.CANCELLED if order.filled_quantity else OrderStatus.REJECTED,
+                "Insufficient buying power.", OrderEvent.Kind.CANCELLED if order.filled_quantity else OrderEvent.Kind.REJECTED)
+    elif result.remainder == execution.RemainderAction.KILL:
+        _finish(order, OrderStatus.CANCELLED, "Fill or kill: the book could not fill the whole quantity.",
+                OrderEvent.Kind.CANCELLED)
+    elif result.remainder == execution.RemainderAction.CANCEL:
+        _finish(order, OrderStatus.CANCELLED, "Immediate or cancel: the rest was cancelled.", OrderEvent.Kind.CANCELLED)
+    elif order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        order.queue_ahead = result.queue_ahead
+        order.save(update_fields=["queue_ahead", "updated_at"])
+    else:
+        # A market order bigger than the visible book keeps taking liquidity on the next updates.
+        order.execute_after = now
+        order.save(update_fields=["execute_after", "updated_at"])
+
+
+def _simulate(*, order: Order, portfolio: Portfolio, book: execution.OrderBook,
+              quantity: Decimal) -> execution.ExecutionResult:
+    limit = order.limit_price if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+    return execution.simulate_execution(
+        side=order.side, quantity=quantity, book=book, profile=realism_profile_for(portfolio),
+        instrument=instrument_spec(order.instrument), order_key=str(order.id),
+        time_in_force=_execution_tif(order), limit_price=limit, arrival_price=order.arrival_price,
+    )
+
+
+def _execution_tif(order: Order) -> str:
+    return order.time_in_force if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) else TimeInForce.GTC
+
+
+def _affordable_quantity(*, order: Order, portfolio: Portfolio, result: execution.ExecutionResult) -> Decimal:
+    """How much of the simulated fill the portfolio can pay for (unlevered spot).
+
+    Closing an existing position is always allowed. The opening part of a buy spends cash (notional
+    plus fees); the opening part of a sell (a new or bigger short) must be covered by free buying
+    power, which keeps short proceeds as collateral. When the fill costs more than that, the
+    quantity is scaled down to what the average cost per unit allows, on the lot grid.
+    """
+    instrument = order.instrument
+    position = Position.objects.filter(portfolio=portfolio, instrument=instrument,
+                                       status=Position.Status.OPEN).first()
+    filled = result.filled_quantity
+    if filled == 0:
+        return filled
+    closing = Decimal(0)
+    if position is not None and (position.side == Position.Direction.LONG) == (order.side == Side.SELL):
+        closing = min(position.quantity, filled)
+    opening = filled - closing
+    if opening == 0:
+        return filled
+    multiplier = instrument.contract_multiplier
+    cost_per_unit = (sum((piece.fill_price * piece.quantity for piece in result.slices), Decimal(0)) * multiplier
+                     + result.total_fee) / filled
+    available = buying_power(portfolio)
+    if order.side == Side.BUY and closing:
+        available += closing * cost_per_unit  # covering a short releases its collateral
+    if opening * cost_per_unit <= available:
+        return filled
+    if available <= 0:
+        return closing
+    units = (available / cost_per_unit / instrument.lot_size).to_integral_value(rounding=ROUND_FLOOR)
+    return closing + min(opening, units * instrument.lot_size)
+
+
+def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price: Decimal, fee: Decimal,
+                 slippage: Decimal, liquidity: str, explanation: dict, now: datetime) -> Trade:
+    """One fill: the trade row, the position and its lots, the ledger, the order's progress."""
+    instrument = order.instrument
+    trade = Trade.objects.create(
+        order=order, portfolio=portfolio, instrument=instrument, side=order.side, quantity=quantity, price=price,
+        fee=fee, slippage=quantize_money(slippage), liquidity=liquidity, explanation=explanation, executed_at=now,
+    )
+    notional = quantity * price * instrument.contract_multiplier
+    ledger_post(portfolio=portfolio, amount=-notional if order.side == Side.BUY else notional,
+                kind=LedgerEntry.Kind.TRADE, reference=str(trade.pk),
+                description=f"{order.side} {quantity.normalize():f} {instrument.symbol} @ {price.normalize():f}")
+    if fee:
+        ledger_post(portfolio=portfolio, amount=-fee, kind=LedgerEntry.Kind.FEE, reference=str(trade.pk),
+                    description=f"{liquidity} fee")
+    position, realized, _ = position_apply_fill(portfolio=portfolio, trade=trade, now=now)
+    trade.position = position
+    trade.realized_pnl = realized
+    trade.save(update_fields=["position", "realized_pnl"])
+    portfolio_settle_fill(portfolio=portfolio, realized_pnl=realized)
+
+    previous = order.filled_quantity
+    order.filled_quantity = previous + quantity
+    order.average_fill_price = quantize_price(
+        ((order.average_fill_price or 0) * previous + price * quantity) / order.filled_quantity)
+    order.fees_paid = quantize_money(order.fees_paid + fee)
+    done = order.filled_quantity == order.quantity
+    order.status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+    order.filled_at = now if done else None
+    order.save(update_fields=["filled_quantity", "average_fill_price", "fees_paid", "status", "filled_at",
+                              "updated_at"])
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.FILLED if done else OrderEvent.Kind.PARTIAL_FILL,
+                              detail={"trade_id": str(trade.pk), "quantity": f"{quantity:f}", "price": f"{price:f}"})
+    events.trade_executed(trade)
+    events.order_changed(order, "filled" if done else "partial_fill")
+    _after_fill(order=order, portfolio=portfolio, filled_now=quantity, now=now)
+    return trade
+
+
+def _after_fill(*, order: Order, portfolio: Portfolio, filled_now: Decimal, now: datetime) -> None:
+    """OCO: a fill cancels the other leg. Bracket: the entry's fills activate its exits, sized to
+    what has filled so far."""
+    if order.linked_order_id and order.role in (OrderRole.OCO, OrderRole.STOP_LOSS, OrderRole.TAKE_PROFIT):
+        sibling = Order.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=order.linked_order_id)
+        if sibling.is_open:
+            if order.status == OrderStatus.FILLED:
+                _finish(sibling, OrderStatus.CANCELLED, "The other leg of its OCO pair filled.", OrderEvent.Kind.CANCELLED)
+            elif sibling.quantity > order.remaining_quantity and order.remaining_quantity > 0:
+                _resize(sibling, order.remaining_quantity)
+    if order.role == OrderRole.ENTRY:
+        for child in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(parent=order):
+            if child.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.FILLED):
+                continue
+            target = order.filled_quantity - child.filled_quantity
+            if child.status == OrderStatus.HELD:
+                child.quantity = order.filled_quantity
+                child.status = OrderStatus.PENDING_TRIGGER if child.order_type in TRIGGERED_TYPES else OrderStatus.ACCEPTED
+                child.save(update_fields=["quantity", "status", "updated_at"])
+                OrderEvent.objects.create(order=child, kind=OrderEvent.Kind.ACTIVATED,
+                                          detail={"quantity": f"{child.quantity:f}"})
+                events.order_changed(child, "activated")
+                if child.order_type == OrderType.TRAILING_STOP:
+                    _trailing_start(child)
+                elif child.order_type == OrderType.LIMIT:
+                    _schedule_or_execute(order=child, portfolio=portfolio, now=now)
+            elif target > 0 and child.quantity != order.filled_quantity:
+                _resize(child, order.filled_quantity)
+
+
+def _resize(order: Order, quantity: Decimal) -> None:
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.MODIFIED,
+                              detail={"quantity": [f"{order.quantity:f}", f"{quantity:f}"]})
+    order.quantity = quantity
+    order.save(update_fields=["quantity", "updated_at"])
+    events.order_changed(order, "modified")
+
+
+def _finish(order: Order, status: str, reason: str, kind: str) -> None:
+    order.status = status
+    order.reject_reason = reason
+    order.execute_after = None
+    if status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        order.cancelled_at = timezone.now()
+    order.save(update_fields=["status", "reject_reason", "execute_after", "cancelled_at", "updated_at"])
+    OrderEvent.objects.create(order=order, kind=kind, detail={"reason": reason})
+    events.order_changed(order, {OrderStatus.CANCELLED: "cancelled", OrderStatus.EXPIRED: "expired",
+                                 OrderStatus.REJECTED: "rejected"}.get(status, status))
+
+
+def _trailing_start(order: Order) -> None:
+    prices = live_prices(order.instrument.symbol)
+    reference = prices and (prices["last"] if order.trigger_source == "last" else prices["mid"])
+    if reference is None:
+        return
+    state = triggers.trailing_start(side=triggers.Side(order.side), price=reference,
+                                    tick_size=order.instrument.tick_size, trail_amount=order.trail_amount,
+                                    trail_percent=order.trail_percent)
+    order.high_water_mark = state.high_water_mark
+    order.stop_price = state.stop_price
+    order.save(update_fields=["high_water_mark", "stop_price", "updated_at"])
+
+
+# --- cancel ------------------------------------------------------------------------------------
+
+
+def order_cancel(*, user, order_id) -> Order:
+    """Cancel an open order (and, for a bracket entry, its exits)."""
+    with transaction.atomic():
+        order, _ = _locked_order_for_user(user=user, order_id=order_id)
+        if not order.is_open:
+            raise Conflict("Only open orders can be cancelled.", code="order_not_open")
+        _finish(order, OrderStatus.CANCELLED, "Cancelled by the user.", OrderEvent.Kind.CANCELLED)
+        for child in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(
+                parent=order, status__in=OrderStatus.open()):
+            if order.filled_quantity == 0 or child.status == OrderStatus.HELD:
+                _finish(child, OrderStatus.CANCELLED, "Its bracket entry was cancelled.", OrderEvent.Kind.CANCELLED)
+        return order
+
+
+def _locked_order_for_user(*, user, order_id) -> tuple[Order, Portfolio]:
+    order = order_get_for_user(user=user, order_id=order_id)
+    portfolio = portfolio_get(portfolio_id=order.portfolio_id, for_update=True)
+    return Order.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=order.pk), portfolio
+
+
+# --- modify ------------------------------------------------------------------------------------
+
+MODIFIABLE_BY_TYPE = {
+    OrderType.MARKET: ("quantity",),
+    OrderType.LIMIT: ("quantity", "limit_price", "expires_at"),
+    OrderType.STOP: ("quantity", "stop_price", "expires_at"),
+    OrderType.TAKE_PROFIT: ("quantity", "stop_price", "expires_at"),
+    OrderType.STOP_LIMIT: ("quantity", "stop_price", "limit_price", "expires_at"),
+    OrderType.TRAILING_STOP: ("quantity", "trail_amount", "trail_percent", "expires_at"),
+}
+
+
+def order_modify(*, user, order_id, changes: dict, now: datetime | None = None) -> Order:
+    """Change an open order; the change is recorded in its history, and a limit that the change
+    makes marketable executes at once (after its latency)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order, portfolio = _locked_order_for_user(user=user, order_id=order_id)
+        if not order.is_open:
+            raise Conflict("Only open orders can be modified.", code="order_not_open")
+        allowed = MODIFIABLE_BY_TYPE[order.order_type]
+        for field in changes:
+            if field not in allowed:
+                raise DomainError(f"A {order.order_type} order has no {field} to change.", code="not_modifiable",
+                                  field=field)
+        instrument = order.instrument
+        if "quantity" in changes:
+            quantity = changes["quantity"]
+            if not is_multiple_of(quantity, instrument.lot_size) or quantity < instrument.min_quantity:
+                raise DomainError("Quantity must be on the lot grid and at least the minimum.", code="invalid_lot_size",
+                                  field="quantity")
+            if quantity <= order.filled_quantity:
+                raise DomainError("Quantity must stay above what has already filled.", code="below_filled",
+                                  field="quantity")
+        for field in ("limit_price", "stop_price", "trail_amount"):
+            if field in changes and not is_multiple_of(changes[field], instrument.tick_size):
+                raise DomainError(f"{field} must be a multiple of the tick size.", code="invalid_tick_size", field=field)
+        if "expires_at" in changes:
+            if order.time_in_force != TimeInForce.GTD:
+                raise DomainError("Only GTD orders have an expiry to change.", code="not_modifiable", field="expires_at")
+            if changes["expires_at"] <= now:
+                raise DomainError("expires_at must be in the future.", code="invalid_expiry", field="expires_at")
+        if "trail_amount" in changes and order.trail_percent is not None or \
+                "trail_percent" in changes and order.trail_amount is not None:
+            raise DomainError("A trailing stop keeps its kind of trail (amount or percent).", code="not_modifiable",
+                              field="trail_amount" if "trail_amount" in changes else "trail_percent")
+
+        before = {field: getattr(order, field) for field in changes}
+        for field, value in changes.items():
+            setattr(order, field, value)
+        if order.order_type == OrderType.TRAILING_STOP and order.high_water_mark is not None:
+            state = triggers.trailing_start(side=triggers.Side(order.side), price=order.high_water_mark,
+                                            tick_size=instrument.tick_size, trail_amount=order.trail_amount,
+                                            trail_percent=order.trail_percent)
+            order.stop_price = state.stop_price
+        order.save()
+        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.MODIFIED, detail={
+            field: [_text(before[field]), _text(changes[field])] for field in changes})
+        events.order_changed(order, "modified")
+        if order.order_type == OrderType.LIMIT and order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED) \
+                and order.execute_after is None:
+            _schedule_or_execute(order=order, portfolio=portfolio, now=now)
+        return order
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else f"{value:f}"
+
+
+# --- engine actions ----------------------------------------------------------------------------
+
+
+def _locked_for_engine(order_id) -> tuple[Order, Portfolio] | None:
+    """Lock the portfolio, then the order; None when the order is gone."""
+    portfolio_id = Order.objects.filter(pk=order_id).values_list("portfolio_id", flat=True).first()
+    if portfolio_id is None:
+        return None
+    portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
+    return Order.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=order_id), portfolio
+
+
+def order_fire(*, order_id, now: datetime) -> Order | None:
+    """The engine saw the market reach this order's level: trigger a stop, take-profit or trailing stop
+    (it becomes a market order, a stop limit becomes a limit), or fill a resting limit the market
+    crossed. Idempotent: an order no longer in that state is left alone."""
+    with transaction.atomic():
+        locked = _locked_for_engine(order_id)
+        if locked is None:
+            return None
+        order, portfolio = locked
+        if order.status == OrderStatus.PENDING_TRIGGER:
+            order.status = OrderStatus.TRIGGERED
+            order.triggered_at = now
+            order.save(update_fields=["status", "triggered_at", "updated_at"])
+            OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.TRIGGERED,
+                                      detail={"stop_price": _text(order.stop_price)})
+            events.order_changed(order, "triggered")
+            _cancel_oco_sibling(order, "The other leg of its OCO pair triggered.")
+            _schedule_or_execute(order=order, portfolio=portfolio, now=now)
+        elif order.is_open and order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) \
+                and order.status != OrderStatus.HELD and order.execute_after is None:
+            _fill_resting_limit(order=order, portfolio=portfolio, now=now)
+        return order
+
+
+def _cancel_oco_sibling(order: Order, reason: str) -> None:
+    if not order.linked_order_id:
+        return
+    sibling = Order.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=order.linked_order_id)
+    if sibling.is_open:
+        _finish(sibling, OrderStatus.CANCELLED, reason, OrderEvent.Kind.CANCELLED)
+
+
+def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
+    """A resting limit the market has reached fills as maker at its limit price, up to the size the
+    opposite side shows at that price or better, within buying power."""
+    book = live_book(order.instrument.symbol)
+    if book is None:
+        return
+    update = execution.simulate_resting_limit_update(
+        side=order.side, limit_price=order.limit_price, remaining_quantity=order.remaining_quantity,
+        queue_ahead=order.queue_ahead or Decimal(0), book=book, traded_quantity=Decimal(0),
+        profile=realism_profile_for(portfolio), instrument=instrument_spec(order.instrument),
+    )
+    if update.fill_quantity == 0:
+        return
+    _record_fill(order=order, portfolio=portfolio, quantity=update.fill_quantity, price=update.fill_price,
+                 fee=update.fee, slippage=Decimal(0), liquidity=update.liquidity.value,
+                 explanation={"resting_fill": update.explain(), "profile": order.realism_profile}, now=now)
+    if order.is_open:
+        order.queue_ahead = update.queue_ahead
+        order.save(update_fields=["queue_ahead", "updated_at"])
+
+
+def order_trail(*, order_id, high_water_mark: Decimal, stop_price: Decimal) -> None:
+    """Persist a trailing stop's new high-water mark and stop (the engine moved them)."""
+    Order.objects.filter(pk=order_id, status=OrderStatus.PENDING_TRIGGER).update(
+        high_water_mark=high_water_mark, stop_price=stop_price, updated_at=timezone.now())
+
+
+def order_expire(*, order_id, now: datetime) -> Order | None:
+    """Expire an open GTD or DAY order whose time has come."""
+    with transaction.atomic():
+        locked = _locked_for_engine(order_id)
+        if locked is None:
+            return None
+        order, _ = locked
+        if order.is_open and order.expires_at is not None and order.expires_at <= now:
+            _finish(order, OrderStatus.EXPIRED, "Expired.", OrderEvent.Kind.EXPIRED)
+            for child in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(
+                    parent=order, status=OrderStatus.HELD):
+                _finish(child, OrderStatus.CANCELLED, "Its bracket entry expired unfilled.", OrderEvent.Kind.CANCELLED)
+        return order
+
+
+# --- OCO and bracket ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ExitLegs:
+    """The take-profit limit and the stop leg (stop, stop limit or trailing stop) of an OCO or bracket."""
+
+    take_profit_price: Decimal
+    stop_price: Decimal | None = None
+    stop_limit_price: Decimal | None = None
+    trail_amount: Decimal | None = None
+    trail_percent: Decimal | None = None
+
+
+def _exit_requests(*, symbol: str, side: str, quantity: Decimal, legs: ExitLegs, time_in_force: str,
+                   expires_at) -> tuple[OrderRequest, OrderRequest]:
+    take_profit = OrderRequest(symbol=symbol, side=side, order_type=OrderType.LIMIT, quantity=quantity,
+                               limit_price=legs.take_profit_price, time_in_force=time_in_force, expires_at=expires_at)
+    if legs.trail_amount is not None or legs.trail_percent is not None:
+        stop_type = OrderType.TRAILING_STOP
+    elif legs.stop_limit_price is not None:
+        stop_type = OrderType.STOP_LIMIT
+    else:
+        stop_type = OrderType.STOP
+    stop = OrderRequest(symbol=symbol, side=side, order_type=stop_type, quantity=quantity, stop_price=legs.stop_price,
+                        limit_price=legs.stop_limit_price, trail_amount=legs.trail_amount,
+                        trail_percent=legs.trail_percent, time_in_force=time_in_force, expires_at=expires_at)
+    return take_profit, stop
+
+
+def _link(first: Order, second: Order) -> None:
+    first.linked_order = second
+    second.linked_order = first
+    first.save(update_fields=["linked_order", "updated_at"])
+    second.save(update_fields=["linked_order", "updated_at"])
+
+
+def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, legs: ExitLegs,
+              time_in_force: str = TimeInForce.GTC, expires_at=None, client_order_id: str = "",
+              now: datetime | None = None) -> tuple[list[Order], bool]:
+    """Two linked exits placed at once: a take-profit limit and a stop; when one fills or triggers,
+    the other is cancelled."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
+        if client_order_id:
+            existing = Order.objects.filter(portfolio=portfolio, client_order_id=client_order_id).first()
+            if existing is not None:
+                return _group(existing), False
+        group_id = uuid.uuid4()
+        take_profit, stop = _exit_requests(symbol=symbol, side=side, quantity=quantity, legs=legs,
+                                           time_in_force=time_in_force, expires_at=expires_at)
+        take_profit = dataclasses.replace(take_profit, client_order_id=client_order_id)
+        first = _create_order(portfolio=portfolio, request=take_profit, now=now, role=OrderRole.OCO, group_id=group_id)
+        second = _create_order(portfolio=portfolio, request=stop, now=now, role=OrderRole.OCO, group_id=group_id)
+        _link(first, second)
+        _start(order=second, portfolio=portfolio, now=now)
+        _start(order=first, portfolio=portfolio, now=now)
+        return _group(first), True
+
+
+def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
+                  now: datetime | None = None) -> tuple[list[Order], bool]:
+    """Entry plus take-profit and stop-loss exits. The exits are held until the entry fills, then
+    work as an OCO pair sized to what the entry has filled."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
+        if entry.client_order_id:
+            existing = Order.objects.filter(portfolio=portfolio, client_order_id=entry.client_order_id).first()
+            if existing is not None:
+                return _group(existing), False
+        group_id = uuid.uuid4()
+        exit_side = Side.SELL if entry.side == Side.BUY else Side.BUY
+        exit_tif = entry.time_in_force if entry.time_in_force in (TimeInForce.GTC, TimeInForce.GTD, TimeInForce.DAY) \
+            else TimeInForce.GTC
+        take_profit, stop = _exit_requests(symbol=entry.symbol, side=exit_side, quantity=entry.quantity, legs=legs,
+                                           time_in_force=exit_tif, expires_at=entry.expires_at if exit_tif == TimeInForce.GTD else None)
+        _check_bracket_prices(entry=entry, legs=legs)
+        parent = _create_order(portfolio=portfolio, request=entry, now=now, role=OrderRole.ENTRY, group_id=group_id)
+        # The exits close what the entry opens, so they skip the opening checks (buying power, sizing).
+        take_profit_order = _create_order(portfolio=portfolio, request=take_profit, now=now,
+                                          role=OrderRole.TAKE_PROFIT, group_id=group_id, status=OrderStatus.HELD,
+                                          parent=parent, checks=False)
+        stop_order = _create_order(portfolio=portfolio, request=stop, now=now, role=OrderRole.STOP_LOSS,
+                                   group_id=group_id, status=OrderStatus.HELD, parent=parent, checks=False)
+        _link(take_profit_order, stop_order)
+        events.order_changed(take_profit_order, "created")
+        events.order_changed(stop_order, "created")
+        _start(order=parent, portfolio=portfolio, now=now)
+        return _group(parent), True
+
+
+def _check_bracket_prices(*, entry: OrderRequest, legs: ExitLegs) -> None:
+    reference = entry.limit_price or entry.stop_price
+    if reference is None:
+        prices = live_prices(entry.symbol)
+        reference = prices and (prices["ask"] if entry.side == Side.BUY else prices["bid"])
+    if reference is None:
+        return
+    is_long = entry.side == Side.BUY
+    if (legs.take_profit_price <= reference) if is_long else (legs.take_profit_price >= reference):
+        raise DomainError("The take-profit must be on the profitable side of the entry.", code="invalid_bracket",
+                          field="take_profit.limit_price")
+    if legs.stop_price is not None and ((legs.stop_price >= reference) if is_long else (legs.stop_price <= reference)):
+        raise DomainError("The stop-loss must be on the losing side of the entry.", code="invalid_bracket",
+                          field="stop_loss.stop_price")
+
+
+def _group(order: Order) -> list[Order]:
+    """All legs placed in the same request as `order`, the one named first."""
+    if order.group_id is None:
+        return [order]
+    legs = list(Order.objects.filter(group_id=order.group_id).select_related("instrument").order_by("created_at"))
+    legs.sort(key=lambda leg: (leg.pk != order.pk, leg.role != OrderRole.ENTRY, leg.created_at))
+    return legs
+
+
+# --- positions ---------------------------------------------------------------------------------
+
+
+def position_close(*, user, position_id, quantity: Decimal | None = None) -> Order:
+    """Close all of a position, or `quantity` of it, with a reduce-only market order."""
+    position = position_get_for_user(user=user, position_id=position_id)
+    if position.status != Position.Status.OPEN:
+        raise Conflict("This position is already closed.", code="position_closed")
+    quantity = position.quantity if quantity is None else quantity
+    if quantity > position.quantity:
+        raise DomainError(f"The position holds {position.quantity.normalize():f}.", code="exceeds_position",
+                          field="quantity")
+    side = Side.SELL if position.side == Position.Direction.LONG else Side.BUY
+    order, _ = order_place(user=user, portfolio_id=position.portfolio_id, request=OrderRequest(
+        symbol=position.instrument.symbol, side=side, order_type=OrderType.MARKET, quantity=quantity,
+        reduce_only=True))
+    return order
+
+
+def position_set_exits(*, user, position_id, stop_loss: Decimal | None, take_profit: Decimal | None,
+                       now: datetime | None = None) -> Position:
+    """Attach (or replace, or with both None remove) a position's stop-loss and take-profit. They
+    become reduce-only exit orders for the whole position, linked one-cancels-other when both are set."""
+    now = now or timezone.now()
+    position = position_get_for_user(user=user, position_id=position_id)
+    with transaction.atomic():
+        portfolio = _lock_portfolio(user=user, portfolio_id=position.portfolio_id)
+        position = Position.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=position.pk)
+        if position.status != Position.Status.OPEN:
+            raise Conflict("This position is closed.", code="position_closed")
+        is_long = position.side == Position.Direction.LONG
+        prices = live_prices(position.instrument.symbol)
+        reference = prices and (prices["bid"] if is_long else prices["ask"])
+        if reference is not None:
+            if stop_loss is not None and ((stop_loss >= reference) if is_long else (stop_loss <= reference)):
+                raise DomainError("The stop-loss must be on the losing side of the current price.",
+                                  code="invalid_stop_loss", field="stop_loss")
+            if take_profit is not None and ((take_profit <= reference) if is_long else (take_profit >= reference)):
+                raise DomainError("The take-profit must be on the profitable side of the current price.",
+                                  code="invalid_take_profit", field="take_profit")
+        for existing in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(
+                position=position, status__in=OrderStatus.open()):
+            _finish(existing, OrderStatus.CANCELLED, "Replaced by new position exits.", OrderEvent.Kind.CANCELLED)
+        side = Side.SELL if is_long else Side.BUY
+        symbol, quantity = position.instrument.symbol, position.quantity
+        created = []
+        if take_profit is not None:
+            created.append(_create_order(portfolio=portfolio, now=now, role=OrderRole.TAKE_PROFIT, group_id=None,
+                                         checks=False, request=OrderRequest(
+                                             symbol=symbol, side=side, order_type=OrderType.LIMIT, quantity=quantity,
+                                             limit_price=take_profit, reduce_only=True)))
+        if stop_loss is not None:
+            created.append(_create_order(portfolio=portfolio, now=now, role=OrderRole.STOP_LOSS, group_id=None,
+                                         checks=False, request=OrderRequest(
+                                             symbol=symbol, side=side, order_type=OrderType.STOP, quantity=quantity,
+                                             stop_price=stop_loss, reduce_only=True)))
+        if len(created) == 2:
+            _link(*created)
+        for order in created:
+            order.position = position
+            order.save(update_fields=["position", "updated_at"])
+            _start(order=order, portfolio=portfolio, now=now)
+        position_exits_changed(position=position, stop_loss=stop_loss, take_profit=take_profit)
+        return position

@@ -1,0 +1,89 @@
+"""Position writes: applying fills to a position's lots.
+
+`position_apply_fill` is called by the order services for every fill, inside the transaction
+that holds the portfolio lock.
+"""
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+
+from haunt.money import quantize_money, quantize_price, quantize_quantity
+from portfolios import events, lots
+from portfolios.models import LotDisposal, Portfolio, Position, PositionLot
+
+
+def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[Position, Decimal, str]:
+    """Apply one trade to the portfolio's position in its instrument under the portfolio's cost
+    basis method. Returns (the position the trade leaves open or closes, gross realized P&L, change).
+
+    Call inside the transaction holding the portfolio row lock.
+    """
+    assert transaction.get_connection().in_atomic_block, "position_apply_fill needs the caller's transaction"
+    instrument = trade.instrument
+    position = (Position.objects.select_for_update(of=("self",))
+                .filter(portfolio=portfolio, instrument=instrument, status=Position.Status.OPEN).first())
+    rows = {str(row.pk): row for row in position.lots.filter(quantity__gt=0).order_by("opened_at", "id")} if position else {}
+    outcome = lots.apply_fill(
+        side_of_position=lots.PositionSide(position.side) if position else None,
+        lots=[lots.Lot(lot_id=key, quantity=row.quantity, price=row.price, opened_at=row.opened_at,
+                       open_fee=row.open_fee) for key, row in rows.items()],
+        fill=lots.Fill(side=trade.side, quantity=trade.quantity, price=trade.price, executed_at=now, fee=trade.fee),
+        method=portfolio.cost_basis_method,
+        new_lot_id=f"trade:{trade.pk}",
+        contract_multiplier=instrument.contract_multiplier,
+    )
+    realized = quantize_money(outcome.realized_pnl)
+    for disposal in outcome.disposals:
+        LotDisposal.objects.create(
+            lot=rows[disposal.lot_id], trade=trade, quantity=disposal.quantity, open_price=disposal.open_price,
+            close_price=disposal.close_price, opened_at=disposal.opened_at, closed_at=disposal.closed_at,
+            realized_pnl=quantize_money(disposal.realized_pnl), open_fee=quantize_money(disposal.open_fee),
+            close_fee=quantize_money(disposal.close_fee), is_long_term=disposal.is_long_term,
+        )
+    remaining = {lot.lot_id: lot for lot in outcome.lots}
+    for key, row in rows.items():
+        lot = remaining.get(key)
+        row.quantity = lot.quantity if lot else Decimal(0)
+        row.price = quantize_price(lot.price) if lot else row.price
+        row.open_fee = quantize_money(lot.open_fee) if lot else Decimal(0)
+        row.save(update_fields=["quantity", "price", "open_fee"])
+
+    change = lots.PositionChange(outcome.change)
+    closing_fee = sum((disposal.close_fee for disposal in outcome.disposals), Decimal(0))
+    if position is not None:
+        position.realized_pnl = quantize_money(position.realized_pnl + realized)
+        position.fees_paid = quantize_money(position.fees_paid + closing_fee)
+        if change in (lots.PositionChange.CLOSED, lots.PositionChange.FLIPPED):
+            position.status = Position.Status.CLOSED
+            position.quantity = Decimal(0)
+            position.closed_at = now
+            position.save(update_fields=["realized_pnl", "fees_paid", "status", "quantity", "closed_at", "updated_at"])
+            events.position_changed(position, "closed" if change == lots.PositionChange.CLOSED else "flipped")
+    if change in (lots.PositionChange.OPENED, lots.PositionChange.FLIPPED):
+        position = Position.objects.create(
+            portfolio=portfolio, instrument=instrument, side=outcome.position_side.value, quantity=Decimal(0),
+            average_entry_price=trade.price, cost_basis=Decimal(0), opened_at=now,
+        )
+    if outcome.opened_lot is not None:
+        opened = outcome.opened_lot
+        PositionLot.objects.create(position=position, trade=trade, quantity=opened.quantity,
+                                   original_quantity=opened.quantity, price=quantize_price(opened.price),
+                                   open_fee=quantize_money(opened.open_fee), opened_at=now)
+        position.fees_paid = quantize_money(position.fees_paid + (trade.fee - closing_fee))
+    if change != lots.PositionChange.CLOSED:
+        position.quantity = quantize_quantity(sum((lot.quantity for lot in outcome.lots), Decimal(0)))
+        position.average_entry_price = quantize_price(lots.average_entry_price(outcome.lots))
+        position.cost_basis = quantize_money(
+            sum((lot.price * lot.quantity for lot in outcome.lots), Decimal(0)) * instrument.contract_multiplier)
+        position.save()
+        events.position_changed(position, change.value)
+    return position, realized, change.value
+
+
+def position_exits_changed(*, position: Position, stop_loss, take_profit) -> None:
+    """Record the stop-loss and take-profit prices the position's exit orders now work at."""
+    position.stop_loss = stop_loss
+    position.take_profit = take_profit
+    position.save(update_fields=["stop_loss", "take_profit", "updated_at"])
+    events.position_changed(position, "modified")
