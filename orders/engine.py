@@ -7,9 +7,13 @@ reading the rows changed since its last sync (the API may run in other processes
 index from the database on start, and acts only through `orders.services`, which lock and re-check
 each order: a restart, or two engines racing, can neither lose nor duplicate a fill.
 """
+import asyncio
 import gc
 import logging
 from datetime import datetime, timedelta
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from orders import services, triggers
 from orders.market_view import live_prices
@@ -123,3 +127,24 @@ class OrderEngine:
             services.order_expire(order_id=order_id, now=now)
             expired += 1
         return {"executed": executed, "fired": fired, "expired": expired}
+
+
+async def run_engine(*, engine: OrderEngine, interval: float, stop) -> None:
+    """Tick the engine every `interval` seconds until `stop` is set. Each tick runs in a worker
+    thread (it does database work); a failing tick is logged and the next one runs."""
+    tick = database_sync_to_async(lambda: engine.tick(now=timezone.now()))
+    loop = asyncio.get_running_loop()
+    next_run = loop.time()
+    while not stop.is_set():
+        try:
+            await tick()
+        except Exception:  # the engine must outlive one bad tick
+            logger.exception("Order engine tick failed")
+        next_run += interval
+        delay = next_run - loop.time()
+        if delay < 0:
+            next_run, delay = loop.time(), 0
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            pass

@@ -215,7 +215,9 @@ HAUNT_BACKFILL_DAYS = int(os.environ.get("MARKET_BACKFILL_DAYS", "90"))
 HAUNT_BACKFILL_MINUTE_DAYS = int(os.environ.get("MARKET_BACKFILL_MINUTE_DAYS", "3"))
 # 1-minute candles older than this are deleted; hourly candles keep the long history.
 HAUNT_MINUTE_CANDLE_RETENTION_DAYS = int(os.environ.get("MINUTE_CANDLE_RETENTION_DAYS", "30"))
-# Run the market feed and the beat schedule inside the ASGI process (embedded profile).
+# Seconds between order engine ticks (triggers, resting limits, latency-delayed executions, expiry).
+HAUNT_ENGINE_INTERVAL = float(os.environ.get("ENGINE_INTERVAL", "0.1"))
+# Run the market feed, the order engine and the beat schedule inside the ASGI process (embedded profile).
 HAUNT_RUN_FEED_IN_PROCESS = env_bool("RUN_FEED_IN_PROCESS", EMBEDDED)
 
 # --- Portfolios ---------------------------------------------------------------------------

@@ -43,12 +43,13 @@ def production_platform(tmp_path_factory):
         "HAUNT_VAR_DIR": str(logs_dir),
     }
     port = free_port()
-    processes, logs = [], [logs_dir / "asgi.log", logs_dir / "market.log"]
+    processes, logs = [], [logs_dir / "asgi.log", logs_dir / "market.log", logs_dir / "engine.log"]
     try:
         manage("migrate", "--noinput", env=env)
         processes.append(start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                 "haunt.asgi:application"], env=env, log=logs[0]))
         processes.append(start([sys.executable, "manage.py", "run_market"], env=env, log=logs[1]))
+        processes.append(start([sys.executable, "manage.py", "run_engine"], env=env, log=logs[2]))
         base_url = f"http://127.0.0.1:{port}"
         health = wait_until_healthy(base_url, processes, logs)
         yield base_url, health

@@ -56,3 +56,24 @@ def run_walkthrough(base_url: str, username: str) -> None:
             if message["type"] == "PortfolioUpdate":
                 balances.append(message["data"]["current_balance"])
         assert "5000100.00000000" in balances
+
+        # A market order with the realistic profile: acknowledged at once, filled by the engine after its
+        # simulated latency, and the fill reaches the socket.
+        portfolio_id = created.json()["id"]
+        socket.send(json.dumps({"type": "SubscribeOrders", "portfolio_id": portfolio_id}))
+        placed = http.post("/api/orders", headers=headers, json={
+            "portfolio": portfolio_id, "symbol": "BTC-USD", "side": "buy", "order_type": "market", "quantity": "0.5"})
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["status"] == "accepted" and 50 <= placed.json()["latency_ms"] <= 200
+        changes = []
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while datetime.now(UTC) < deadline and "filled" not in changes:
+            message = json.loads(socket.recv(timeout=10))
+            if message["type"] == "OrderUpdate" and message["data"]["id"] == placed.json()["id"]:
+                changes.append(message["change"])
+        assert changes[-1] == "filled", changes
+    order = http.get(f"/api/orders/{placed.json()['id']}", headers=headers).json()
+    assert order["status"] == "filled" and order["filled_quantity"] == "0.5000000000"
+    positions = http.get("/api/positions", headers=headers, params={"portfolio": portfolio_id}).json()["results"]
+    assert [(position["symbol"], position["side"], position["quantity"]) for position in positions] == [
+        ("BTC-USD", "long", "0.5000000000")]

@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Serve the platform (Daphne) with the market feed and the beat schedule in-process when embedded."
+    help = "Serve the platform (Daphne); when embedded, also the market feed, order engine and beat schedule."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -24,16 +24,20 @@ class Command(BaseCommand):
         from haunt.asgi import application
         from haunt.market.feed import build_feed
         from haunt.scheduler import run_beat_schedule
+        from orders.engine import OrderEngine, run_engine
 
         background = []
         stop = asyncio.Event()
         if settings.HAUNT_RUN_FEED_IN_PROCESS:
             self.stdout.write("Preparing market data (instrument registry, candle backfill)...")
             feed = build_feed()
+            engine = OrderEngine()
 
             def start_background():
                 loop = asyncio.get_event_loop()
                 background.append(loop.create_task(feed.run(interval=settings.HAUNT_MARKET_INTERVAL, stop=stop)))
+                background.append(loop.create_task(run_engine(engine=engine, interval=settings.HAUNT_ENGINE_INTERVAL,
+                                                              stop=stop)))
                 background.append(loop.create_task(run_beat_schedule(stop)))
 
             def stop_background():
@@ -43,7 +47,7 @@ class Command(BaseCommand):
             reactor.callWhenRunning(start_background)
             reactor.addSystemEventTrigger("before", "shutdown", lambda: defer.Deferred.fromFuture(stop_background()))
         else:
-            self.stdout.write("Market feed and periodic jobs run in their own processes (REDIS_URL is set).")
+            self.stdout.write("Market feed, order engine and periodic jobs run in their own processes (REDIS_URL is set).")
 
         self.stdout.write(f"Haunt Paper Trading on http://{host}:{port}/ (API docs: /api/docs/, guide: /docs/)")
         Server(
