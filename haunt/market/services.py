@@ -118,6 +118,24 @@ def _insert_candle_rows(rows: list[CandleRow]) -> None:
             ])
 
 
+def _hourly_rollup(*, hours: set[datetime], instrument_ids: list[int]) -> None:
+    """Recompute the hourly bars of `hours` from the stored minute bars, replacing what is there."""
+    for hour in hours:
+        minutes = (Candle.objects.filter(instrument_id__in=instrument_ids, resolution=MINUTE, start__gte=hour,
+                                         start__lt=hour + timedelta(seconds=HOUR)).order_by("instrument_id", "start"))
+        by_instrument: dict[int, list[Bar]] = {}
+        for candle in minutes:
+            by_instrument.setdefault(candle.instrument_id, []).append(
+                Bar(int(candle.start.timestamp()), candle.open, candle.high, candle.low, candle.close, candle.volume))
+        Candle.objects.bulk_create(
+            [Candle(instrument_id=instrument_id, resolution=HOUR, start=hour, open=bar.open, high=bar.high,
+                    low=bar.low, close=bar.close, volume=bar.volume)
+             for instrument_id, bars in by_instrument.items() for bar in resample(bars, HOUR)],
+            update_conflicts=True, unique_fields=["instrument", "resolution", "start"],
+            update_fields=["open", "high", "low", "close", "volume"],
+        )
+
+
 def last_closes() -> dict[str, Decimal]:
     """Each instrument's most recent stored close (the live feed starts from these)."""
     closes = {}
@@ -166,6 +184,10 @@ def candles_backfill(*, now: datetime, seed: int, days: int, minute_days: int,
     rows += _candle_rows(minutes, instrument_ids, MINUTE)
     rows += _hourly_rows_from_minutes(minutes, instrument_ids)
     _insert_candle_rows(rows)
+    # The hours at either end of the minute segment may already hold a partial bar (the live feed
+    # wrote it before a restart): rebuild those two from every stored minute bar.
+    _hourly_rollup(hours={_floor(minute_begin, HOUR), _floor(now_minute - timedelta(seconds=1), HOUR)},
+                   instrument_ids=list(instrument_ids.values()))
     logger.info("Backfilled %d candles from %s to %s", len(rows), begin.isoformat(), now_minute.isoformat())
     return minutes.final_prices
 

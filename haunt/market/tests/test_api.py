@@ -445,3 +445,30 @@ def test_second_update_in_the_same_minute_updates_the_same_rows(market_feed):
         assert (candle.high, candle.low) == (max(first[symbol], second[symbol]), min(first[symbol], second[symbol]))
         moved += first[symbol] != second[symbol]
     assert moved > 0  # the check above would not notice an update that wrote nothing otherwise
+
+
+def test_restart_backfill_rebuilds_the_partial_hour_from_every_minute(instruments):
+    """The feed wrote 15:00 (a partial hour) and stopped; a restart at 15:20 backfills 15:01-15:19 and
+    the 15:00 hourly bar must then cover all twenty minutes, not just the first."""
+    from haunt.market.bars import Bar
+    from haunt.market.services import candles_upsert
+    from haunt.market.universe import spec_by_symbol
+
+    specs = (spec_by_symbol("BTC-USD"),)
+    btc = Instrument.objects.get(symbol="BTC-USD")
+    hour = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    candles_backfill(now=hour, seed=1, days=1, minute_days=1, specs=specs)
+    first_minute = Bar(int(hour.timestamp()), Decimal("90000"), Decimal("90010"), Decimal("89990"), Decimal("90005"),
+                       Decimal("1.5"))
+    candles_upsert([("BTC-USD", 60, first_minute), ("BTC-USD", 3600, Bar(**{**first_minute.__dict__}))],
+                   {"BTC-USD": btc.pk})
+
+    candles_backfill(now=hour + timedelta(minutes=20), seed=1, days=1, minute_days=1, specs=specs)
+
+    minutes = list(Candle.objects.filter(instrument=btc, resolution=60, start__gte=hour).order_by("start"))
+    hourly = Candle.objects.get(instrument=btc, resolution=3600, start=hour)
+    assert len(minutes) == 20
+    assert hourly.open == minutes[0].open == Decimal("90000")
+    assert hourly.close == minutes[-1].close
+    assert hourly.high == max(bar.high for bar in minutes) and hourly.low == min(bar.low for bar in minutes)
+    assert hourly.volume == sum(bar.volume for bar in minutes)
