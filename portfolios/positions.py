@@ -3,14 +3,17 @@
 `position_apply_fill` is called by the order services for every fill, inside the transaction
 that holds the portfolio lock.
 """
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal
 
 from django.db import transaction
 
+from haunt.market import state
 from haunt.money import quantize_money, quantize_price, quantize_quantity
 from portfolios import events, lots
-from portfolios.models import LotDisposal, Portfolio, Position, PositionLot
+from portfolios.models import LedgerEntry, LotDisposal, Portfolio, Position, PositionLot
+from portfolios.services import ledger_post
+from portfolios.valuation import position_mark
 
 
 def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[Position, Decimal, str]:
@@ -87,3 +90,38 @@ def position_exits_changed(*, position: Position, stop_loss, take_profit) -> Non
     position.take_profit = take_profit
     position.save(update_fields=["stop_loss", "take_profit", "updated_at"])
     events.position_changed(position, "modified")
+
+
+def borrow_fees_charge_due(*, now: datetime) -> int:
+    """Charge every open short its borrow fee for each UTC midnight it has been held over since it
+    was last charged: quantity × mark × annual rate / 365 per day, rounded up to the money quantum
+    (fees never undercharge). Idempotent: `borrow_accrued_until` records the last midnight charged.
+    Returns how many positions were charged."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    charged = 0
+    shorts = Position.objects.filter(status=Position.Status.OPEN, side=Position.Direction.SHORT,
+                                     instrument__borrow_rate__gt=0).values_list("pk", "portfolio_id")
+    for position_id, portfolio_id in shorts:
+        with transaction.atomic():
+            portfolio = Portfolio.objects.select_for_update().get(pk=portfolio_id)
+            position = Position.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=position_id)
+            if position.status != Position.Status.OPEN:
+                continue
+            since = position.borrow_accrued_until or position.opened_at
+            days = (today - since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)).days
+            if days <= 0:
+                continue
+            instrument = position.instrument
+            mark = position_mark(position, state.quote_read(instrument.symbol))
+            fee = (position.quantity * mark * instrument.contract_multiplier * instrument.borrow_rate * days
+                   / 365).quantize(Decimal("0.00000001"), rounding=ROUND_CEILING)
+            ledger_post(portfolio=portfolio, amount=-fee, kind=LedgerEntry.Kind.BORROW_FEE, reference=str(position.pk),
+                        description=f"Borrow {instrument.symbol} {days} day(s) at {instrument.borrow_rate:%}")
+            portfolio.save(update_fields=["cash", "updated_at"])
+            position.borrow_fees_paid = quantize_money(position.borrow_fees_paid + fee)
+            position.borrow_accrued_until = today
+            position.save(update_fields=["borrow_fees_paid", "borrow_accrued_until", "updated_at"])
+            events.position_changed(position, "borrow_fee")
+            events.portfolio_changed(portfolio)
+            charged += 1
+    return charged

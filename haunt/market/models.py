@@ -1,6 +1,6 @@
 from django.db import models
 
-from haunt.fields import price_field, quantity_field
+from haunt.fields import price_field, quantity_field, rate_field
 
 
 class AssetClass(models.TextChoices):
@@ -32,6 +32,9 @@ class Instrument(models.Model):
     contract_multiplier = quantity_field(default=1)
     trading_hours = models.CharField(max_length=8, choices=TradingHours.choices)
     liquidity_tier = models.PositiveSmallIntegerField()
+    # Annual rate a short position pays to borrow the asset, charged daily (0: no borrow, as for
+    # forex and perpetuals, which carry rollover or funding instead).
+    borrow_rate = rate_field(default=0)
     underlying = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="derivatives")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -23,6 +23,14 @@ TRADING_HOURS_BY_CLASS = {
     "option": TradingHours.NYSE,
     "forex": TradingHours.FOREX,
 }
+# Annual borrow rates for shorts, set when an instrument is first registered (admins may change
+# them per instrument): hard-to-borrow names would be higher; general collateral for US equities
+# is a fraction of a percent, crypto lending desks charge several percent.
+BORROW_RATE_BY_CLASS = {
+    "crypto_spot": Decimal("0.05"),
+    "stock": Decimal("0.005"),
+    "etf": Decimal("0.005"),
+}
 HOUR, MINUTE = 3600, 60
 # An hourly bar exists when its session is open at any of these offsets into the hour (NYSE opens at :30).
 HOURLY_SESSION_PROBES = np.arange(0, HOUR, 5 * MINUTE)
@@ -36,21 +44,22 @@ def instruments_sync(specs: tuple[InstrumentSpec, ...] = UNIVERSE) -> int:
     An instrument an admin has deactivated stays inactive: only its contract terms are refreshed."""
     by_symbol = {}
     for spec in sorted(specs, key=lambda spec: spec.underlying is not None):  # spot before the perps on it
+        terms = {
+            "name": spec.name,
+            "asset_class": spec.asset_class.value,
+            "base_currency": spec.base_currency,
+            "quote_currency": spec.quote_currency,
+            "tick_size": spec.tick_size,
+            "lot_size": spec.lot_size,
+            "min_quantity": spec.minimum_quantity,
+            "contract_multiplier": spec.contract_multiplier,
+            "trading_hours": TRADING_HOURS_BY_CLASS[spec.asset_class.value],
+            "liquidity_tier": spec.liquidity_tier,
+            "underlying": by_symbol.get(spec.underlying),
+        }
         instrument, _ = Instrument.objects.update_or_create(
-            symbol=spec.symbol,
-            defaults={
-                "name": spec.name,
-                "asset_class": spec.asset_class.value,
-                "base_currency": spec.base_currency,
-                "quote_currency": spec.quote_currency,
-                "tick_size": spec.tick_size,
-                "lot_size": spec.lot_size,
-                "min_quantity": spec.minimum_quantity,
-                "contract_multiplier": spec.contract_multiplier,
-                "trading_hours": TRADING_HOURS_BY_CLASS[spec.asset_class.value],
-                "liquidity_tier": spec.liquidity_tier,
-                "underlying": by_symbol.get(spec.underlying),
-            },
+            symbol=spec.symbol, defaults=terms,
+            create_defaults={**terms, "borrow_rate": BORROW_RATE_BY_CLASS.get(spec.asset_class.value, Decimal(0))},
         )
         by_symbol[spec.symbol] = instrument
     return len(by_symbol)

@@ -232,6 +232,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
+    "charge-borrow-fees": {
+        "task": "portfolios.charge_borrow_fees",
+        # Every day at 00:05 UTC: shorts held over midnight pay a day of borrow.
+        "schedule": crontab(minute=5, hour=0),
+    },
     "prune-minute-candles": {
         "task": "market.prune_minute_candles",
         # Every day at 00:20 UTC, after the day's last hourly candle has closed.
