@@ -1,9 +1,16 @@
 """Pre-trade checks (spec §4 advisory controls, plus buying power). Each advisory control has a
 per-portfolio mode: `block` refuses the order, `warn` accepts it with a warning on the order."""
+from datetime import UTC, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+import numpy as np
+from django.core.cache import cache
+from django.db.models import F, Max
+from django.utils import timezone
+
 from haunt.errors import DomainError
-from portfolios.models import Position
+from haunt.market.models import Candle
+from portfolios.models import EquitySnapshot, Position
 from portfolios.valuation import buying_power, portfolio_equity
 
 
@@ -51,12 +58,84 @@ def pre_trade_checks(*, portfolio, instrument, request, prices) -> list[dict]:
             _violate(warnings, settings, "max_position_size_pct",
                      f"The position would be {size_pct:.2f}% of equity; the limit is {limit}%." if size_pct is not None
                      else "The portfolio has no equity left.")
+    _check_losses(portfolio=portfolio, warnings=warnings, settings=settings)
+    if position is None:
+        _check_correlation(portfolio=portfolio, instrument=instrument, warnings=warnings, settings=settings)
     if position is None or not same_side and opening > 0:
         open_count = Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN).count()
         if position is None and open_count >= int(settings["max_open_positions"]):
             _violate(warnings, settings, "max_open_positions",
                      f"{open_count} positions are open; the limit is {settings['max_open_positions']}.")
     return warnings
+
+
+def _check_losses(*, portfolio, warnings: list[dict], settings: dict) -> None:
+    """Daily loss limit and drawdown stop, from the equity snapshots. P&L is equity − invested, so
+    a top-up is never mistaken for a gain or a loss."""
+    now = timezone.now()
+    current = portfolio_equity(portfolio)
+    invested = portfolio.starting_balance + portfolio.total_topups
+    pnl_now = current - invested
+    snapshots = EquitySnapshot.objects.filter(portfolio=portfolio)
+    if portfolio.last_reset_at is not None:
+        snapshots = snapshots.filter(taken_at__gte=portfolio.last_reset_at)
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day_open = (snapshots.filter(taken_at__lte=midnight).order_by("-taken_at").first()
+                or snapshots.order_by("taken_at").first())
+    if day_open is not None and day_open.equity > 0:
+        loss_pct = ((day_open.equity - day_open.invested) - pnl_now) / day_open.equity * 100
+        limit = Decimal(str(settings["daily_loss_limit_pct"]))
+        if loss_pct >= limit:
+            _violate(warnings, settings, "daily_loss_limit_pct",
+                     f"Today's loss is {loss_pct:.2f}% of the day's opening equity; the limit is {limit}%.")
+    peak = snapshots.aggregate(peak=Max(F("equity") - F("invested")))["peak"]
+    peak_pnl = max(peak if peak is not None else pnl_now, pnl_now)
+    peak_equity = invested + peak_pnl
+    if peak_equity > 0:
+        drawdown_pct = (peak_pnl - pnl_now) / peak_equity * 100
+        limit = Decimal(str(settings["drawdown_stop_pct"]))
+        if drawdown_pct >= limit:
+            _violate(warnings, settings, "drawdown_stop_pct",
+                     f"The portfolio is {drawdown_pct:.2f}% below its equity peak; the stop is {limit}%.")
+
+
+CORRELATION_DAYS = 30
+CORRELATION_CACHE_SECONDS = 3600
+
+
+def daily_returns(instrument_id: int, *, now) -> np.ndarray:
+    """Log returns of daily closes over the last CORRELATION_DAYS, from hourly candles (cached)."""
+    key = f"risk:daily-returns:{instrument_id}:{now:%Y%m%d}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    closes: dict = {}
+    for start, close in (Candle.objects.filter(instrument_id=instrument_id, resolution=3600,
+                                               start__gte=now - timedelta(days=CORRELATION_DAYS))
+                         .order_by("start").values_list("start", "close")):
+        closes[start.date()] = float(close)
+    series = np.diff(np.log(np.array(list(closes.values())))) if len(closes) > 2 else np.array([])
+    cache.set(key, series, CORRELATION_CACHE_SECONDS)
+    return series
+
+
+def _check_correlation(*, portfolio, instrument, warnings: list[dict], settings: dict) -> None:
+    """A new position whose daily returns move with an open one's (above the threshold) is flagged."""
+    now = timezone.now()
+    threshold = float(settings["correlation_warning_threshold"])
+    mine = daily_returns(instrument.pk, now=now)
+    for other_id, symbol in (Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN)
+                             .values_list("instrument_id", "instrument__symbol")):
+        theirs = daily_returns(other_id, now=now)
+        length = min(len(mine), len(theirs))
+        if length < 5:
+            continue
+        correlation = float(np.corrcoef(mine[-length:], theirs[-length:])[0, 1])
+        if np.isfinite(correlation) and correlation > threshold:
+            _violate(warnings, settings, "correlation_warning_threshold",
+                     f"{instrument.symbol} has moved with your {symbol} position (daily return correlation "
+                     f"{correlation:.2f} over {length} days; threshold {threshold}).")
+            return
 
 
 def _violate(warnings: list[dict], settings: dict, control: str, message: str) -> None:

@@ -192,3 +192,24 @@ class LotDisposal(models.Model):
     open_fee = money_field(default=0)
     close_fee = money_field(default=0)
     is_long_term = models.BooleanField()
+
+
+class EquitySnapshot(models.Model):
+    """A portfolio's equity at one instant: after every fill, and hourly (beat job). `invested` is the
+    starting balance plus top-ups at that moment, so returns and drawdowns never count a deposit."""
+
+    class Reason(models.TextChoices):
+        OPENED = "opened", "Portfolio opened"
+        FILL = "fill", "After a fill"
+        SCHEDULED = "scheduled", "Scheduled"
+        RESET = "reset", "After a reset"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="equity_snapshots")
+    taken_at = models.DateTimeField()
+    equity = money_field()
+    cash = money_field()
+    invested = money_field()
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+
+    class Meta:
+        indexes = [models.Index(fields=["portfolio", "taken_at"], name="snapshot_portfolio_time")]

@@ -10,9 +10,10 @@ from haunt.errors import Conflict
 from haunt.market.selectors import conversion_rate
 from haunt.money import quantize_currency, quantize_money
 from portfolios import events
-from portfolios.models import LedgerEntry, Portfolio
+from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio
 from portfolios.risk_settings import default_leverage, default_risk_settings
 from portfolios.selectors import portfolio_get, portfolio_get_for_user
+from portfolios.valuation import portfolio_valuation
 
 # Fields a client may change on an existing portfolio. Money fields are never among them.
 UPDATABLE_FIELDS = ("name", "description", "cost_basis_method", "strategy_tags", "visibility", "realism_profile",
@@ -79,6 +80,7 @@ def portfolio_create(
     ledger_post(portfolio=portfolio, amount=portfolio.starting_balance, kind=LedgerEntry.Kind.DEPOSIT,
                 description="Starting balance")
     portfolio.save(update_fields=["cash", "updated_at"])
+    equity_snapshot_take(portfolio=portfolio, now=portfolio.created_at, reason=EquitySnapshot.Reason.OPENED)
     events.portfolio_changed(portfolio)
     return portfolio
 
@@ -128,6 +130,7 @@ def portfolio_reset(*, user, portfolio_id) -> Portfolio:
     portfolio.last_reset_at = timezone.now()
     portfolio.save(update_fields=["cash", "total_topups", "realized_pnl", "margin_used",
                                   "last_reset_at", "updated_at"])
+    equity_snapshot_take(portfolio=portfolio, now=portfolio.last_reset_at, reason=EquitySnapshot.Reason.RESET)
     events.portfolio_changed(portfolio)
     return portfolio
 
@@ -186,4 +189,22 @@ def portfolio_settle_fill(*, portfolio: Portfolio, realized_pnl: Decimal) -> Non
     """
     portfolio.realized_pnl = quantize_money(portfolio.realized_pnl + realized_pnl)
     portfolio.save(update_fields=["cash", "realized_pnl", "updated_at"])
+    equity_snapshot_take(portfolio=portfolio, now=timezone.now(), reason=EquitySnapshot.Reason.FILL)
     events.portfolio_changed(portfolio)
+
+
+def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str) -> EquitySnapshot:
+    """Record the portfolio's equity valued at the live market now."""
+    return EquitySnapshot.objects.create(
+        portfolio=portfolio, taken_at=now, equity=quantize_money(portfolio_valuation(portfolio).equity),
+        cash=portfolio.cash, invested=portfolio.starting_balance + portfolio.total_topups, reason=reason,
+    )
+
+
+def equity_snapshots_take_all(*, now) -> int:
+    """The scheduled snapshot of every active portfolio (hourly beat job)."""
+    taken = 0
+    for portfolio in Portfolio.objects.active().iterator():
+        equity_snapshot_take(portfolio=portfolio, now=now, reason=EquitySnapshot.Reason.SCHEDULED)
+        taken += 1
+    return taken

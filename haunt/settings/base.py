@@ -232,6 +232,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
+    "snapshot-equity": {
+        "task": "portfolios.snapshot_equity",
+        # At the top of every hour (00:00 UTC included: the day-close snapshot).
+        "schedule": crontab(minute=0),
+        "options": {"expires": 1800},
+    },
     "charge-borrow-fees": {
         "task": "portfolios.charge_borrow_fees",
         # Every day at 00:05 UTC: shorts held over midnight pay a day of borrow.

@@ -1,0 +1,100 @@
+"""Advisory controls (spec §4) that depend on history: daily loss, drawdown stop, correlation."""
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from haunt.market.models import Candle, Instrument
+from orders.risk import RiskCheckFailed
+from orders.services import OrderRequest, order_place
+from portfolios.models import EquitySnapshot
+from portfolios.services import portfolio_create, portfolio_update
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 24, 15, 0, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+def trader(user, market_feed):
+    return portfolio_create(user=user, name="Risky", simulate_latency=False)
+
+
+def buy(user, portfolio, symbol="BTC-USD", quantity="0.1"):
+    return order_place(user=user, portfolio_id=portfolio.pk, now=NOW, request=OrderRequest(
+        symbol=symbol, side="buy", order_type="market", quantity=Decimal(quantity)))[0]
+
+
+def snapshot(portfolio, *, when, equity):
+    EquitySnapshot.objects.create(portfolio=portfolio, taken_at=when, equity=Decimal(equity), cash=Decimal(equity),
+                                  invested=Decimal(5_000_000), reason="scheduled")
+
+
+def test_daily_loss_limit_blocks_new_risk_after_a_bad_day(user, trader):
+    # The day opened at 5,600,000 (a 600,000 gain); equity is now 5,000,000: a 10.71% loss today.
+    midnight = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    snapshot(trader, when=midnight - timedelta(minutes=1), equity="5600000")
+
+    with pytest.raises(RiskCheckFailed) as refusal:
+        buy(user, trader)
+
+    assert refusal.value.code == "risk_daily_loss_limit_pct"
+
+
+def test_daily_loss_in_warn_mode_accepts_the_order_with_a_warning(user, trader):
+    portfolio_update(user=user, portfolio_id=trader.pk, risk_settings={"modes": {"daily_loss_limit_pct": "warn"}})
+    midnight = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    snapshot(trader, when=midnight - timedelta(minutes=1), equity="5600000")
+
+    order = buy(user, trader)
+
+    assert order.status == "filled"
+    assert [warning["code"] for warning in order.warnings] == ["risk_daily_loss_limit_pct"]
+
+
+def test_drawdown_stop_blocks_after_a_fall_from_the_peak(user, trader):
+    # Peak P&L +1,800,000 (equity 6,800,000); now 5,000,000: 26.5% below the peak, past the 25% stop.
+    snapshot(trader, when=timezone.now(), equity="6800000")  # after the opening snapshot
+
+    with pytest.raises(RiskCheckFailed) as refusal:
+        buy(user, trader)
+
+    assert refusal.value.code == "risk_drawdown_stop_pct"
+
+
+def test_a_top_up_is_not_a_drawdown_or_a_daily_loss(user, trader):
+    from portfolios.services import portfolio_reset, portfolio_topup
+
+    portfolio_topup(user=user, portfolio_id=trader.pk, amount=Decimal(3_000_000))
+    portfolio_reset(user=user, portfolio_id=trader.pk)  # equity back to 5,000,000; history restarts
+
+    assert buy(user, trader).status == "filled"
+
+
+def closes(instrument, values, *, end):
+    Candle.objects.bulk_create([
+        Candle(instrument=instrument, resolution=3600, start=end - timedelta(days=len(values) - index),
+               open=value, high=value, low=value, close=value, volume=1)
+        for index, value in enumerate(values)])
+
+
+def test_correlated_new_position_is_flagged_and_an_uncorrelated_one_is_not(user, trader):
+    now = timezone.now()
+    moves = [1, -2, 3, 1, -1, 2, -3, 2, 1, -2, 1, 3]
+    level = Decimal(100)
+    path, inverse = [], []
+    for move in moves:
+        level += move
+        path.append(level)
+        inverse.append(Decimal(300) - level)
+    closes(Instrument.objects.get(symbol="LINK-USD"), path, end=now)
+    closes(Instrument.objects.get(symbol="DOT-USD"), [value * 2 for value in path], end=now)
+    closes(Instrument.objects.get(symbol="LTC-USD"), inverse, end=now)
+    buy(user, trader, "LINK-USD", "10")
+
+    correlated = buy(user, trader, "DOT-USD", "10")
+    opposite = buy(user, trader, "LTC-USD", "1")
+
+    assert [warning["code"] for warning in correlated.warnings] == ["risk_correlation_warning_threshold"]
+    assert "LINK-USD" in correlated.warnings[0]["message"]
+    assert opposite.warnings == []
