@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portfolios.models import LedgerEntry, Portfolio
+from portfolios.models import LedgerEntry, Portfolio, Position, PositionLot
 from portfolios.services import portfolio_archive
 
 
@@ -51,6 +51,37 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "portfolio", "kind", "amount", "balance_after", "reference"]
     list_filter = ["kind"]
     search_fields = ["portfolio__name", "reference"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PositionLotInline(admin.TabularInline):
+    model = PositionLot
+    fields = ["opened_at", "quantity", "original_quantity", "price", "open_fee"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Position)
+class PositionAdmin(admin.ModelAdmin):
+    """Positions change only through fills; the admin is for looking."""
+
+    list_display = ["opened_at", "portfolio", "instrument", "side", "quantity", "average_entry_price", "status"]
+    list_filter = ["status", "side", "instrument__asset_class"]
+    search_fields = ["portfolio__name", "instrument__symbol"]
+    list_select_related = ["portfolio", "instrument"]
+    inlines = [PositionLotInline]
 
     def has_add_permission(self, request):
         return False
