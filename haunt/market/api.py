@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -38,14 +38,22 @@ class InstrumentDetailView(APIView):
 
 
 @extend_schema(tags=["market"], responses=QuoteOut,
-               summary="Latest aggregated quote: best bid/ask with sizes, last trade, contributing sources")
+               summary="Latest aggregated quote: best bid/ask with sizes, last trade, contributing sources",
+               examples=[OpenApiExample("BTC-USD", response_only=True, value={
+                   "symbol": "BTC-USD", "bid": "65727.24", "ask": "65730.00", "last": "65730.00",
+                   "bid_size": "2.07632", "ask_size": "3.51756", "timestamp": "2026-11-24T06:22:57.996188Z",
+                   "sources": ["simulator"], "is_open": True})])
 class QuoteView(APIView):
     def get(self, request, symbol):
         return Response(quote_get(symbol=symbol))
 
 
 @extend_schema(tags=["market"], responses=OrderBookOut, parameters=[OrderBookIn],
-               summary="Aggregated L2 order book, best level first (depth 1-100, default 20)")
+               summary="Aggregated L2 order book, best level first (depth 1-100, default 20)",
+               examples=[OpenApiExample("EUR-USD depth 3", response_only=True, value={
+                   "symbol": "EUR-USD", "bids": [["1.23522", "677000"], ["1.23517", "807000"], ["1.23513", "916000"]],
+                   "asks": [["1.23528", "1876000"], ["1.23531", "1100000"], ["1.23535", "345000"]],
+                   "timestamp": "2026-11-24T06:22:57.996188Z", "sources": ["simulator"], "is_open": True})])
 class OrderBookView(APIView):
     def get(self, request, symbol):
         params = OrderBookIn(data=request.query_params)
@@ -61,6 +69,9 @@ class OrderBookView(APIView):
         OpenApiParameter("end", OpenApiTypes.DATETIME, description="Exclusive; default now."),
     ],
     summary="OHLCV candles, oldest first (at most 5000 per request)",
+    examples=[OpenApiExample("1d", response_only=True, value=[
+        {"start": "2026-11-23T00:00:00Z", "open": "3012.55", "high": "3104.10", "low": "2977.02", "close": "3088.41",
+         "volume": "48211.5730"}])],
 )
 class CandlesView(APIView):
     def get(self, request, symbol):
