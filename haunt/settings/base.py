@@ -202,7 +202,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
-    "ENUM_NAME_OVERRIDES": {"EnforcementModeEnum": "portfolios.risk_settings.ENFORCEMENT_MODE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "EnforcementModeEnum": "portfolios.risk_settings.ENFORCEMENT_MODE_CHOICES",
+        "OrderSideEnum": "orders.models.Side",
+        "PositionSideEnum": "portfolios.models.Position.Direction",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "PositionStatusEnum": "portfolios.models.Position.Status",
+    },
 }
 
 # --- Market data --------------------------------------------------------------------------
