@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from haunt.admin_base import ReadOnlyModelAdmin
 from orders.models import Order, OrderEvent, Trade
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Orders and trades change only through orders.services; the admin is for looking."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrderEventInline(admin.TabularInline):
@@ -30,7 +18,7 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "portfolio", "instrument", "side", "order_type", "quantity", "filled_quantity",
                     "status"]
     list_filter = ["status", "order_type", "side", "time_in_force", "instrument__asset_class"]
@@ -40,7 +28,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Trade)
-class TradeAdmin(ReadOnlyAdmin):
+class TradeAdmin(ReadOnlyModelAdmin):
     list_display = ["executed_at", "portfolio", "instrument", "side", "quantity", "price", "fee", "liquidity"]
     list_filter = ["side", "liquidity", "instrument__asset_class"]
     search_fields = ["id", "order__id", "instrument__symbol"]

@@ -9,17 +9,16 @@ each order: a restart, or two engines racing, can neither lose nor duplicate a f
 """
 import asyncio
 import gc
-import logging
 from datetime import datetime, timedelta
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from haunt.periodic import run_every
 from orders import services, triggers
 from orders.market_view import live_prices
 from orders.models import Order, OrderStatus, OrderType
 
-logger = logging.getLogger(__name__)
 
 # Changed rows are re-read with this overlap, so a transaction that committed late is not missed.
 SYNC_OVERLAP = timedelta(seconds=5)
@@ -119,7 +118,11 @@ class OrderEngine:
             for order_id in self.index.fire(symbol, prices):
                 keys.discard(order_id)
                 self.expiries.remove(order_id)
-                services.order_fire(order_id=order_id, now=now)
+                order = services.order_fire(order_id=order_id, now=now)
+                if order is not None and order.is_open:
+                    # Still working (a limit the profiled book did not reach, the rest of a partial fill, a
+                    # stop limit now resting): the row may not have changed, so sync would not bring it back.
+                    self._index(order)
                 fired += 1
         expired = 0
         for order_id in self.expiries.pop_expired(now=now):
@@ -129,22 +132,8 @@ class OrderEngine:
         return {"executed": executed, "fired": fired, "expired": expired}
 
 
-async def run_engine(*, engine: OrderEngine, interval: float, stop) -> None:
-    """Tick the engine every `interval` seconds until `stop` is set. Each tick runs in a worker
-    thread (it does database work); a failing tick is logged and the next one runs."""
+async def run_engine(*, engine: OrderEngine, interval: float, stop: asyncio.Event) -> None:
+    """Tick the engine every `interval` seconds until `stop` is set; each tick runs in a worker thread
+    (it does database work)."""
     tick = database_sync_to_async(lambda: engine.tick(now=timezone.now()))
-    loop = asyncio.get_running_loop()
-    next_run = loop.time()
-    while not stop.is_set():
-        try:
-            await tick()
-        except Exception:  # the engine must outlive one bad tick
-            logger.exception("Order engine tick failed")
-        next_run += interval
-        delay = next_run - loop.time()
-        if delay < 0:
-            next_run, delay = loop.time(), 0
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        except TimeoutError:
-            pass
+    await run_every(interval=interval, stop=stop, step=tick, name="Order engine")

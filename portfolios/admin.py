@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from haunt.admin_base import ReadOnlyModelAdmin
 from portfolios.models import LedgerEntry, Portfolio, Position, PositionLot
 from portfolios.services import portfolio_archive
 
@@ -18,7 +19,7 @@ class LedgerEntryInline(admin.TabularInline):
 
 
 @admin.register(Portfolio)
-class PortfolioAdmin(admin.ModelAdmin):
+class PortfolioAdmin(ReadOnlyModelAdmin):
     list_display = ["name", "owner", "base_currency", "cash", "visibility", "is_archived", "created_at"]
     list_filter = ["base_currency", "visibility", "is_archived", "competition"]
     search_fields = ["name", "owner__username"]
@@ -26,15 +27,6 @@ class PortfolioAdmin(admin.ModelAdmin):
     actions = ["archive"]
 
     # Every write goes through portfolios.services, so the admin views and archives but never edits rows.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.action(description="Archive selected portfolios (moderation; history is kept)")
     def archive(self, request, queryset):
         archived = 0
@@ -45,21 +37,12 @@ class PortfolioAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
-    """Read-only: the ledger is append-only and written by services alone."""
+class LedgerEntryAdmin(ReadOnlyModelAdmin):
+    """The ledger is append-only and written by services alone."""
 
     list_display = ["created_at", "portfolio", "kind", "amount", "balance_after", "reference"]
     list_filter = ["kind"]
     search_fields = ["portfolio__name", "reference"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PositionLotInline(admin.TabularInline):
@@ -74,20 +57,11 @@ class PositionLotInline(admin.TabularInline):
 
 
 @admin.register(Position)
-class PositionAdmin(admin.ModelAdmin):
-    """Positions change only through fills; the admin is for looking."""
+class PositionAdmin(ReadOnlyModelAdmin):
+    """Positions change only through fills."""
 
     list_display = ["opened_at", "portfolio", "instrument", "side", "quantity", "average_entry_price", "status"]
     list_filter = ["status", "side", "instrument__asset_class"]
     search_fields = ["portfolio__name", "instrument__symbol"]
     list_select_related = ["portfolio", "instrument"]
     inlines = [PositionLotInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from haunt.admin_base import ReadOnlyModelAdmin
 from haunt.market.models import Candle, Instrument
 
 
@@ -22,19 +23,10 @@ class InstrumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Candle)
-class CandleAdmin(admin.ModelAdmin):
+class CandleAdmin(ReadOnlyModelAdmin):
     list_display = ["instrument", "resolution", "start", "open", "high", "low", "close", "volume"]
     list_filter = ["resolution", "instrument__asset_class"]
     search_fields = ["instrument__symbol"]
     date_hierarchy = "start"
     list_select_related = ["instrument"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

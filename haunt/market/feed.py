@@ -5,7 +5,6 @@ One instance runs per deployment: inside the platform process on the embedded pr
 in-memory channel layer does not cross processes), as `manage.py run_market` in production.
 """
 import asyncio
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,9 +22,9 @@ from haunt.market.services import bars_in_progress, candles_backfill, candles_up
 from haunt.market.simulator import MarketSimulator
 from haunt.market.state import market_state_write
 from haunt.market.universe import UNIVERSE, InstrumentSpec
+from haunt.periodic import run_every
 from haunt.realtime import orderbook_group, quotes_group
 
-logger = logging.getLogger(__name__)
 
 BAR_FLUSH_SECONDS = 2.0
 
@@ -152,28 +151,19 @@ class MarketFeed:
         )
 
     async def run(self, *, interval: float, stop: asyncio.Event) -> None:
-        """Update every `interval` seconds of wall-clock time until `stop` is set. A slow step is
-        not caught up with a burst: the schedule restarts from now."""
-        loop = asyncio.get_running_loop()
+        """Update every `interval` seconds until `stop` is set; bars are written every few seconds."""
         flush = database_sync_to_async(self.flush_bars)
-        next_run = last_flush = loop.time()
-        while not stop.is_set():
-            try:
-                update = await asyncio.to_thread(self.update, datetime.now(UTC))
-                await self.broadcast(update)
-                if loop.time() - last_flush >= BAR_FLUSH_SECONDS:
-                    await flush()
-                    last_flush = loop.time()
-            except Exception:  # the feed must outlive one bad step (a cache or database hiccup)
-                logger.exception("Market feed step failed")
-            next_run += interval
-            delay = next_run - loop.time()
-            if delay < 0:
-                next_run, delay = loop.time(), 0
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+        loop = asyncio.get_running_loop()
+        last_flush = loop.time()
+
+        async def step():
+            nonlocal last_flush
+            await self.broadcast(await asyncio.to_thread(self.update, datetime.now(UTC)))
+            if loop.time() - last_flush >= BAR_FLUSH_SECONDS:
+                last_flush = loop.time()
+                await flush()
+
+        await run_every(interval=interval, stop=stop, step=step, name="Market feed")
         await flush()
 
 
