@@ -5,12 +5,11 @@ from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import F, Max
 from django.utils import timezone
 
 from haunt.errors import DomainError
 from haunt.market.models import Candle
-from portfolios.models import EquitySnapshot, Position
+from portfolios.models import Position
 from portfolios.valuation import buying_power, portfolio_equity
 
 
@@ -70,27 +69,18 @@ def pre_trade_checks(*, portfolio, instrument, request, prices) -> list[dict]:
 
 
 def _check_losses(*, portfolio, warnings: list[dict], settings: dict) -> None:
-    """Daily loss limit and drawdown stop, from the equity snapshots. P&L is equity − invested, so
-    a top-up is never mistaken for a gain or a loss."""
-    now = timezone.now()
-    current = portfolio_equity(portfolio)
-    invested = portfolio.starting_balance + portfolio.total_topups
-    pnl_now = current - invested
-    snapshots = EquitySnapshot.objects.filter(portfolio=portfolio)
-    if portfolio.last_reset_at is not None:
-        snapshots = snapshots.filter(taken_at__gte=portfolio.last_reset_at)
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    day_open = (snapshots.filter(taken_at__lte=midnight).order_by("-taken_at").first()
-                or snapshots.order_by("taken_at").first())
-    if day_open is not None and day_open.equity > 0:
-        loss_pct = ((day_open.equity - day_open.invested) - pnl_now) / day_open.equity * 100
+    """Daily loss limit and drawdown stop, from the figures the equity snapshots keep on the
+    portfolio. P&L is equity − invested, so a top-up is never mistaken for a gain or a loss."""
+    pnl_now = portfolio_equity(portfolio) - portfolio.starting_balance - portfolio.total_topups
+    today = timezone.now().astimezone(UTC).date()
+    if portfolio.day_start_date == today and portfolio.day_start_equity > 0:
+        loss_pct = (portfolio.day_start_pnl - pnl_now) / portfolio.day_start_equity * 100
         limit = Decimal(str(settings["daily_loss_limit_pct"]))
         if loss_pct >= limit:
             _violate(warnings, settings, "daily_loss_limit_pct",
                      f"Today's loss is {loss_pct:.2f}% of the day's opening equity; the limit is {limit}%.")
-    peak = snapshots.aggregate(peak=Max(F("equity") - F("invested")))["peak"]
-    peak_pnl = max(peak if peak is not None else pnl_now, pnl_now)
-    peak_equity = invested + peak_pnl
+    peak_pnl = max(portfolio.peak_pnl, pnl_now)
+    peak_equity = portfolio.starting_balance + portfolio.total_topups + peak_pnl
     if peak_equity > 0:
         drawdown_pct = (peak_pnl - pnl_now) / peak_equity * 100
         limit = Decimal(str(settings["drawdown_stop_pct"]))

@@ -71,6 +71,12 @@ class Portfolio(models.Model):
     is_archived = models.BooleanField(default=False)
     archived_at = models.DateTimeField(null=True, blank=True)
     last_reset_at = models.DateTimeField(null=True, blank=True)
+    # Kept by every equity snapshot so the risk checks read them without scanning history:
+    # the best P&L (equity − invested) since the last reset, and the UTC day's first snapshot.
+    peak_pnl = money_field(default=0)
+    day_start_date = models.DateField(null=True, blank=True)
+    day_start_equity = money_field(default=0)
+    day_start_pnl = money_field(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

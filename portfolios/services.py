@@ -1,5 +1,6 @@
 """Portfolio writes. Each runs in one transaction, locks the portfolio row first, changes cash only
 through ledger_post, and pushes PortfolioUpdate after commit."""
+from datetime import UTC
 from decimal import Decimal
 
 from django.conf import settings
@@ -194,17 +195,29 @@ def portfolio_settle_fill(*, portfolio: Portfolio, realized_pnl: Decimal) -> Non
 
 
 def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str) -> EquitySnapshot:
-    """Record the portfolio's equity valued at the live market now."""
-    return EquitySnapshot.objects.create(
-        portfolio=portfolio, taken_at=now, equity=quantize_money(portfolio_valuation(portfolio).equity),
-        cash=portfolio.cash, invested=portfolio.starting_balance + portfolio.total_topups, reason=reason,
-    )
+    """Record the portfolio's equity valued at the live market now, and keep its running peak and
+    the UTC day's opening figures (the first snapshot of each day) on the portfolio row."""
+    equity = quantize_money(portfolio_valuation(portfolio).equity)
+    invested = portfolio.starting_balance + portfolio.total_topups
+    pnl = equity - invested
+    if reason in (EquitySnapshot.Reason.OPENED, EquitySnapshot.Reason.RESET):
+        portfolio.peak_pnl = pnl
+    else:
+        portfolio.peak_pnl = max(portfolio.peak_pnl, pnl)
+    today = now.astimezone(UTC).date()
+    if portfolio.day_start_date != today or reason == EquitySnapshot.Reason.RESET:
+        portfolio.day_start_date, portfolio.day_start_equity, portfolio.day_start_pnl = today, equity, pnl
+    portfolio.save(update_fields=["peak_pnl", "day_start_date", "day_start_equity", "day_start_pnl", "updated_at"])
+    return EquitySnapshot.objects.create(portfolio=portfolio, taken_at=now, equity=equity, cash=portfolio.cash,
+                                         invested=invested, reason=reason)
 
 
 def equity_snapshots_take_all(*, now) -> int:
-    """The scheduled snapshot of every active portfolio (hourly beat job)."""
+    """The scheduled snapshot of every active portfolio (hourly beat job), each under its row lock."""
     taken = 0
-    for portfolio in Portfolio.objects.active().iterator():
-        equity_snapshot_take(portfolio=portfolio, now=now, reason=EquitySnapshot.Reason.SCHEDULED)
+    for portfolio_id in Portfolio.objects.active().values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
+            equity_snapshot_take(portfolio=portfolio, now=now, reason=EquitySnapshot.Reason.SCHEDULED)
         taken += 1
     return taken

@@ -8,7 +8,7 @@ from django.utils import timezone
 from haunt.market.models import Candle, Instrument
 from orders.risk import RiskCheckFailed
 from orders.services import OrderRequest, order_place
-from portfolios.models import EquitySnapshot
+from portfolios.models import EquitySnapshot, Portfolio
 from portfolios.services import portfolio_create, portfolio_update
 
 pytestmark = pytest.mark.django_db
@@ -25,15 +25,14 @@ def buy(user, portfolio, symbol="BTC-USD", quantity="0.1"):
         symbol=symbol, side="buy", order_type="market", quantity=Decimal(quantity)))[0]
 
 
-def snapshot(portfolio, *, when, equity):
-    EquitySnapshot.objects.create(portfolio=portfolio, taken_at=when, equity=Decimal(equity), cash=Decimal(equity),
-                                  invested=Decimal(5_000_000), reason="scheduled")
+def earlier_figures(portfolio, **figures):
+    """What the equity snapshots would have kept on the row after a better moment today."""
+    Portfolio.objects.filter(pk=portfolio.pk).update(**{key: Decimal(value) for key, value in figures.items()})
 
 
 def test_daily_loss_limit_blocks_new_risk_after_a_bad_day(user, trader):
     # The day opened at 5,600,000 (a 600,000 gain); equity is now 5,000,000: a 10.71% loss today.
-    midnight = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    snapshot(trader, when=midnight - timedelta(minutes=1), equity="5600000")
+    earlier_figures(trader, day_start_equity="5600000", day_start_pnl="600000", peak_pnl="600000")
 
     with pytest.raises(RiskCheckFailed) as refusal:
         buy(user, trader)
@@ -43,8 +42,7 @@ def test_daily_loss_limit_blocks_new_risk_after_a_bad_day(user, trader):
 
 def test_daily_loss_in_warn_mode_accepts_the_order_with_a_warning(user, trader):
     portfolio_update(user=user, portfolio_id=trader.pk, risk_settings={"modes": {"daily_loss_limit_pct": "warn"}})
-    midnight = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    snapshot(trader, when=midnight - timedelta(minutes=1), equity="5600000")
+    earlier_figures(trader, day_start_equity="5600000", day_start_pnl="600000", peak_pnl="600000")
 
     order = buy(user, trader)
 
@@ -54,7 +52,7 @@ def test_daily_loss_in_warn_mode_accepts_the_order_with_a_warning(user, trader):
 
 def test_drawdown_stop_blocks_after_a_fall_from_the_peak(user, trader):
     # Peak P&L +1,800,000 (equity 6,800,000); now 5,000,000: 26.5% below the peak, past the 25% stop.
-    snapshot(trader, when=timezone.now(), equity="6800000")  # after the opening snapshot
+    earlier_figures(trader, peak_pnl="1800000")
 
     with pytest.raises(RiskCheckFailed) as refusal:
         buy(user, trader)
@@ -98,3 +96,23 @@ def test_correlated_new_position_is_flagged_and_an_uncorrelated_one_is_not(user,
     assert [warning["code"] for warning in correlated.warnings] == ["risk_correlation_warning_threshold"]
     assert "LINK-USD" in correlated.warnings[0]["message"]
     assert opposite.warnings == []
+
+
+def test_snapshots_keep_the_peak_and_the_days_opening_figures(user, trader):
+    from portfolios.services import equity_snapshot_take, portfolio_topup
+
+    trader.refresh_from_db()
+    today = timezone.now().astimezone(UTC).date()
+    assert (trader.day_start_date, trader.day_start_equity, trader.peak_pnl) == (today, Decimal(5_000_000), 0)
+
+    portfolio_topup(user=user, portfolio_id=trader.pk, amount=Decimal(1_000_000))
+    trader.refresh_from_db()
+    snapshot = equity_snapshot_take(portfolio=trader, now=timezone.now(), reason=EquitySnapshot.Reason.SCHEDULED)
+    tomorrow = equity_snapshot_take(portfolio=trader, now=timezone.now() + timedelta(days=1),
+                                    reason=EquitySnapshot.Reason.SCHEDULED)
+
+    trader.refresh_from_db()
+    assert snapshot.equity == Decimal(6_000_000) and snapshot.invested == Decimal(6_000_000)
+    assert trader.peak_pnl == 0  # the top-up is not a gain
+    assert trader.day_start_date == tomorrow.taken_at.astimezone(UTC).date()
+    assert trader.day_start_equity == Decimal(6_000_000)
