@@ -35,7 +35,8 @@ from haunt.market.universe import UNIVERSE  # noqa: E402
 async def measure(seconds: float) -> list[float]:
     start = datetime.now(UTC)
     feed = MarketFeed(sources=[SimulatorSource(MarketSimulator(UNIVERSE, seed=1, start=start), UNIVERSE)],
-                      instrument_ids={}, stale_after=timedelta(seconds=5))
+                      instrument_ids={spec.symbol: row for row, spec in enumerate(UNIVERSE)},
+                      stale_after=timedelta(seconds=5))
     durations = []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:

@@ -34,6 +34,11 @@ def active_symbols() -> set[str]:
 
 
 @database_sync_to_async
+def owned_portfolio_id(user, portfolio_id) -> str:
+    return str(portfolio_get_for_user(user=user, portfolio_id=portfolio_id).pk)
+
+
+@database_sync_to_async
 def portfolio_snapshot(user, portfolio_id) -> dict:
     return dict(PortfolioOut(portfolio_get_for_user(user=user, portfolio_id=portfolio_id)).data)
 
@@ -89,18 +94,23 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(error_message(error.code, error.message, error.field))
 
     # --- market data -------------------------------------------------------------------
-    async def _symbols(self, content) -> list[str]:
+    async def _symbols(self, content, *, group_for=None) -> list[str]:
+        """The message's symbols, de-duplicated and checked; with `group_for`, also checked against the
+        per-connection subscription limit (subscribing only: leaving is always allowed)."""
         symbols = content.get("symbols")
         if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
             raise DomainError('"symbols" must be a non-empty list of symbols.', field="symbols")
+        symbols = list(dict.fromkeys(symbols))
         unknown = sorted(set(symbols) - await active_symbols())
         if unknown:
             raise DomainError(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field="symbols")
-        market_groups = sum(1 for group in self.joined if group.startswith(("quotes.", "book.")))
-        if market_groups + len(symbols) > MAX_SYMBOLS_PER_CONNECTION:
-            raise DomainError(f"At most {MAX_SYMBOLS_PER_CONNECTION} market subscriptions per connection.",
-                              code="too_many_subscriptions", field="symbols")
-        return list(dict.fromkeys(symbols))
+        if group_for is not None:
+            market_groups = {group for group in self.joined if group.startswith(("quotes.", "book."))}
+            new_groups = {group_for(symbol) for symbol in symbols} - market_groups
+            if len(market_groups) + len(new_groups) > MAX_SYMBOLS_PER_CONNECTION:
+                raise DomainError(f"At most {MAX_SYMBOLS_PER_CONNECTION} market subscriptions per connection.",
+                                  code="too_many_subscriptions", field="symbols")
+        return symbols
 
     async def _join(self, group: str):
         await self.channel_layer.group_add(group, self.channel_name)
@@ -111,7 +121,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.joined.discard(group)
 
     async def subscribe_quotes(self, content):
-        symbols = await self._symbols(content)
+        symbols = await self._symbols(content, group_for=quotes_group)
         for symbol in symbols:
             await self._join(quotes_group(symbol))
         await self.send_json({"type": "Subscribed", "data": {"channel": "quotes", "symbols": symbols}})
@@ -127,7 +137,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "Unsubscribed", "data": {"channel": "quotes", "symbols": symbols}})
 
     async def subscribe_order_book(self, content):
-        symbols = await self._symbols(content)
+        symbols = await self._symbols(content, group_for=orderbook_group)
         depth = content.get("depth", DEFAULT_BOOK_DEPTH)
         if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 100:
             raise DomainError('"depth" must be an integer from 1 to 100.', field="depth")
@@ -152,12 +162,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     # --- the user's own rooms ------------------------------------------------------------
     def subscribe_portfolio_room(self, group_for, channel: str):
         async def subscribe(content):
-            portfolio_id = content.get("portfolio_id")
-            snapshot = await portfolio_snapshot(self.scope["user"], portfolio_id)  # NotFound for a foreign id
-            await self._join(group_for(snapshot["id"]))
-            await self.send_json({"type": "Subscribed", "data": {"channel": channel, "portfolio_id": snapshot["id"]}})
+            portfolio_id = await owned_portfolio_id(self.scope["user"], content.get("portfolio_id"))  # NotFound if foreign
+            # Join before reading the snapshot: an update committed in between then arrives after it
+            # instead of being lost.
+            await self._join(group_for(portfolio_id))
+            await self.send_json({"type": "Subscribed", "data": {"channel": channel, "portfolio_id": portfolio_id}})
             if channel == "portfolio":
-                await self.send_json({"type": "PortfolioUpdate", "data": snapshot})
+                await self.send_json({"type": "PortfolioUpdate",
+                                      "data": await portfolio_snapshot(self.scope["user"], portfolio_id)})
         return subscribe
 
     def unsubscribe_portfolio_room(self, group_for, channel: str):

@@ -31,5 +31,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/docs/")),
 ]
 
+handler400 = "haunt.api.views.bad_request"
 handler404 = "haunt.api.views.not_found"
 handler500 = "haunt.api.views.server_error"

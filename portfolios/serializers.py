@@ -54,7 +54,8 @@ class RiskSettingsIn(StrictInput):
 
     def validate(self, attrs):
         # Stored as JSON: decimals as strings, integers as integers.
-        return {key: (str(value) if isinstance(value, Decimal) else value) for key, value in attrs.items()}
+        return {key: (format(value.normalize(), "f") if isinstance(value, Decimal) else value)
+                for key, value in attrs.items()}
 
 
 class DefaultLeverageIn(StrictInput):
@@ -66,7 +67,7 @@ class DefaultLeverageIn(StrictInput):
                 for asset_class, maximum in MAX_LEVERAGE_BY_ASSET_CLASS.items()}
 
     def validate(self, attrs):
-        return {key: str(value.normalize()) for key, value in attrs.items()}
+        return {key: format(value.normalize(), "f") for key, value in attrs.items()}
 
 
 def tags_field():

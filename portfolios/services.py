@@ -123,8 +123,9 @@ def portfolio_archive(*, user, portfolio_id) -> Portfolio:
 def portfolio_reset(*, user, portfolio_id) -> Portfolio:
     """Bring cash back to the starting balance and clear P&L and top-ups; the ledger keeps the history."""
     portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
-    ledger_post(portfolio=portfolio, amount=portfolio.starting_balance - portfolio.cash, kind=LedgerEntry.Kind.RESET,
-                description="Reset to starting balance")
+    if portfolio.cash != portfolio.starting_balance:
+        ledger_post(portfolio=portfolio, amount=portfolio.starting_balance - portfolio.cash,
+                    kind=LedgerEntry.Kind.RESET, description="Reset to starting balance")
     portfolio.total_topups = Decimal(0)
     portfolio.realized_pnl = Decimal(0)
     portfolio.margin_used = Decimal(0)

@@ -218,3 +218,25 @@ def test_docs_page_is_html(api_client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert b"swagger" in response.content.lower()
+
+
+@pytest.mark.django_db
+def test_a_disallowed_host_gets_the_json_error_shape(client):
+    response = client.get("/api/health", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "bad_request", "message": "Bad request.", "field": None}}
+
+
+@pytest.mark.django_db
+def test_forwarded_for_headers_do_not_reset_the_login_throttle(api_client, user):
+    from django.test import override_settings
+
+    with override_settings(HAUNT_THROTTLE_RATES={"user": "100/min", "anon": "100/min", "auth": "2/min"}):
+        statuses = [
+            api_client.post("/api/auth/token", {"username": "alice", "password": "wrong"}, format="json",
+                            HTTP_X_FORWARDED_FOR=f"10.0.0.{attempt}").status_code
+            for attempt in range(3)
+        ]
+
+    assert statuses == [401, 401, 429]

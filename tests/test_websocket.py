@@ -145,3 +145,16 @@ async def test_unsubscribed_symbols_stop_arriving(user_and_token, market_feed):
 
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
+
+
+async def test_repeated_symbols_count_once_and_leaving_is_always_allowed(user_and_token, instruments):
+    communicator, _ = await connect(user_and_token[1].key)
+
+    await communicator.send_json_to({"type": "SubscribeQuotes", "symbols": ["BTC-USD"] * 250})
+    subscribed = await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "UnsubscribeQuotes", "symbols": ["BTC-USD"] * 250})
+    left = await communicator.receive_json_from()
+
+    assert subscribed == {"type": "Subscribed", "data": {"channel": "quotes", "symbols": ["BTC-USD"]}}
+    assert left == {"type": "Unsubscribed", "data": {"channel": "quotes", "symbols": ["BTC-USD"]}}
+    await communicator.disconnect()

@@ -4,6 +4,10 @@ from django.http import JsonResponse
 from haunt.api.exceptions import error_body
 
 
+def bad_request(request, exception=None):
+    return JsonResponse(error_body(code="bad_request", message="Bad request."), status=400)
+
+
 def not_found(request, exception=None):
     return JsonResponse(error_body(code="not_found", message="No such endpoint."), status=404)
 

@@ -114,6 +114,8 @@ class MarketFeed:
         timestamp, epoch_seconds = iso_timestamp(now), int(now.timestamp())
         quotes, books = [], []
         for symbol, snapshots in by_symbol.items():
+            if symbol not in self.instrument_ids:  # deactivated in the admin: not published, not recorded
+                continue
             market = aggregate(snapshots, now=now, stale_after=self.stale_after)
             if market is None:
                 continue
@@ -180,6 +182,6 @@ def build_feed(*, now: datetime | None = None) -> MarketFeed:
     bars = BarBuilder()
     for symbol, resolution, bar in bars_in_progress(now=now):
         bars.resume(symbol=symbol, resolution=resolution, bar=bar)
-    instrument_ids = dict(Instrument.objects.values_list("symbol", "pk"))
+    instrument_ids = dict(Instrument.objects.filter(is_active=True).values_list("symbol", "pk"))
     return MarketFeed(sources=[SimulatorSource(simulator, UNIVERSE)], instrument_ids=instrument_ids,
                       stale_after=timedelta(seconds=settings.HAUNT_MARKET_STALE_SECONDS), bars=bars)

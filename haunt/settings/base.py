@@ -31,8 +31,8 @@ EMBEDDED = not REDIS_URL  # no Redis: market feed and periodic jobs must live in
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if DATABASE_URL and not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL selects the production profile.")
+    if (DATABASE_URL or REDIS_URL) and not DEBUG:
+        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL or REDIS_URL selects a server deployment.")
     SECRET_KEY = "embedded-profile-only-not-a-secret"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -133,8 +133,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py's async pool refuses connections past max_connections; every socket's
-                # receive loop holds one, so the pool is sized for thousands of sockets.
+                # redis-py's async pool raises (MaxConnectionsError) instead of waiting once
+                # max_connections are in use; a burst of subscribes, unsubscribes and group sends
+                # from hundreds of sockets needs far more than its default of 100.
                 "hosts": [{"address": REDIS_URL, "max_connections": int(os.environ.get("CHANNEL_POOL_SIZE", "2000"))}],
                 "prefix": os.environ.get("HAUNT_CHANNEL_PREFIX", "haunt"),
                 "capacity": 500,
@@ -180,6 +181,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "haunt.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
+    # How many reverse proxies to trust for X-Forwarded-For (client identity for throttling);
+    # 0 trusts none, so a client cannot pick its own throttle key.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
 }
 HAUNT_THROTTLE_RATES = {
     "user": os.environ.get("THROTTLE_USER_RATE", "6000/min"),

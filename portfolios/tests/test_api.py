@@ -239,3 +239,14 @@ def test_every_endpoint_needs_authentication(api_client, portfolio):
         response = api_client.get(path)
         assert response.status_code == 401, path
         assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_leverage_and_risk_values_are_plain_decimal_strings(auth_client, instruments):
+    response = create(auth_client, default_leverage={"perpetual": "20", "stock": "2.50"},
+                      risk_settings={"max_position_size_pct": "20.0000", "correlation_warning_threshold": "0.80"})
+
+    assert response.status_code == 201
+    assert response.json()["default_leverage"]["perpetual"] == "20"
+    assert response.json()["default_leverage"]["stock"] == "2.5"
+    assert response.json()["risk_settings"]["max_position_size_pct"] == "20"
+    assert response.json()["risk_settings"]["correlation_warning_threshold"] == "0.8"

@@ -47,7 +47,8 @@ class Command(BaseCommand):
             reactor.callWhenRunning(start_background)
             reactor.addSystemEventTrigger("before", "shutdown", lambda: defer.Deferred.fromFuture(stop_background()))
         else:
-            self.stdout.write("Market feed, order engine and periodic jobs run in their own processes (REDIS_URL is set).")
+            self.stdout.write("Market feed, order engine and periodic jobs are not started here (RUN_FEED_IN_PROCESS is off): "
+                              "run manage.py run_market, run_engine and celery beat beside it.")
 
         self.stdout.write(f"Haunt Paper Trading on http://{host}:{port}/ (API docs: /api/docs/, guide: /docs/)")
         Server(
