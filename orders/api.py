@@ -66,7 +66,8 @@ def place(user, validated: dict) -> tuple[list, bool]:
         return oco_place(user=user, portfolio_id=portfolio_id, side=validated["side"], symbol=validated["symbol"],
                          quantity=validated["quantity"], legs=exit_legs(validated),
                          time_in_force=validated["time_in_force"], expires_at=validated.get("expires_at"),
-                         client_order_id=validated.get("client_order_id", ""))
+                         client_order_id=validated.get("client_order_id", ""),
+                         trigger_source=validated["trigger_source"])
     order, created = order_place(user=user, portfolio_id=portfolio_id, request=order_request(validated))
     return [order], created
 

@@ -74,7 +74,14 @@ class OrderPlaceIn(StrictInput):
             for name in ("take_profit", "stop_loss"):
                 if name not in attrs:
                     raise serializers.ValidationError({name: serializers.ErrorDetail(
-                        f"An {order_class} order needs {name}.", code="required")})
+                        f"{'An' if order_class == 'oco' else 'A'} {order_class} order needs {name}.",
+                        code="required")})
+        if attrs["time_in_force"] == TimeInForce.GTD and attrs.get("expires_at") is None:
+            raise serializers.ValidationError({"expires_at": serializers.ErrorDetail(
+                "A GTD order needs expires_at.", code="required")})
+        if attrs["time_in_force"] != TimeInForce.GTD and attrs.get("expires_at") is not None:
+            raise serializers.ValidationError({"expires_at": serializers.ErrorDetail(
+                "Only GTD orders take expires_at.", code="not_allowed")})
         if order_class == "oco":
             for name in ("order_type", "limit_price", "stop_price", "trail_amount", "trail_percent"):
                 if attrs.get(name) is not None:
@@ -107,12 +114,6 @@ class OrderPlaceIn(StrictInput):
         if order_type != OrderType.TRAILING_STOP and trails:
             raise serializers.ValidationError({trails[0]: serializers.ErrorDetail(
                 "Only trailing stops take a trail.", code="not_allowed")})
-        if attrs["time_in_force"] == TimeInForce.GTD and attrs.get("expires_at") is None:
-            raise serializers.ValidationError({"expires_at": serializers.ErrorDetail(
-                "A GTD order needs expires_at.", code="required")})
-        if attrs["time_in_force"] != TimeInForce.GTD and attrs.get("expires_at") is not None:
-            raise serializers.ValidationError({"expires_at": serializers.ErrorDetail(
-                "Only GTD orders take expires_at.", code="not_allowed")})
         if attrs.get("post_only") and order_type != OrderType.LIMIT:
             raise serializers.ValidationError({"post_only": serializers.ErrorDetail(
                 "Only limit orders can be post-only.", code="not_allowed")})
@@ -142,8 +143,8 @@ class OrderOut(serializers.ModelSerializer):
             "status", "reject_reason", "quantity", "filled_quantity", "remaining_quantity", "average_fill_price",
             "limit_price", "stop_price", "trail_amount", "trail_percent", "high_water_mark", "trigger_source",
             "reduce_only", "post_only", "role", "linked_order", "parent", "group_id", "position", "realism_profile",
-            "arrival_price", "latency_ms", "expires_at", "tags", "warnings", "fees_paid", "triggered_at",
-            "filled_at", "cancelled_at", "created_at", "updated_at",
+            "arrival_price", "latency_ms", "execute_after", "expires_at", "tags", "warnings", "fees_paid",
+            "triggered_at", "filled_at", "cancelled_at", "created_at", "updated_at",
         ]
         read_only_fields = fields
 

@@ -31,6 +31,7 @@ from portfolios.selectors import portfolio_get, portfolio_get_for_user
 from portfolios.services import ledger_post, portfolio_settle_fill
 
 TRIGGERED_TYPES = (OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+NOTHING_TO_REDUCE = "Reduce-only: no open position left to reduce."
 
 
 class MarketClosed(DomainError):
@@ -239,11 +240,19 @@ def _execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
         order.execute_after = now + timedelta(seconds=1)  # no book this instant: retry shortly
         order.save(update_fields=["execute_after", "updated_at"])
         return
-    result = _simulate(order=order, portfolio=portfolio, book=book, quantity=order.remaining_quantity)
-    affordable = _affordable_quantity(order=order, portfolio=portfolio, result=result)
+    quantity = _tradable_quantity(order=order, portfolio=portfolio)
+    if quantity == 0:
+        _finish(order, OrderStatus.CANCELLED, NOTHING_TO_REDUCE, OrderEvent.Kind.CANCELLED)
+        return
+    result = _simulate(order=order, portfolio=portfolio, book=book, quantity=quantity)
+    cost = sum((piece.fill_price * piece.quantity for piece in result.slices), Decimal(0)) \
+        * order.instrument.contract_multiplier + result.total_fee
+    affordable = _affordable_quantity(order=order, portfolio=portfolio, filled=result.filled_quantity, cost=cost)
     short_of_funds = affordable < result.filled_quantity
     if short_of_funds:
-        result = _simulate(order=order, portfolio=portfolio, book=book, quantity=affordable) if affordable else None
+        # Fill or kill is all or nothing, buying power included: it never shrinks to what the cash pays for.
+        shrinkable = affordable and order.time_in_force != TimeInForce.FOK
+        result = _simulate(order=order, portfolio=portfolio, book=book, quantity=affordable) if shrinkable else None
     explanation = result.explain() if result else {}
     for piece in result.slices if result else ():
         _record_fill(order=order, portfolio=portfolio, quantity=piece.quantity, price=piece.fill_price,
@@ -251,7 +260,9 @@ def _execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
                      explanation={**explanation, "level": piece.explain()}, now=now)
     if order.filled_quantity == order.quantity:
         return
-    if short_of_funds:
+    if order.reduce_only and _tradable_quantity(order=order, portfolio=portfolio) == 0:
+        _finish(order, OrderStatus.CANCELLED, NOTHING_TO_REDUCE, OrderEvent.Kind.CANCELLED)
+    elif short_of_funds:
         _finish(order, OrderStatus.CANCELLED if order.filled_quantity else OrderStatus.REJECTED,
                 "Insufficient buying power.", OrderEvent.Kind.CANCELLED if order.filled_quantity else OrderEvent.Kind.REJECTED)
     elif result.remainder == execution.RemainderAction.KILL:
@@ -268,6 +279,18 @@ def _execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
         order.save(update_fields=["execute_after", "updated_at"])
 
 
+def _tradable_quantity(*, order: Order, portfolio: Portfolio) -> Decimal:
+    """The order's remaining quantity; for a reduce-only order no more than the open position it
+    shrinks (placement checked that, but the position may have shrunk or closed since)."""
+    if not order.reduce_only:
+        return order.remaining_quantity
+    position = Position.objects.filter(portfolio=portfolio, instrument=order.instrument,
+                                       status=Position.Status.OPEN).first()
+    if position is None or (position.side == Position.Direction.LONG) == (order.side == Side.BUY):
+        return Decimal(0)
+    return min(order.remaining_quantity, position.quantity)
+
+
 def _simulate(*, order: Order, portfolio: Portfolio, book: execution.OrderBook,
               quantity: Decimal) -> execution.ExecutionResult:
     limit = order.limit_price if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
@@ -282,8 +305,9 @@ def _execution_tif(order: Order) -> str:
     return order.time_in_force if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) else TimeInForce.GTC
 
 
-def _affordable_quantity(*, order: Order, portfolio: Portfolio, result: execution.ExecutionResult) -> Decimal:
-    """How much of the simulated fill the portfolio can pay for (unlevered spot).
+def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal, cost: Decimal) -> Decimal:
+    """How much of a simulated fill of `filled` units, costing `cost` in all (notional times the
+    contract multiplier, plus fees), the portfolio can pay for (unlevered spot).
 
     Closing an existing position is always allowed. The opening part of a buy spends cash (notional
     plus fees); the opening part of a sell (a new or bigger short) must be covered by free buying
@@ -293,7 +317,6 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, result: executio
     instrument = order.instrument
     position = Position.objects.filter(portfolio=portfolio, instrument=instrument,
                                        status=Position.Status.OPEN).first()
-    filled = result.filled_quantity
     if filled == 0:
         return filled
     closing = Decimal(0)
@@ -302,9 +325,7 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, result: executio
     opening = filled - closing
     if opening == 0:
         return filled
-    multiplier = instrument.contract_multiplier
-    cost_per_unit = (sum((piece.fill_price * piece.quantity for piece in result.slices), Decimal(0)) * multiplier
-                     + result.total_fee) / filled
+    cost_per_unit = cost / filled
     available = buying_power(portfolio)
     if order.side == Side.BUY and closing:
         available += closing * cost_per_unit  # covering a short releases its collateral
@@ -331,7 +352,7 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
     if fee:
         ledger_post(portfolio=portfolio, amount=-fee, kind=LedgerEntry.Kind.FEE, reference=str(trade.pk),
                     description=f"{liquidity} fee")
-    position, realized, _ = position_apply_fill(portfolio=portfolio, trade=trade, now=now)
+    position, realized, change = position_apply_fill(portfolio=portfolio, trade=trade, now=now)
     trade.position = position
     trade.realized_pnl = realized
     trade.save(update_fields=["position", "realized_pnl"])
@@ -352,6 +373,12 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
     events.trade_executed(trade)
     events.order_changed(order, "filled" if done else "partial_fill")
     _after_fill(order=order, portfolio=portfolio, filled_now=quantity, now=now)
+    if change in ("closed", "flipped"):
+        # Reduce-only orders (the position's exits among them) have nothing left to reduce.
+        for stale in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(
+                portfolio=portfolio, instrument=instrument, reduce_only=True,
+                status__in=OrderStatus.open()).exclude(pk=order.pk):
+            _finish(stale, OrderStatus.CANCELLED, "Its position was closed.", OrderEvent.Kind.CANCELLED)
     return trade
 
 
@@ -407,7 +434,12 @@ def _finish(order: Order, status: str, reason: str, kind: str) -> None:
 
 def _trailing_start(order: Order) -> None:
     prices = live_prices(order.instrument.symbol)
-    reference = prices and (prices["last"] if order.trigger_source == "last" else prices["mid"])
+    if prices is None:
+        return
+    # The mark starts from the price the engine will trail: last, mid, or the bid (sell) / ask (buy).
+    reference = triggers.reference_price(
+        prices=triggers.TickPrices(last=prices["last"], bid=prices["bid"], ask=prices["ask"], mid=prices["mid"]),
+        source=triggers.PriceSource(order.trigger_source), side=triggers.Side(order.side))
     if reference is None:
         return
     state = triggers.trailing_start(side=triggers.Side(order.side), price=reference,
@@ -500,8 +532,9 @@ def order_modify(*, user, order_id, changes: dict, now: datetime | None = None) 
         OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.MODIFIED, detail={
             field: [_text(before[field]), _text(changes[field])] for field in changes})
         events.order_changed(order, "modified")
-        if order.order_type == OrderType.LIMIT and order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED) \
-                and order.execute_after is None:
+        # A working limit, or a stop limit whose stop has triggered, executes when the change makes it marketable.
+        if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and order.execute_after is None \
+                and order.status in (OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED):
             _schedule_or_execute(order=order, portfolio=portfolio, now=now)
         return order
 
@@ -562,19 +595,47 @@ def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime) ->
     book = live_book(order.instrument.symbol)
     if book is None:
         return
-    update = execution.simulate_resting_limit_update(
-        side=order.side, limit_price=order.limit_price, remaining_quantity=order.remaining_quantity,
+    quantity = _tradable_quantity(order=order, portfolio=portfolio)
+    if quantity == 0:
+        _finish(order, OrderStatus.CANCELLED, NOTHING_TO_REDUCE, OrderEvent.Kind.CANCELLED)
+        return
+    update = _simulate_resting(order=order, portfolio=portfolio, book=book, quantity=quantity)
+    if update.fill_quantity == 0:
+        return
+    # Resting orders reserve no cash, so the fill is checked against buying power as it happens.
+    cost = update.fill_price * update.fill_quantity * order.instrument.contract_multiplier + update.fee
+    affordable = _affordable_quantity(order=order, portfolio=portfolio, filled=update.fill_quantity, cost=cost)
+    if affordable == 0:
+        _finish(order, OrderStatus.CANCELLED, "Insufficient buying power.", OrderEvent.Kind.CANCELLED)
+        return
+    short_of_funds = affordable < update.fill_quantity
+    if short_of_funds:
+        update = _simulate_resting(order=order, portfolio=portfolio, book=book, quantity=affordable)
+    _record_fill(order=order, portfolio=portfolio, quantity=update.fill_quantity, price=update.fill_price,
+                 fee=update.fee, slippage=Decimal(0), liquidity=update.liquidity.value,
+                 explanation={"resting_fill": update.explain(), "profile": _profile_explained(portfolio)}, now=now)
+    if order.is_open and order.reduce_only and _tradable_quantity(order=order, portfolio=portfolio) == 0:
+        _finish(order, OrderStatus.CANCELLED, NOTHING_TO_REDUCE, OrderEvent.Kind.CANCELLED)
+    elif order.is_open and short_of_funds:
+        _finish(order, OrderStatus.CANCELLED, "Insufficient buying power.", OrderEvent.Kind.CANCELLED)
+    elif order.is_open:
+        order.queue_ahead = update.queue_ahead
+        order.save(update_fields=["queue_ahead", "updated_at"])
+
+
+def _profile_explained(portfolio: Portfolio) -> dict:
+    """The profile as taker fills explain it (ExecutionResult.explain), so every trade reads alike."""
+    profile = realism_profile_for(portfolio)
+    return {"name": profile.name, "version": profile.version, "seed": profile.seed}
+
+
+def _simulate_resting(*, order: Order, portfolio: Portfolio, book: execution.OrderBook,
+                      quantity: Decimal) -> execution.RestingUpdate:
+    return execution.simulate_resting_limit_update(
+        side=order.side, limit_price=order.limit_price, remaining_quantity=quantity,
         queue_ahead=order.queue_ahead or Decimal(0), book=book, traded_quantity=Decimal(0),
         profile=realism_profile_for(portfolio), instrument=instrument_spec(order.instrument),
     )
-    if update.fill_quantity == 0:
-        return
-    _record_fill(order=order, portfolio=portfolio, quantity=update.fill_quantity, price=update.fill_price,
-                 fee=update.fee, slippage=Decimal(0), liquidity=update.liquidity.value,
-                 explanation={"resting_fill": update.explain(), "profile": order.realism_profile}, now=now)
-    if order.is_open:
-        order.queue_ahead = update.queue_ahead
-        order.save(update_fields=["queue_ahead", "updated_at"])
 
 
 def order_trail(*, order_id, high_water_mark: Decimal, stop_price: Decimal) -> None:
@@ -613,7 +674,7 @@ class ExitLegs:
 
 
 def _exit_requests(*, symbol: str, side: str, quantity: Decimal, legs: ExitLegs, time_in_force: str,
-                   expires_at) -> tuple[OrderRequest, OrderRequest]:
+                   expires_at, trigger_source: str) -> tuple[OrderRequest, OrderRequest]:
     take_profit = OrderRequest(symbol=symbol, side=side, order_type=OrderType.LIMIT, quantity=quantity,
                                limit_price=legs.take_profit_price, time_in_force=time_in_force, expires_at=expires_at)
     if legs.trail_amount is not None or legs.trail_percent is not None:
@@ -624,7 +685,8 @@ def _exit_requests(*, symbol: str, side: str, quantity: Decimal, legs: ExitLegs,
         stop_type = OrderType.STOP
     stop = OrderRequest(symbol=symbol, side=side, order_type=stop_type, quantity=quantity, stop_price=legs.stop_price,
                         limit_price=legs.stop_limit_price, trail_amount=legs.trail_amount,
-                        trail_percent=legs.trail_percent, time_in_force=time_in_force, expires_at=expires_at)
+                        trail_percent=legs.trail_percent, time_in_force=time_in_force, expires_at=expires_at,
+                        trigger_source=trigger_source)
     return take_profit, stop
 
 
@@ -637,9 +699,9 @@ def _link(first: Order, second: Order) -> None:
 
 def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, legs: ExitLegs,
               time_in_force: str = TimeInForce.GTC, expires_at=None, client_order_id: str = "",
-              now: datetime | None = None) -> tuple[list[Order], bool]:
-    """Two linked exits placed at once: a take-profit limit and a stop; when one fills or triggers,
-    the other is cancelled."""
+              trigger_source: str = "last", now: datetime | None = None) -> tuple[list[Order], bool]:
+    """Two linked exits placed at once: a take-profit limit and a stop (watching `trigger_source`);
+    when one fills or triggers, the other is cancelled."""
     now = now or timezone.now()
     with transaction.atomic():
         portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
@@ -649,7 +711,8 @@ def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, 
                 return _group(existing), False
         group_id = uuid.uuid4()
         take_profit, stop = _exit_requests(symbol=symbol, side=side, quantity=quantity, legs=legs,
-                                           time_in_force=time_in_force, expires_at=expires_at)
+                                           time_in_force=time_in_force, expires_at=expires_at,
+                                           trigger_source=trigger_source)
         take_profit = dataclasses.replace(take_profit, client_order_id=client_order_id)
         first = _create_order(portfolio=portfolio, request=take_profit, now=now, role=OrderRole.OCO, group_id=group_id)
         second = _create_order(portfolio=portfolio, request=stop, now=now, role=OrderRole.OCO, group_id=group_id)
@@ -662,7 +725,8 @@ def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, 
 def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
                   now: datetime | None = None) -> tuple[list[Order], bool]:
     """Entry plus take-profit and stop-loss exits. The exits are held until the entry fills, then
-    work as an OCO pair sized to what the entry has filled."""
+    work as an OCO pair sized to what the entry has filled. A market or limit entry has no trigger,
+    so the entry's trigger_source is the stop-loss's."""
     now = now or timezone.now()
     with transaction.atomic():
         portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
@@ -674,8 +738,9 @@ def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
         exit_side = Side.SELL if entry.side == Side.BUY else Side.BUY
         exit_tif = entry.time_in_force if entry.time_in_force in (TimeInForce.GTC, TimeInForce.GTD, TimeInForce.DAY) \
             else TimeInForce.GTC
-        take_profit, stop = _exit_requests(symbol=entry.symbol, side=exit_side, quantity=entry.quantity, legs=legs,
-                                           time_in_force=exit_tif, expires_at=entry.expires_at if exit_tif == TimeInForce.GTD else None)
+        take_profit, stop = _exit_requests(
+            symbol=entry.symbol, side=exit_side, quantity=entry.quantity, legs=legs, time_in_force=exit_tif,
+            expires_at=entry.expires_at if exit_tif == TimeInForce.GTD else None, trigger_source=entry.trigger_source)
         _check_bracket_prices(entry=entry, legs=legs)
         parent = _create_order(portfolio=portfolio, request=entry, now=now, role=OrderRole.ENTRY, group_id=group_id)
         # The exits close what the entry opens, so they skip the opening checks (buying power, sizing).
@@ -708,11 +773,13 @@ def _check_bracket_prices(*, entry: OrderRequest, legs: ExitLegs) -> None:
 
 
 def _group(order: Order) -> list[Order]:
-    """All legs placed in the same request as `order`, the one named first."""
+    """All legs placed in the same request as `order`: the one named first, then a bracket's entry,
+    take-profit and stop-loss (by role, since legs created in one request may share a timestamp)."""
     if order.group_id is None:
         return [order]
     legs = list(Order.objects.filter(group_id=order.group_id).select_related("instrument").order_by("created_at"))
-    legs.sort(key=lambda leg: (leg.pk != order.pk, leg.role != OrderRole.ENTRY, leg.created_at))
+    legs.sort(key=lambda leg: (leg.pk != order.pk, leg.role != OrderRole.ENTRY, leg.role == OrderRole.STOP_LOSS,
+                               leg.created_at))
     return legs
 
 
