@@ -2,7 +2,7 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet
 
 from haunt.errors import NotFound
 from portfolios.models import LedgerEntry, Portfolio, Position
@@ -38,8 +38,9 @@ def ledger_list_for_user(*, user, portfolio_id) -> QuerySet[LedgerEntry]:
 
 
 def ledger_sum(*, portfolio_id) -> Decimal:
-    """Sum of every ledger entry: what the portfolio's cash must equal."""
-    return LedgerEntry.objects.filter(portfolio_id=portfolio_id).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    """Sum of every ledger entry: what the portfolio's cash must equal. Added up in Decimal here:
+    SQLite's SUM works in binary floating point and would not reconcile to the last satoshi."""
+    return sum(LedgerEntry.objects.filter(portfolio_id=portfolio_id).values_list("amount", flat=True), Decimal(0))
 
 
 def position_list_for_user(*, user, include_closed: bool = False) -> QuerySet[Position]:
