@@ -9,6 +9,7 @@ each order: a restart, or two engines racing, can neither lose nor duplicate a f
 """
 import asyncio
 import gc
+import logging
 from datetime import datetime, timedelta
 
 from channels.db import database_sync_to_async
@@ -18,6 +19,8 @@ from haunt.periodic import run_every
 from orders import services, triggers
 from orders.market_view import live_prices
 from orders.models import Order, OrderStatus, OrderType
+
+logger = logging.getLogger(__name__)
 
 
 # Changed rows are re-read with this overlap, so a transaction that committed late is not missed.
@@ -97,13 +100,14 @@ class OrderEngine:
 
     def tick(self, *, now: datetime) -> dict[str, int]:
         """One engine step: sync, execute orders whose latency has passed, move trailing stops,
-        fire what the market reached, expire what is due."""
+        fire what the market reached, expire what is due. An order whose action fails is logged
+        and kept in the index, so one bad order never costs the others their turn."""
         self.sync(now=now)
         executed = 0
         for order_id in Order.objects.filter(status__in=INDEXED_STATUSES, execute_after__lte=now) \
                 .values_list("pk", flat=True):
-            services.order_execute_due(order_id=order_id, now=now)
-            executed += 1
+            if self._act(services.order_execute_due, order_id, now) is not None:
+                executed += 1
         fired = 0
         for symbol, keys in list(self.symbols.items()):
             if not keys:
@@ -118,18 +122,30 @@ class OrderEngine:
             for order_id in self.index.fire(symbol, prices):
                 keys.discard(order_id)
                 self.expiries.remove(order_id)
-                order = services.order_fire(order_id=order_id, now=now)
+                order = self._act(services.order_fire, order_id, now)
                 if order is not None and order.is_open:
                     # Still working (a limit the profiled book did not reach, the rest of a partial fill, a
-                    # stop limit now resting): the row may not have changed, so sync would not bring it back.
+                    # stop limit now resting, or an action that failed): the row may not have changed, so
+                    # sync would not bring it back.
                     self._index(order)
                 fired += 1
         expired = 0
         for order_id in self.expiries.pop_expired(now=now):
             self.index.remove(order_id)
-            services.order_expire(order_id=order_id, now=now)
+            order = self._act(services.order_expire, order_id, now)
+            if order is not None and order.is_open:
+                self._index(order)
             expired += 1
         return {"executed": executed, "fired": fired, "expired": expired}
+
+    @staticmethod
+    def _act(action, order_id, now: datetime) -> Order | None:
+        """Run one service action for one order; on failure log it and answer the order as it stands."""
+        try:
+            return action(order_id=order_id, now=now)
+        except Exception:
+            logger.exception("Order engine: %s failed for order %s", action.__name__, order_id)
+            return Order.objects.select_related("instrument").filter(pk=order_id).first()
 
 
 async def run_engine(*, engine: OrderEngine, interval: float, stop: asyncio.Event) -> None:

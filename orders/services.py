@@ -22,7 +22,7 @@ from orders.market_view import instrument_spec, live_book, live_prices
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
 from orders import triggers
 from portfolios.positions import position_apply_fill, position_exits_changed
-from portfolios.selectors import position_get_for_user
+from portfolios.selectors import latest_open_lot_time, position_get_for_user
 from portfolios.valuation import buying_power
 from orders.risk import pre_trade_checks
 from orders.selectors import order_get_for_user
@@ -341,6 +341,11 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
                  slippage: Decimal, liquidity: str, explanation: dict, now: datetime) -> Trade:
     """One fill: the trade row, the position and its lots, the ledger, the order's progress."""
     instrument = order.instrument
+    # A caller's clock (an engine tick that started earlier) may trail a fill another process made
+    # since; a fill is never dated before the lots it may close.
+    latest_lot = latest_open_lot_time(portfolio_id=portfolio.pk, instrument_id=instrument.pk)
+    if latest_lot is not None and latest_lot > now:
+        now = latest_lot
     trade = Trade.objects.create(
         order=order, portfolio=portfolio, instrument=instrument, side=order.side, quantity=quantity, price=price,
         fee=fee, slippage=quantize_money(slippage), liquidity=liquidity, explanation=explanation, executed_at=now,

@@ -1,11 +1,12 @@
 """Reads on behalf of a user: always scoped to the owner, so a foreign id is simply not found."""
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 
 from haunt.errors import NotFound
-from portfolios.models import LedgerEntry, Portfolio, Position
+from portfolios.models import LedgerEntry, Portfolio, Position, PositionLot
 
 
 def portfolio_list_for_user(*, user, include_archived: bool = False) -> QuerySet[Portfolio]:
@@ -53,3 +54,11 @@ def position_get_for_user(*, user, position_id) -> Position:
         return position_list_for_user(user=user, include_closed=True).get(pk=position_id)
     except (Position.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Position not found.", field="position_id") from None
+
+
+def latest_open_lot_time(*, portfolio_id, instrument_id) -> datetime | None:
+    """When the newest open lot of the portfolio's open position in the instrument was opened."""
+    return PositionLot.objects.filter(
+        position__portfolio_id=portfolio_id, position__instrument_id=instrument_id,
+        position__status=Position.Status.OPEN, quantity__gt=0,
+    ).aggregate(latest=Max("opened_at"))["latest"]
