@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from haunt.asgi import application
@@ -78,7 +79,7 @@ async def test_portfolio_updates_reach_the_owner(user_and_token, portfolio):
     acknowledged = await communicator.receive_json_from()
     snapshot = await communicator.receive_json_from()
 
-    await sync_to_async(portfolio_topup)(user=user_and_token[0], portfolio_id=portfolio.pk, amount=Decimal("10"))
+    await database_sync_to_async(portfolio_topup)(user=user_and_token[0], portfolio_id=portfolio.pk, amount=Decimal("10"))
     update = await communicator.receive_json_from(timeout=2)
 
     assert acknowledged == {"type": "Subscribed", "data": {"channel": "portfolio", "portfolio_id": str(portfolio.pk)}}
