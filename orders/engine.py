@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from haunt.periodic import run_every
 from orders import services, triggers
-from orders.market_view import live_prices
+from orders.market_view import live_prices_many
 from orders.models import Order, OrderStatus, OrderType
 
 logger = logging.getLogger(__name__)
@@ -104,15 +104,15 @@ class OrderEngine:
         and kept in the index, so one bad order never costs the others their turn."""
         self.sync(now=now)
         executed = 0
-        for order_id in Order.objects.filter(status__in=INDEXED_STATUSES, execute_after__lte=now) \
+        for order_id in Order.objects.filter(execute_after__lte=now, status__in=INDEXED_STATUSES) \
                 .values_list("pk", flat=True):
             if self._act(services.order_execute_due, order_id, now) is not None:
                 executed += 1
         fired = 0
-        for symbol, keys in list(self.symbols.items()):
-            if not keys:
-                continue
-            quote = live_prices(symbol)
+        watched = [symbol for symbol, keys in self.symbols.items() if keys]
+        quotes = live_prices_many(watched) if watched else {}
+        for symbol in watched:
+            keys, quote = self.symbols[symbol], quotes.get(symbol)
             if quote is None:
                 continue
             prices = triggers.TickPrices(last=quote["last"], bid=quote["bid"], ask=quote["ask"], mid=quote["mid"])

@@ -31,8 +31,15 @@ def live_book(symbol: str) -> execution.OrderBook | None:
 def live_prices(symbol: str) -> dict[str, Decimal | None] | None:
     """bid, ask, mid and last of the live quote (None when the feed has no quote)."""
     quote = state.quote_read(symbol)
-    if quote is None:
-        return None
+    return None if quote is None else _prices(quote)
+
+
+def live_prices_many(symbols: list[str]) -> dict[str, dict[str, Decimal | None]]:
+    """live_prices for many symbols in one cache round trip (symbols without a quote are absent)."""
+    return {symbol: _prices(quote) for symbol, quote in state.quotes_read(symbols).items()}
+
+
+def _prices(quote: dict) -> dict[str, Decimal | None]:
     bid = Decimal(quote["bid"]) if quote["bid"] is not None else None
     ask = Decimal(quote["ask"]) if quote["ask"] is not None else None
     last = Decimal(quote["last"]) if quote["last"] is not None else None

@@ -112,6 +112,9 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["portfolio", "-created_at"], name="order_portfolio_created"),
             models.Index(fields=["status", "instrument"], name="order_status_instrument"),
+            # The engine asks every tick which orders' latency has passed: only those rows are indexed.
+            models.Index(fields=["execute_after"], name="order_due_execution",
+                         condition=Q(execute_after__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(fields=["portfolio", "client_order_id"], condition=~Q(client_order_id=""),
