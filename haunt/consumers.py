@@ -50,6 +50,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=UNAUTHENTICATED_CLOSE_CODE)  # before accept: the handshake is refused
             return
         self.joined: set[str] = set()
+        self.is_closed = False
         self.book_depth = DEFAULT_BOOK_DEPTH
         self.handlers = {
             "SubscribeQuotes": self.subscribe_quotes,
@@ -67,6 +68,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
+        self.is_closed = True
         for group in getattr(self, "joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -187,6 +189,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # --- group messages -------------------------------------------------------------------
     async def stream_event(self, message):
+        if self.is_closed:  # group messages queued before the disconnect: the socket is gone
+            return
         data = message["data"]
         if message["event"] == "OrderBook":
             data = self._cut(data)
