@@ -13,9 +13,6 @@ import pytest
 from django.utils import timezone
 
 from haunt.errors import DomainError
-from haunt.market import state
-from haunt.market.services import instruments_sync
-from haunt.market.universe import spec_by_symbol
 from orders.engine import OrderEngine
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, Trade
 from orders.services import (
@@ -29,44 +26,33 @@ from orders.services import (
     position_close,
     position_set_exits,
 )
-from portfolios.models import LedgerEntry, Portfolio, Position
-from portfolios.services import portfolio_create
+from portfolios.models import LedgerEntry, Position
+
+from orders.tests.books import (
+    D,
+    NOW,
+    START_CASH,
+    assert_books_balance,
+    make_portfolio,
+    publish,
+    publish_eth,
+    sync_traded_instruments,
+)
 
 pytestmark = pytest.mark.django_db
 
-D = Decimal
-NOW = datetime(2026, 11, 24, 15, 0, 2, tzinfo=UTC)  # Tuesday 10:00 in New York: NYSE open
-START_CASH = D("5000000")
 
-# A liquid ETH book: 100 ETH on the ask side, 10 on the bid side, mid 1999.50.
-ETH_BIDS = [("1999.00", "5"), ("1998.00", "5")]
-ETH_ASKS = [("2000.00", "2"), ("2001.00", "3"), ("2002.00", "95")]
 
 
 @pytest.fixture(autouse=True)
 def _books_balance(db):
-    """After every scenario: cash is the sum of the ledger, each trade has its settlement and fee
-    entries, and each order's filled quantity and fees are the sums over its trades."""
     yield
-    for portfolio in Portfolio.objects.all():
-        assert portfolio.cash == sum(LedgerEntry.objects.filter(portfolio=portfolio).values_list("amount", flat=True))
-    for trade in Trade.objects.select_related("instrument"):
-        notional = (trade.quantity * trade.price * trade.instrument.contract_multiplier).quantize(D("1e-8"))
-        expected = [("trade", -notional if trade.side == "buy" else notional)]
-        if trade.fee:
-            expected.append(("fee", -trade.fee))
-        entries = LedgerEntry.objects.filter(reference=str(trade.pk)).order_by("id").values_list("kind", "amount")
-        assert list(entries) == expected
-    for order in Order.objects.prefetch_related("trades"):
-        trades = list(order.trades.all())
-        assert order.filled_quantity == sum((trade.quantity for trade in trades), D(0))
-        assert order.fees_paid == sum((trade.fee for trade in trades), D(0))
+    assert_books_balance()
 
 
 @pytest.fixture
 def instruments(db):
-    """Only the instruments these tests trade (the whole universe would triple the run time)."""
-    instruments_sync(tuple(spec_by_symbol(symbol) for symbol in ("ETH-USD", "SOL-USD", "AAPL")))
+    sync_traded_instruments()
 
 
 class Clock:
@@ -92,11 +78,6 @@ def engine(clock):
     return OrderEngine()
 
 
-def make_portfolio(user, *, profile="frictionless", latency=False, cash=START_CASH, **risk):
-    return portfolio_create(user=user, name=f"{profile} {latency}", starting_balance=cash, realism_profile=profile,
-                            simulate_latency=latency, risk_settings=risk or None)
-
-
 @pytest.fixture
 def frictionless(user, instruments, clock):
     return make_portfolio(user)
@@ -105,26 +86,6 @@ def frictionless(user, instruments, clock):
 @pytest.fixture
 def realistic(user, instruments, clock):
     return make_portfolio(user, profile="realistic")
-
-
-def publish(symbol, *, bids, asks, last=None):
-    """Make this the live book and quote of `symbol` (prices and sizes as strings, best first)."""
-    bid = bids[0][0] if bids else None
-    ask = asks[0][0] if asks else None
-    if last is None:
-        last = f"{(D(bid) + D(ask)) / 2:f}" if bid and ask else bid or ask
-    state.market_state_write(
-        quotes=[{"symbol": symbol, "bid": bid, "ask": ask, "last": last, "bid_size": bids[0][1] if bids else None,
-                 "ask_size": asks[0][1] if asks else None, "timestamp": NOW.isoformat(), "sources": ["test"],
-                 "is_open": True}],
-        books=[{"symbol": symbol, "bids": [list(level) for level in bids], "asks": [list(level) for level in asks],
-                "timestamp": NOW.isoformat(), "sources": ["test"], "is_open": True}],
-        status={"timestamp": NOW.isoformat()},
-    )
-
-
-def publish_eth(**overrides):
-    publish("ETH-USD", **{"bids": ETH_BIDS, "asks": ETH_ASKS, **overrides})
 
 
 def place(portfolio, clock, **fields) -> Order:
