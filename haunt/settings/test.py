@@ -2,8 +2,11 @@
 import os
 from urllib.parse import urlsplit
 
-from .base import *  # noqa: F403
-from .base import CACHES, CHANNEL_LAYERS, REDIS_URL
+# Tests on PostgreSQL/Redis are a server profile, which requires a SECRET_KEY; any value serves.
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+
+from .base import *  # noqa: E402,F403
+from .base import CACHES, CHANNEL_LAYERS, REDIS_URL  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
