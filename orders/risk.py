@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from haunt.errors import DomainError
 from haunt.market.models import Candle
+from haunt.market.selectors import conversion_rate
 from portfolios.models import Position
 from portfolios.valuation import buying_power, portfolio_equity
 
@@ -44,6 +45,8 @@ def pre_trade_checks(*, portfolio, instrument, request, prices) -> list[dict]:
     warnings: list[dict] = []
     settings = portfolio.risk_settings
     if price is not None:
+        # In the portfolio's base currency: prices are in the instrument's quote currency.
+        price = price * conversion_rate(from_currency=instrument.quote_currency, to_currency=portfolio.base_currency)
         notional = opening * price * instrument.contract_multiplier
         if notional > buying_power(portfolio):
             raise RiskCheckFailed(

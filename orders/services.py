@@ -16,6 +16,7 @@ from django.utils import timezone
 from haunt.errors import Conflict, DomainError
 from haunt.market.calendars import calendar_for
 from haunt.market.models import Instrument
+from haunt.market.selectors import conversion_rate
 from haunt.money import is_multiple_of, quantize_money, quantize_price
 from orders import events, execution
 from orders.market_view import instrument_spec, live_book, live_prices
@@ -325,7 +326,7 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal,
     opening = filled - closing
     if opening == 0:
         return filled
-    cost_per_unit = cost / filled
+    cost_per_unit = cost / filled * settlement_rate(portfolio=portfolio, instrument=instrument)
     available = buying_power(portfolio)
     if order.side == Side.BUY and closing:
         available += closing * cost_per_unit  # covering a short releases its collateral
@@ -335,6 +336,11 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal,
         return closing
     units = (available / cost_per_unit / instrument.lot_size).to_integral_value(rounding=ROUND_FLOOR)
     return closing + min(opening, units * instrument.lot_size)
+
+
+def settlement_rate(*, portfolio: Portfolio, instrument) -> Decimal:
+    """Units of the portfolio's base currency per unit of the instrument's quote currency, now."""
+    return conversion_rate(from_currency=instrument.quote_currency, to_currency=portfolio.base_currency)
 
 
 def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price: Decimal, fee: Decimal,
@@ -350,18 +356,22 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
         order=order, portfolio=portfolio, instrument=instrument, side=order.side, quantity=quantity, price=price,
         fee=fee, slippage=quantize_money(slippage), liquidity=liquidity, explanation=explanation, executed_at=now,
     )
-    notional = quantity * price * instrument.contract_multiplier
+    # Prices, fees and position P&L are in the instrument's quote currency; cash moves in the
+    # portfolio's base currency at the market rate of the moment (1 for a USD portfolio trading USD).
+    rate = settlement_rate(portfolio=portfolio, instrument=instrument)
+    notional = quantity * price * instrument.contract_multiplier * rate
     ledger_post(portfolio=portfolio, amount=-notional if order.side == Side.BUY else notional,
                 kind=LedgerEntry.Kind.TRADE, reference=str(trade.pk),
-                description=f"{order.side} {quantity.normalize():f} {instrument.symbol} @ {price.normalize():f}")
+                description=f"{order.side} {quantity.normalize():f} {instrument.symbol} @ {price.normalize():f}"
+                            + ("" if rate == 1 else f" ({instrument.quote_currency}/{portfolio.base_currency} {rate:.8f})"))
     if fee:
-        ledger_post(portfolio=portfolio, amount=-fee, kind=LedgerEntry.Kind.FEE, reference=str(trade.pk),
+        ledger_post(portfolio=portfolio, amount=-fee * rate, kind=LedgerEntry.Kind.FEE, reference=str(trade.pk),
                     description=f"{liquidity} fee")
     position, realized, change = position_apply_fill(portfolio=portfolio, trade=trade, now=now)
     trade.position = position
     trade.realized_pnl = realized
     trade.save(update_fields=["position", "realized_pnl"])
-    portfolio_settle_fill(portfolio=portfolio, realized_pnl=realized)
+    portfolio_settle_fill(portfolio=portfolio, realized_pnl=realized * rate)
 
     previous = order.filled_quantity
     order.filled_quantity = previous + quantity

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from haunt.market import state
+from haunt.market.selectors import conversion_rate
 from portfolios.models import Portfolio, Position
 
 
@@ -28,22 +29,29 @@ def position_mark(position: Position, quote: dict | None) -> Decimal:
 
 
 def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | None = None) -> Valuation:
-    """Equity = cash + long market value − short market value, marked at the live quotes."""
+    """Equity = cash + long market value − short market value, marked at the live quotes and
+    converted from each instrument's quote currency into the base currency at the current rate."""
     if open_positions is None:
         open_positions = list(Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN)
                               .select_related("instrument"))
     quotes = state.quotes_read([position.instrument.symbol for position in open_positions]) if open_positions else {}
     long_value = short_value = unrealized = Decimal(0)
+    rates: dict[str, Decimal] = {}
     for position in open_positions:
-        multiplier = position.instrument.contract_multiplier
-        mark = position_mark(position, quotes.get(position.instrument.symbol))
-        value = position.quantity * mark * multiplier
+        instrument = position.instrument
+        if instrument.quote_currency not in rates:
+            rates[instrument.quote_currency] = conversion_rate(from_currency=instrument.quote_currency,
+                                                               to_currency=portfolio.base_currency)
+        rate = rates[instrument.quote_currency]
+        mark = position_mark(position, quotes.get(instrument.symbol))
+        value = position.quantity * mark * instrument.contract_multiplier * rate
+        cost = position.cost_basis * rate
         if position.side == Position.Direction.LONG:
             long_value += value
-            unrealized += value - position.cost_basis
+            unrealized += value - cost
         else:
             short_value += value
-            unrealized += position.cost_basis - value
+            unrealized += cost - value
     return Valuation(equity=portfolio.cash + long_value - short_value, unrealized_pnl=unrealized,
                      long_value=long_value, short_value=short_value)
 

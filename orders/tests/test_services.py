@@ -103,3 +103,41 @@ def test_cancel_open_order(user, instant):
     cancelled = order_cancel(user=user, order_id=order.pk)
     assert cancelled.status == OrderStatus.CANCELLED
     assert LedgerEntry.objects.filter(portfolio=instant).count() == 1
+
+
+def test_a_trade_quoted_in_yen_settles_in_dollars_at_the_market_rate(user, instant):
+    """USD-JPY is quoted in yen: 1,000 units at ~155 JPY cost ~1,000 USD, not 155,000."""
+    from haunt.market.selectors import conversion_rate
+
+    rate = conversion_rate(from_currency="JPY", to_currency="USD")
+    order, _ = order_place(user=user, portfolio_id=instant.pk, now=NOW, request=OrderRequest(
+        symbol="USD-JPY", side="buy", order_type="market", quantity=Decimal("1000")))
+
+    trades = list(Trade.objects.filter(order=order))
+    yen = sum(trade.quantity * trade.price for trade in trades)
+    instant.refresh_from_db()
+    assert order.status == OrderStatus.FILLED
+    assert instant.cash == ledger_sum(portfolio_id=instant.pk)
+    assert instant.cash == Decimal(5_000_000) - (yen * rate).quantize(Decimal("0.00000001"))
+    assert Decimal(4_998_900) < instant.cash < Decimal(4_999_100)  # about a thousand dollars spent
+
+
+def test_a_euro_portfolio_pays_for_bitcoin_in_euros(user, market_feed):
+    from haunt.market.selectors import conversion_rate
+    from portfolios.valuation import portfolio_valuation
+
+    euros = portfolio_create(user=user, name="Euro", base_currency="EUR", simulate_latency=False)
+    start = euros.cash
+    rate = conversion_rate(from_currency="USD", to_currency="EUR")
+    order, _ = order_place(user=user, portfolio_id=euros.pk, now=NOW, request=OrderRequest(
+        symbol="BTC-USD", side="buy", order_type="market", quantity=Decimal("1")))
+
+    trades = list(Trade.objects.filter(order=order))
+    dollars = sum(trade.quantity * trade.price for trade in trades)
+    fees = sum(trade.fee for trade in trades)
+    euros.refresh_from_db()
+    assert euros.cash == start - (dollars * rate).quantize(Decimal("0.00000001")) \
+        - sum((trade.fee * rate).quantize(Decimal("0.00000001")) for trade in trades)
+    assert fees > 0
+    valuation = portfolio_valuation(euros)
+    assert abs(valuation.equity - start) < start * Decimal("0.01")  # equity stays ~ the same in euros
