@@ -6,6 +6,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from orders.filters import OrderFilter, TradeFilter
 from orders.models import Order, Trade
@@ -25,7 +26,7 @@ from orders.serializers import (
 )
 from portfolios.models import Position
 from portfolios.selectors import portfolio_get_for_user, position_get_for_user, position_list_for_user
-from portfolios.serializers import PositionOut
+from portfolios.serializers import PortfolioOut, PositionOut
 from portfolios.valuation import portfolio_equity
 from orders.services import (
     ExitLegs,
@@ -35,6 +36,7 @@ from orders.services import (
     order_cancel,
     order_modify,
     order_place,
+    portfolio_reset_trading,
     position_close,
     position_set_exits,
 )
@@ -223,3 +225,10 @@ class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             equity=portfolio_equity(portfolio), risk_pct=risk_pct, entry_price=data["entry_price"],
             stop_price=data["stop_price"], lot_size=instrument.lot_size,
             contract_multiplier=instrument.contract_multiplier)).data)
+
+
+@extend_schema(tags=["portfolios"], request=None, responses=PortfolioOut,
+               summary="Reset: cancel open orders, wipe positions, cash back to the starting balance (history kept)")
+class PortfolioResetView(APIView):
+    def post(self, request, pk):
+        return Response(PortfolioOut(portfolio_reset_trading(user=request.user, portfolio_id=pk)).data)

@@ -22,14 +22,14 @@ from orders import events, execution
 from orders.market_view import instrument_spec, live_book, live_prices
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
 from orders import triggers
-from portfolios.positions import position_apply_fill, position_exits_changed
+from portfolios.positions import position_apply_fill, position_exits_changed, positions_wipe
 from portfolios.selectors import latest_open_lot_time, position_get_for_user
 from portfolios.valuation import buying_power
 from orders.risk import pre_trade_checks
 from orders.selectors import order_get_for_user
 from portfolios.models import LedgerEntry, Portfolio, Position
 from portfolios.selectors import portfolio_get, portfolio_get_for_user
-from portfolios.services import ledger_post, portfolio_settle_fill
+from portfolios.services import ledger_post, portfolio_reset, portfolio_settle_fill
 
 TRIGGERED_TYPES = (OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 NOTHING_TO_REDUCE = "Reduce-only: no open position left to reduce."
@@ -862,3 +862,19 @@ def position_set_exits(*, user, position_id, stop_loss: Decimal | None, take_pro
             _start(order=order, portfolio=portfolio, now=now)
         position_exits_changed(position=position, stop_loss=stop_loss, take_profit=take_profit)
         return position
+
+
+# --- reset -------------------------------------------------------------------------------------
+
+
+def portfolio_reset_trading(*, user, portfolio_id, now: datetime | None = None) -> Portfolio:
+    """Reset a portfolio (spec §9): cancel its open orders, wipe its positions (no trades, no P&L),
+    then bring cash back to the starting balance. History is kept."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
+        for order in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(
+                portfolio=portfolio, status__in=OrderStatus.open()).order_by("pk"):
+            _finish(order, OrderStatus.CANCELLED, "The portfolio was reset.", OrderEvent.Kind.CANCELLED)
+        positions_wipe(portfolio=portfolio, now=now)
+        return portfolio_reset(user=user, portfolio_id=portfolio_id)

@@ -21,7 +21,6 @@ from portfolios.services import (
     portfolio_archive,
     portfolio_clone,
     portfolio_create,
-    portfolio_reset,
     portfolio_topup,
     portfolio_update,
 )
@@ -88,11 +87,6 @@ class PortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def destroy(self, request, pk=None):
         portfolio_archive(user=request.user, portfolio_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(request=None, responses=PortfolioOut, summary="Reset cash to the starting balance")
-    @action(detail=True, methods=["post"])
-    def reset(self, request, pk=None):
-        return Response(PortfolioOut(portfolio_reset(user=request.user, portfolio_id=pk)).data)
 
     @extend_schema(request=TopupIn, responses=PortfolioOut, summary="Add virtual funds (never counted as return)",
                    examples=[OpenApiExample("topup", request_only=True, value={"amount": "250000"})])

@@ -125,3 +125,20 @@ def borrow_fees_charge_due(*, now: datetime) -> int:
             events.portfolio_changed(portfolio)
             charged += 1
     return charged
+
+
+def positions_wipe(*, portfolio: Portfolio, now: datetime) -> int:
+    """Close every open position without trading it (a portfolio reset): no fill, no realized P&L;
+    the rows stay as history. Call inside the transaction holding the portfolio lock."""
+    assert transaction.get_connection().in_atomic_block, "positions_wipe needs the caller's transaction"
+    wiped = 0
+    for position in Position.objects.select_for_update(of=("self",)).select_related("instrument").filter(
+            portfolio=portfolio, status=Position.Status.OPEN).order_by("pk"):
+        PositionLot.objects.filter(position=position).update(quantity=Decimal(0))
+        position.status = Position.Status.CLOSED
+        position.quantity = Decimal(0)
+        position.closed_at = now
+        position.save(update_fields=["status", "quantity", "closed_at", "updated_at"])
+        events.position_changed(position, "wiped")
+        wiped += 1
+    return wiped

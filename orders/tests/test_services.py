@@ -141,3 +141,24 @@ def test_a_euro_portfolio_pays_for_bitcoin_in_euros(user, market_feed):
     assert fees > 0
     valuation = portfolio_valuation(euros)
     assert abs(valuation.equity - start) < start * Decimal("0.01")  # equity stays ~ the same in euros
+
+
+def test_reset_cancels_open_orders_and_wipes_positions_without_trading(user, instant, auth_client):
+    order_place(user=user, portfolio_id=instant.pk, now=NOW, request=OrderRequest(
+        symbol="ETH-USD", side="buy", order_type="market", quantity=Decimal("2")))
+    resting, _ = order_place(user=user, portfolio_id=instant.pk, now=NOW, request=OrderRequest(
+        symbol="BTC-USD", side="buy", order_type="limit", quantity=Decimal("0.01"), limit_price=Decimal("1000.00")))
+    trades_before = Trade.objects.count()
+
+    response = auth_client.post(f"/api/portfolio/{instant.pk}/reset")
+
+    assert response.status_code == 200
+    assert response.json()["current_balance"] == "5000000.00000000"
+    assert response.json()["equity"] == "5000000.00000000"
+    resting.refresh_from_db()
+    assert resting.status == OrderStatus.CANCELLED and resting.reject_reason == "The portfolio was reset."
+    position = Position.objects.get(portfolio=instant)
+    assert position.status == "closed" and position.quantity == 0 and position.realized_pnl == 0
+    assert Trade.objects.count() == trades_before
+    instant.refresh_from_db()
+    assert instant.cash == ledger_sum(portfolio_id=instant.pk)
