@@ -61,10 +61,17 @@ class OrderRequest:
 
 
 def realism_profile_for(portfolio: Portfolio) -> execution.RealismProfile:
+    """The profile a new order of this portfolio is placed under (its latency switched off if asked)."""
     profile = execution.PROFILES[portfolio.realism_profile]
     if not portfolio.simulate_latency:
         profile = dataclasses.replace(profile, latency_ms_range=None)
     return profile
+
+
+def order_profile(order: Order) -> execution.RealismProfile:
+    """The profile an order executes under: the one recorded when it was placed, so switching the
+    portfolio's profile never changes how orders already working fill."""
+    return execution.PROFILES[order.realism_profile]
 
 
 # --- placement ---------------------------------------------------------------------------------
@@ -189,7 +196,7 @@ def _schedule_or_execute(*, order: Order, portfolio: Portfolio, now: datetime) -
         book = live_book(order.instrument.symbol)
         if book is not None:
             order.queue_ahead = execution.initial_queue_ahead(
-                side=order.side, limit_price=order.limit_price, book=book, profile=realism_profile_for(portfolio),
+                side=order.side, limit_price=order.limit_price, book=book, profile=order_profile(order),
                 instrument=instrument_spec(order.instrument))
             order.save(update_fields=["queue_ahead", "updated_at"])
         if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
@@ -296,7 +303,7 @@ def _simulate(*, order: Order, portfolio: Portfolio, book: execution.OrderBook,
               quantity: Decimal) -> execution.ExecutionResult:
     limit = order.limit_price if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
     return execution.simulate_execution(
-        side=order.side, quantity=quantity, book=book, profile=realism_profile_for(portfolio),
+        side=order.side, quantity=quantity, book=book, profile=order_profile(order),
         instrument=instrument_spec(order.instrument), order_key=str(order.id),
         time_in_force=_execution_tif(order), limit_price=limit, arrival_price=order.arrival_price,
     )
@@ -469,12 +476,14 @@ def _trailing_start(order: Order) -> None:
 
 
 def order_cancel(*, user, order_id) -> Order:
-    """Cancel an open order (and, for a bracket entry, its exits)."""
+    """Cancel an open order, with the other leg of its OCO pair and, for a bracket entry, its exits."""
     with transaction.atomic():
         order, _ = _locked_order_for_user(user=user, order_id=order_id)
         if not order.is_open:
             raise Conflict("Only open orders can be cancelled.", code="order_not_open")
         _finish(order, OrderStatus.CANCELLED, "Cancelled by the user.", OrderEvent.Kind.CANCELLED)
+        if order.role in (OrderRole.OCO, OrderRole.STOP_LOSS, OrderRole.TAKE_PROFIT):
+            _cancel_oco_sibling(order, "The other leg of its OCO pair was cancelled.")
         for child in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(
                 parent=order, status__in=OrderStatus.open()):
             if order.filled_quantity == 0 or child.status == OrderStatus.HELD:
@@ -628,7 +637,7 @@ def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime) ->
         update = _simulate_resting(order=order, portfolio=portfolio, book=book, quantity=affordable)
     _record_fill(order=order, portfolio=portfolio, quantity=update.fill_quantity, price=update.fill_price,
                  fee=update.fee, slippage=Decimal(0), liquidity=update.liquidity.value,
-                 explanation={"resting_fill": update.explain(), "profile": _profile_explained(portfolio)}, now=now)
+                 explanation={"resting_fill": update.explain(), "profile": _profile_explained(order)}, now=now)
     if order.is_open and order.reduce_only and _tradable_quantity(order=order, portfolio=portfolio) == 0:
         _finish(order, OrderStatus.CANCELLED, NOTHING_TO_REDUCE, OrderEvent.Kind.CANCELLED)
     elif order.is_open and short_of_funds:
@@ -638,9 +647,9 @@ def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime) ->
         order.save(update_fields=["queue_ahead", "updated_at"])
 
 
-def _profile_explained(portfolio: Portfolio) -> dict:
+def _profile_explained(order: Order) -> dict:
     """The profile as taker fills explain it (ExecutionResult.explain), so every trade reads alike."""
-    profile = realism_profile_for(portfolio)
+    profile = order_profile(order)
     return {"name": profile.name, "version": profile.version, "seed": profile.seed}
 
 
@@ -649,7 +658,7 @@ def _simulate_resting(*, order: Order, portfolio: Portfolio, book: execution.Ord
     return execution.simulate_resting_limit_update(
         side=order.side, limit_price=order.limit_price, remaining_quantity=quantity,
         queue_ahead=order.queue_ahead or Decimal(0), book=book, traded_quantity=Decimal(0),
-        profile=realism_profile_for(portfolio), instrument=instrument_spec(order.instrument),
+        profile=order_profile(order), instrument=instrument_spec(order.instrument),
     )
 
 

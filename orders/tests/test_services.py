@@ -5,10 +5,10 @@ import pytest
 
 from orders.engine import OrderEngine
 from orders.models import Order, OrderStatus, Trade
-from orders.services import OrderRequest, order_cancel, order_place
+from orders.services import ExitLegs, OrderRequest, oco_place, order_cancel, order_place, order_profile
 from portfolios.models import LedgerEntry, Position
 from portfolios.selectors import ledger_sum
-from portfolios.services import portfolio_create
+from portfolios.services import portfolio_create, portfolio_update
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 24, 15, 0, 2, tzinfo=UTC)  # just after the market_feed fixture's update
@@ -162,3 +162,26 @@ def test_reset_cancels_open_orders_and_wipes_positions_without_trading(user, ins
     assert Trade.objects.count() == trades_before
     instant.refresh_from_db()
     assert instant.cash == ledger_sum(portfolio_id=instant.pk)
+
+
+def test_cancelling_one_oco_leg_cancels_the_other(user, instant):
+    order_place(user=user, portfolio_id=instant.pk, now=NOW, request=OrderRequest(
+        symbol="ETH-USD", side="buy", order_type="market", quantity=Decimal("1")))
+    bid = book("ETH-USD").bids[0][0]
+    legs, _ = oco_place(user=user, portfolio_id=instant.pk, side="sell", symbol="ETH-USD", quantity=Decimal("1"),
+                        legs=ExitLegs(take_profit_price=bid + 500, stop_price=bid - 500), now=NOW)
+
+    order_cancel(user=user, order_id=legs[0].pk)
+
+    statuses = set(Order.objects.filter(group_id=legs[0].group_id).values_list("status", flat=True))
+    assert statuses == {OrderStatus.CANCELLED}
+
+
+def test_working_orders_keep_the_profile_they_were_placed_under(user, instant):
+    resting, _ = order_place(user=user, portfolio_id=instant.pk, now=NOW, request=OrderRequest(
+        symbol="BTC-USD", side="buy", order_type="limit", quantity=Decimal("0.01"), limit_price=Decimal("1000.00")))
+    portfolio_update(user=user, portfolio_id=instant.pk, realism_profile="stress")
+
+    resting.refresh_from_db()
+    assert resting.realism_profile == "realistic"
+    assert order_profile(resting).name == "realistic"
