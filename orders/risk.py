@@ -11,7 +11,7 @@ from haunt.errors import DomainError
 from haunt.market.models import Candle
 from haunt.market.selectors import conversion_rate
 from portfolios.models import Position
-from portfolios.valuation import buying_power, portfolio_equity
+from portfolios.valuation import portfolio_valuation
 
 
 class RiskCheckFailed(DomainError):
@@ -44,15 +44,17 @@ def pre_trade_checks(*, portfolio, instrument, request, prices) -> list[dict]:
     price = _order_price(request, prices)
     warnings: list[dict] = []
     settings = portfolio.risk_settings
+    valuation = portfolio_valuation(portfolio)  # once: every check below reads it
+    available = valuation.buying_power
     if price is not None:
         # In the portfolio's base currency: prices are in the instrument's quote currency.
         price = price * conversion_rate(from_currency=instrument.quote_currency, to_currency=portfolio.base_currency)
         notional = opening * price * instrument.contract_multiplier
-        if notional > buying_power(portfolio):
+        if notional > available:
             raise RiskCheckFailed(
-                f"Order needs about {notional:.2f} of buying power; {buying_power(portfolio):.2f} is available.",
+                f"Order needs about {notional:.2f} of buying power; {available:.2f} is available.",
                 code="insufficient_buying_power", field="quantity")
-        equity = portfolio_equity(portfolio)
+        equity = valuation.equity
         held = position.quantity if same_side else Decimal(0)
         size_pct = (held + opening) * price * instrument.contract_multiplier / equity * 100 if equity > 0 else None
         limit = Decimal(str(settings["max_position_size_pct"]))
@@ -60,7 +62,7 @@ def pre_trade_checks(*, portfolio, instrument, request, prices) -> list[dict]:
             _violate(warnings, settings, "max_position_size_pct",
                      f"The position would be {size_pct:.2f}% of equity; the limit is {limit}%." if size_pct is not None
                      else "The portfolio has no equity left.")
-    _check_losses(portfolio=portfolio, warnings=warnings, settings=settings)
+    _check_losses(portfolio=portfolio, equity=valuation.equity, warnings=warnings, settings=settings)
     if position is None:
         _check_correlation(portfolio=portfolio, instrument=instrument, warnings=warnings, settings=settings)
     if position is None or not same_side and opening > 0:
@@ -71,10 +73,10 @@ def pre_trade_checks(*, portfolio, instrument, request, prices) -> list[dict]:
     return warnings
 
 
-def _check_losses(*, portfolio, warnings: list[dict], settings: dict) -> None:
+def _check_losses(*, portfolio, equity: Decimal, warnings: list[dict], settings: dict) -> None:
     """Daily loss limit and drawdown stop, from the figures the equity snapshots keep on the
     portfolio. P&L is equity − invested, so a top-up is never mistaken for a gain or a loss."""
-    pnl_now = portfolio_equity(portfolio) - portfolio.starting_balance - portfolio.total_topups
+    pnl_now = equity - portfolio.starting_balance - portfolio.total_topups
     today = timezone.now().astimezone(UTC).date()
     if portfolio.day_start_date == today and portfolio.day_start_equity > 0:
         loss_pct = (portfolio.day_start_pnl - pnl_now) / portfolio.day_start_equity * 100

@@ -10,10 +10,16 @@ from portfolios.models import Portfolio, Position
 
 @dataclass(frozen=True)
 class Valuation:
+    cash: Decimal
     equity: Decimal
     unrealized_pnl: Decimal
     long_value: Decimal
     short_value: Decimal
+
+    @property
+    def buying_power(self) -> Decimal:
+        """Cash not held as collateral: each open short keeps its market value in cash (unlevered spot)."""
+        return self.cash - self.short_value
 
 
 def position_mark(position: Position, quote: dict | None) -> Decimal:
@@ -52,8 +58,8 @@ def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | N
         else:
             short_value += value
             unrealized += cost - value
-    return Valuation(equity=portfolio.cash + long_value - short_value, unrealized_pnl=unrealized,
-                     long_value=long_value, short_value=short_value)
+    return Valuation(cash=portfolio.cash, equity=portfolio.cash + long_value - short_value,
+                     unrealized_pnl=unrealized, long_value=long_value, short_value=short_value)
 
 
 def portfolio_equity(portfolio: Portfolio) -> Decimal:
@@ -61,5 +67,4 @@ def portfolio_equity(portfolio: Portfolio) -> Decimal:
 
 
 def buying_power(portfolio: Portfolio) -> Decimal:
-    """Cash not held as collateral: each open short keeps its market value in cash (unlevered spot)."""
-    return portfolio.cash - portfolio_valuation(portfolio).short_value
+    return portfolio_valuation(portfolio).buying_power
