@@ -397,9 +397,10 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
     _after_fill(order=order, portfolio=portfolio, filled_now=quantity, now=now)
     if change in ("closed", "flipped"):
         # Reduce-only orders (the position's exits among them) have nothing left to reduce.
+        # Held bracket exits wait for their own entry, not for this position.
         for stale in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(
                 portfolio=portfolio, instrument=instrument, reduce_only=True,
-                status__in=OrderStatus.open()).exclude(pk=order.pk):
+                status__in=OrderStatus.open()).exclude(pk=order.pk).exclude(status=OrderStatus.HELD):
             _finish(stale, OrderStatus.CANCELLED, "Its position was closed.", OrderEvent.Kind.CANCELLED)
     return trade
 
@@ -765,6 +766,9 @@ def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
         take_profit, stop = _exit_requests(
             symbol=entry.symbol, side=exit_side, quantity=entry.quantity, legs=legs, time_in_force=exit_tif,
             expires_at=entry.expires_at if exit_tif == TimeInForce.GTD else None, trigger_source=entry.trigger_source)
+        # The exits only ever close what the entry opened: closing the position by hand retires them.
+        take_profit = dataclasses.replace(take_profit, reduce_only=True)
+        stop = dataclasses.replace(stop, reduce_only=True)
         _check_bracket_prices(entry=entry, legs=legs)
         parent = _create_order(portfolio=portfolio, request=entry, now=now, role=OrderRole.ENTRY, group_id=group_id)
         # The exits close what the entry opens, so they skip the opening checks (buying power, sizing).

@@ -5,7 +5,16 @@ import pytest
 
 from orders.engine import OrderEngine
 from orders.models import Order, OrderStatus, Trade
-from orders.services import ExitLegs, OrderRequest, oco_place, order_cancel, order_place, order_profile
+from orders.services import (
+    ExitLegs,
+    OrderRequest,
+    bracket_place,
+    oco_place,
+    order_cancel,
+    order_place,
+    order_profile,
+    position_close,
+)
 from portfolios.models import LedgerEntry, Position
 from portfolios.selectors import ledger_sum
 from portfolios.services import portfolio_create, portfolio_update
@@ -185,3 +194,21 @@ def test_working_orders_keep_the_profile_they_were_placed_under(user, instant):
     resting.refresh_from_db()
     assert resting.realism_profile == "realistic"
     assert order_profile(resting).name == "realistic"
+
+
+def test_closing_a_bracket_position_by_hand_retires_its_exits(user, instant):
+    ask = book("ETH-USD").asks[0][0]
+    legs, _ = bracket_place(user=user, portfolio_id=instant.pk, now=NOW, entry=OrderRequest(
+        symbol="ETH-USD", side="buy", order_type="market", quantity=Decimal("1")),
+        legs=ExitLegs(take_profit_price=ask + 500, stop_price=ask - 500))
+    entry, take_profit, stop_loss = legs
+    entry.refresh_from_db()
+    assert entry.status == OrderStatus.FILLED
+    assert {Order.objects.get(pk=leg.pk).status for leg in (take_profit, stop_loss)} == {
+        OrderStatus.ACCEPTED, OrderStatus.PENDING_TRIGGER}
+
+    position = Position.objects.get(portfolio=instant, status="open")
+    position_close(user=user, position_id=position.pk)
+
+    assert {Order.objects.get(pk=leg.pk).status for leg in (take_profit, stop_loss)} == {OrderStatus.CANCELLED}
+    assert not Position.objects.filter(portfolio=instant, status="open").exists()
