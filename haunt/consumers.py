@@ -188,6 +188,16 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "Pong", "data": {"echo": content.get("echo")}})
 
     # --- group messages -------------------------------------------------------------------
+    async def dispatch(self, message):
+        """Group pushes skip Channels' per-message close_old_connections: they touch no database, and
+        that call hops into the single thread the HTTP views run in, so every quote would queue
+        behind whatever request is running. Everything else dispatches as Channels does it (and its
+        database work goes through database_sync_to_async, which keeps connections clean)."""
+        if message.get("type") == "stream.event":
+            await self.stream_event(message)
+        else:
+            await super().dispatch(message)
+
     async def stream_event(self, message):
         if self.is_closed:  # group messages queued before the disconnect: the socket is gone
             return
