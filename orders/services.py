@@ -17,7 +17,7 @@ from haunt.errors import Conflict, DomainError
 from haunt.market.calendars import calendar_for
 from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
-from haunt.money import is_multiple_of, quantize_money, quantize_price
+from haunt.money import format_decimal, is_multiple_of, quantize_money, quantize_price
 from orders import events, execution
 from orders.market_view import instrument_spec, live_book, live_prices
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
@@ -261,11 +261,11 @@ def _execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
         # Fill or kill is all or nothing, buying power included: it never shrinks to what the cash pays for.
         shrinkable = affordable and order.time_in_force != TimeInForce.FOK
         result = _simulate(order=order, portfolio=portfolio, book=book, quantity=affordable) if shrinkable else None
-    explanation = result.explain() if result else {}
+    explanation = _readable(result.explain()) if result else {}
     for piece in result.slices if result else ():
         _record_fill(order=order, portfolio=portfolio, quantity=piece.quantity, price=piece.fill_price,
                      fee=piece.fee, slippage=piece.slippage_cost, liquidity=piece.liquidity.value,
-                     explanation={**explanation, "level": piece.explain()}, now=now)
+                     explanation={**explanation, "level": _readable(piece.explain())}, now=now)
     if order.filled_quantity == order.quantity:
         return
     if order.reduce_only and _tradable_quantity(order=order, portfolio=portfolio) == 0:
@@ -297,6 +297,18 @@ def _tradable_quantity(*, order: Order, portfolio: Portfolio) -> Decimal:
     if position is None or (position.side == Position.Direction.LONG) == (order.side == Side.BUY):
         return Decimal(0)
     return min(order.remaining_quantity, position.quantity)
+
+
+# Places the exact figures of an execution explanation are shown with (the fills themselves are exact).
+EXPLANATION_PLACES = {"slippage_bps_vs_mid": 4, "slippage_bps_vs_arrival": 4, "slippage_fraction_applied": 10,
+                      "slippage_cost": 8, "total_slippage_cost": 8, "vwap": 10}
+
+
+def _readable(explanation: dict) -> dict:
+    """The explanation with its derived ratios rounded for people (half-even, once, for display)."""
+    return {key: (format_decimal(Decimal(value), EXPLANATION_PLACES[key])
+                  if key in EXPLANATION_PLACES and value is not None else value)
+            for key, value in explanation.items()}
 
 
 def _simulate(*, order: Order, portfolio: Portfolio, book: execution.OrderBook,

@@ -408,7 +408,9 @@ def test_trades_explain_the_walk_vwap_slippage_latency_and_profile(auth_client, 
     assert D(explanation["available_liquidity"]) == D("100")
     assert D(explanation["vwap"]) == D("2008.705")
     assert D(explanation["mid_price"]) == D("1999.5")
-    expected_bps = (D("2008.705") - D("1999.5")) / D("1999.5") * 10000  # 46.04 bps over the mid
+    # 46.0365 bps over the mid: shown to 4 places, half-even
+    expected_bps = ((D("2008.705") - D("1999.5")) / D("1999.5") * 10000).quantize(D("0.0001"))
+    assert explanation["slippage_bps_vs_mid"] == "46.0365"
     assert D(explanation["slippage_bps_vs_mid"]) == expected_bps
     assert D(explanation["slippage_bps_vs_arrival"]) == expected_bps
     assert {trade["executed_at"] for trade in trades} == {
