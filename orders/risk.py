@@ -29,8 +29,12 @@ def _order_price(request, prices) -> Decimal | None:
     return quoted if quoted is not None else prices["last"]
 
 
-def pre_trade_checks(*, portfolio, instrument, request, prices) -> list[dict]:
-    """Refuse (raise) or annotate (return warnings for) an order before it is accepted."""
+def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop: Decimal | None = None) -> list[dict]:
+    """Refuse (raise) or annotate (return warnings for) an order before it is accepted.
+
+    `protective_stop` is the stop an entry comes with (a bracket's stop-loss): with it, the order's
+    risk — its loss if the stop is hit — is checked against risk_per_trade_pct.
+    """
     position = Position.objects.filter(portfolio=portfolio, instrument=instrument, status=Position.Status.OPEN).first()
     same_side = position is not None and (position.side == Position.Direction.LONG) == (request.side == "buy")
     closing = Decimal(0) if position is None or same_side else min(position.quantity, request.quantity)
@@ -48,13 +52,21 @@ def pre_trade_checks(*, portfolio, instrument, request, prices) -> list[dict]:
     available = valuation.buying_power
     if price is not None:
         # In the portfolio's base currency: prices are in the instrument's quote currency.
-        price = price * conversion_rate(from_currency=instrument.quote_currency, to_currency=portfolio.base_currency)
+        rate = conversion_rate(from_currency=instrument.quote_currency, to_currency=portfolio.base_currency)
+        price = price * rate
         notional = opening * price * instrument.contract_multiplier
         if notional > available:
             raise RiskCheckFailed(
                 f"Order needs about {notional:.2f} of buying power; {available:.2f} is available.",
                 code="insufficient_buying_power", field="quantity")
         equity = valuation.equity
+        if protective_stop is not None and equity > 0:
+            risk = abs(price - protective_stop * rate) * opening * instrument.contract_multiplier
+            risk_pct = risk / equity * 100
+            limit = Decimal(str(settings["risk_per_trade_pct"]))
+            if risk_pct > limit:
+                _violate(warnings, settings, "risk_per_trade_pct",
+                         f"Stopped out, this order loses {risk_pct:.2f}% of equity; the limit is {limit}%.")
         held = position.quantity if same_side else Decimal(0)
         size_pct = (held + opening) * price * instrument.contract_multiplier / equity * 100 if equity > 0 else None
         limit = Decimal(str(settings["max_position_size_pct"]))

@@ -141,7 +141,8 @@ def _lock_portfolio(*, user, portfolio_id) -> Portfolio:
 
 
 def _create_order(*, portfolio: Portfolio, request: OrderRequest, now: datetime, role: str, group_id,
-                  status: str | None = None, parent: Order | None = None, checks: bool = True) -> Order:
+                  status: str | None = None, parent: Order | None = None, checks: bool = True,
+                  protective_stop: Decimal | None = None) -> Order:
     instrument = _instrument_for_order(request.symbol)
     _check_grid(request, instrument)
     expires_at = _expiry(request, instrument, now)
@@ -152,7 +153,8 @@ def _create_order(*, portfolio: Portfolio, request: OrderRequest, now: datetime,
     prices = live_prices(instrument.symbol)
     if is_open and prices is None:
         raise Conflict(f"No live market for {instrument.symbol}: is the market feed running?", code="market_unavailable")
-    warnings = pre_trade_checks(portfolio=portfolio, instrument=instrument, request=request, prices=prices) \
+    warnings = pre_trade_checks(portfolio=portfolio, instrument=instrument, request=request, prices=prices,
+                                protective_stop=protective_stop) \
         if checks else []
     profile = realism_profile_for(portfolio)
     order = Order(
@@ -782,7 +784,8 @@ def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
         take_profit = dataclasses.replace(take_profit, reduce_only=True)
         stop = dataclasses.replace(stop, reduce_only=True)
         _check_bracket_prices(entry=entry, legs=legs)
-        parent = _create_order(portfolio=portfolio, request=entry, now=now, role=OrderRole.ENTRY, group_id=group_id)
+        parent = _create_order(portfolio=portfolio, request=entry, now=now, role=OrderRole.ENTRY, group_id=group_id,
+                               protective_stop=legs.stop_price)
         # The exits close what the entry opens, so they skip the opening checks (buying power, sizing).
         take_profit_order = _create_order(portfolio=portfolio, request=take_profit, now=now,
                                           role=OrderRole.TAKE_PROFIT, group_id=group_id, status=OrderStatus.HELD,

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from haunt.market.models import Candle, Instrument
 from orders.risk import RiskCheckFailed
-from orders.services import OrderRequest, order_place
+from orders.market_view import live_prices
+from orders.services import ExitLegs, OrderRequest, bracket_place, order_place
 from portfolios.models import EquitySnapshot, Portfolio
 from portfolios.services import portfolio_create, portfolio_update
 
@@ -116,3 +117,19 @@ def test_snapshots_keep_the_peak_and_the_days_opening_figures(user, trader):
     assert trader.peak_pnl == 0  # the top-up is not a gain
     assert trader.day_start_date == tomorrow.taken_at.astimezone(UTC).date()
     assert trader.day_start_equity == Decimal(6_000_000)
+
+
+def test_a_bracket_whose_stop_risks_too_much_of_equity_is_refused(user, trader):
+    ask = live_prices("BTC-USD")["ask"]
+    # 10 BTC with a stop 2,000 below the ask risks ~20,000 + slippage ≈ 0.4% of 5,000,000: allowed;
+    # with the stop 20,000 below, ~200,000 = 4%: above the 2% default.
+    allowed, _ = bracket_place(user=user, portfolio_id=trader.pk, now=NOW, entry=OrderRequest(
+        symbol="BTC-USD", side="buy", order_type="limit", quantity=Decimal("10"), limit_price=ask),
+        legs=ExitLegs(take_profit_price=ask + 5000, stop_price=ask - 2000))
+    with pytest.raises(RiskCheckFailed) as refusal:
+        bracket_place(user=user, portfolio_id=trader.pk, now=NOW, entry=OrderRequest(
+            symbol="BTC-USD", side="buy", order_type="limit", quantity=Decimal("10"), limit_price=ask),
+            legs=ExitLegs(take_profit_price=ask + 5000, stop_price=ask - 20000))
+
+    assert allowed[0].warnings == []
+    assert refusal.value.code == "risk_risk_per_trade_pct"
