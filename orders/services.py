@@ -28,8 +28,8 @@ from portfolios.valuation import buying_power
 from orders.risk import pre_trade_checks
 from orders.selectors import order_get_for_user
 from portfolios.models import LedgerEntry, Portfolio, Position
-from portfolios.selectors import portfolio_get, portfolio_get_for_user
-from portfolios.services import ledger_post, portfolio_reset, portfolio_settle_fill
+from portfolios.selectors import portfolio_get
+from portfolios.services import ledger_post, portfolio_lock_for_user, portfolio_reset, portfolio_settle_fill
 
 TRIGGERED_TYPES = (OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 NOTHING_TO_REDUCE = "Reduce-only: no open position left to reduce."
@@ -121,7 +121,7 @@ def order_place(*, user, portfolio_id, request: OrderRequest, now: datetime | No
     """Place one order. Returns (order, created); resubmitting a client_order_id returns the
     existing order with created False and changes nothing."""
     with transaction.atomic():
-        portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
+        portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if request.client_order_id:
             existing = Order.objects.filter(portfolio=portfolio, client_order_id=request.client_order_id).first()
             if existing is not None:
@@ -130,14 +130,6 @@ def order_place(*, user, portfolio_id, request: OrderRequest, now: datetime | No
                               group_id=group_id)
         _start(order=order, portfolio=portfolio, now=now or timezone.now())
         return order, True
-
-
-def _lock_portfolio(*, user, portfolio_id) -> Portfolio:
-    portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
-    portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
-    if portfolio.is_archived:
-        raise Conflict("This portfolio is archived and cannot trade.", code="portfolio_archived")
-    return portfolio
 
 
 def _create_order(*, portfolio: Portfolio, request: OrderRequest, now: datetime, role: str, group_id,
@@ -743,7 +735,7 @@ def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, 
     when one fills or triggers, the other is cancelled."""
     now = now or timezone.now()
     with transaction.atomic():
-        portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
+        portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if client_order_id:
             existing = Order.objects.filter(portfolio=portfolio, client_order_id=client_order_id).first()
             if existing is not None:
@@ -768,7 +760,7 @@ def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
     so the entry's trigger_source is the stop-loss's."""
     now = now or timezone.now()
     with transaction.atomic():
-        portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
+        portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if entry.client_order_id:
             existing = Order.objects.filter(portfolio=portfolio, client_order_id=entry.client_order_id).first()
             if existing is not None:
@@ -852,7 +844,7 @@ def position_set_exits(*, user, position_id, stop_loss: Decimal | None, take_pro
     now = now or timezone.now()
     position = position_get_for_user(user=user, position_id=position_id)
     with transaction.atomic():
-        portfolio = _lock_portfolio(user=user, portfolio_id=position.portfolio_id)
+        portfolio = portfolio_lock_for_user(user=user, portfolio_id=position.portfolio_id)
         position = Position.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=position.pk)
         if position.status != Position.Status.OPEN:
             raise Conflict("This position is closed.", code="position_closed")
@@ -900,7 +892,7 @@ def portfolio_reset_trading(*, user, portfolio_id, now: datetime | None = None) 
     then bring cash back to the starting balance. History is kept."""
     now = now or timezone.now()
     with transaction.atomic():
-        portfolio = _lock_portfolio(user=user, portfolio_id=portfolio_id)
+        portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         for order in Order.objects.select_for_update(of=("self",)).select_related("instrument").filter(
                 portfolio=portfolio, status__in=OrderStatus.open()).order_by("pk"):
             _finish(order, OrderStatus.CANCELLED, "The portfolio was reset.", OrderEvent.Kind.CANCELLED)

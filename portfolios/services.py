@@ -91,7 +91,7 @@ def portfolio_update(
     *, user, portfolio_id, risk_settings: dict | None = None, default_leverage_by_class: dict | None = None, **changes
 ) -> Portfolio:
     """Change a portfolio's settings. Risk settings and leverage merge into the stored ones key by key."""
-    portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
+    portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     assert not unknown, f"not updatable: {unknown}"  # the input serializer admits only UPDATABLE_FIELDS
     for field, value in changes.items():
@@ -111,7 +111,7 @@ def portfolio_update(
 @transaction.atomic
 def portfolio_archive(*, user, portfolio_id) -> Portfolio:
     """Soft delete: the portfolio leaves the default list and refuses changes; its history stays."""
-    portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
+    portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
     portfolio.is_archived = True
     portfolio.archived_at = timezone.now()
     portfolio.save(update_fields=["is_archived", "archived_at", "updated_at"])
@@ -122,7 +122,7 @@ def portfolio_archive(*, user, portfolio_id) -> Portfolio:
 @transaction.atomic
 def portfolio_reset(*, user, portfolio_id) -> Portfolio:
     """Bring cash back to the starting balance and clear P&L and top-ups; the ledger keeps the history."""
-    portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
+    portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
     if portfolio.cash != portfolio.starting_balance:
         ledger_post(portfolio=portfolio, amount=portfolio.starting_balance - portfolio.cash,
                     kind=LedgerEntry.Kind.RESET, description="Reset to starting balance")
@@ -140,7 +140,7 @@ def portfolio_reset(*, user, portfolio_id) -> Portfolio:
 @transaction.atomic
 def portfolio_topup(*, user, portfolio_id, amount: Decimal) -> Portfolio:
     """Add virtual funds. Top-ups are counted apart (total_topups) so they never show as return."""
-    portfolio = _locked_for_user(user=user, portfolio_id=portfolio_id)
+    portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
     entry = ledger_post(portfolio=portfolio, amount=amount, kind=LedgerEntry.Kind.TOPUP, description="Top-up")
     portfolio.total_topups = quantize_money(portfolio.total_topups + entry.amount)
     portfolio.save(update_fields=["cash", "total_topups", "updated_at"])
@@ -167,8 +167,9 @@ def portfolio_clone(*, user, portfolio_id, name: str | None = None) -> Portfolio
     )
 
 
-def _locked_for_user(*, user, portfolio_id) -> Portfolio:
-    """Check ownership (404 otherwise), then lock the row; archived portfolios refuse every change."""
+def portfolio_lock_for_user(*, user, portfolio_id) -> Portfolio:
+    """Check ownership (404 otherwise), then lock the row; archived portfolios refuse every change
+    (settings, cash and trading alike). Call inside a transaction."""
     portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
     portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
     if portfolio.is_archived:

@@ -3,6 +3,8 @@ portfolios that trade them, and the bookkeeping every scenario must leave balanc
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from haunt.market import state
 from haunt.market.services import instruments_sync
 from haunt.market.universe import spec_by_symbol
@@ -19,8 +21,10 @@ ETH_ASKS = [("2000.00", "2"), ("2001.00", "3"), ("2002.00", "95")]
 TRADED_SYMBOLS = ("ETH-USD", "SOL-USD", "AAPL")
 
 
-def sync_traded_instruments() -> None:
-    """Only the instruments these tests trade (the whole universe would triple the run time)."""
+@pytest.fixture
+def instruments(db):
+    """Only the instruments these tests trade (the whole universe would triple the run time).
+    Import it into a test module to use it there in place of the root fixture."""
     instruments_sync(tuple(spec_by_symbol(symbol) for symbol in TRADED_SYMBOLS))
 
 
@@ -49,9 +53,12 @@ def make_portfolio(user, *, profile="frictionless", latency=False, cash=START_CA
                             simulate_latency=latency, risk_settings=risk or None)
 
 
-def assert_books_balance() -> None:
-    """Cash is the sum of the ledger, each trade has its settlement and fee entries, and each
-    order's filled quantity and fees are the sums over its trades."""
+@pytest.fixture(autouse=True)
+def books_balance(db):
+    """After every test of a module that imports it: cash is the sum of the ledger, each trade has
+    its settlement and fee entries, and each order's filled quantity and fees are the sums over
+    its trades."""
+    yield
     for portfolio in Portfolio.objects.all():
         assert portfolio.cash == sum(LedgerEntry.objects.filter(portfolio=portfolio).values_list("amount", flat=True))
     for trade in Trade.objects.select_related("instrument"):

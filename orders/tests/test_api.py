@@ -13,32 +13,19 @@ from django.utils import timezone
 
 from orders.engine import OrderEngine
 from orders.models import Order, Trade
-from portfolios.models import LedgerEntry, Position
-
 from orders.tests.books import (
     D,
     NOW,
     START_CASH,
-    assert_books_balance,
+    books_balance,  # noqa: F401 (autouse fixture)
+    instruments,  # noqa: F401 (fixture)
     make_portfolio,
     publish,
     publish_eth,
-    sync_traded_instruments,
 )
+from portfolios.models import LedgerEntry, Position
 
 pytestmark = pytest.mark.django_db
-
-
-
-@pytest.fixture(autouse=True)
-def _books_balance(db):
-    yield
-    assert_books_balance()
-
-
-@pytest.fixture
-def instruments(db):
-    sync_traded_instruments()
 
 
 @pytest.fixture

@@ -26,33 +26,19 @@ from orders.services import (
     position_close,
     position_set_exits,
 )
-from portfolios.models import LedgerEntry, Position
-
 from orders.tests.books import (
     D,
     NOW,
     START_CASH,
-    assert_books_balance,
+    books_balance,  # noqa: F401 (autouse fixture)
+    instruments,  # noqa: F401 (fixture)
     make_portfolio,
     publish,
     publish_eth,
-    sync_traded_instruments,
 )
+from portfolios.models import LedgerEntry, Position
 
 pytestmark = pytest.mark.django_db
-
-
-
-
-@pytest.fixture(autouse=True)
-def _books_balance(db):
-    yield
-    assert_books_balance()
-
-
-@pytest.fixture
-def instruments(db):
-    sync_traded_instruments()
 
 
 class Clock:
