@@ -29,7 +29,8 @@ Which lots close first (``CostBasisMethod``):
   the smallest gain. Ties close oldest first.
 - ``specific``: the fill's ``lot_selection`` names the lots and the quantity to close from each;
   it must sum exactly to the quantity this fill closes (the whole position on a flip). A
-  selection with any other method is refused rather than ignored.
+  selection with any other method is refused rather than ignored. ``selection_preferring``
+  builds one from the lots an order names, topped up in the portfolio method's order.
 - ``average``: every lot is valued at the position's weighted average price. On each fill the
   lots are restated to the average price and to the average opening fee per unit, but each keeps
   its own quantity and date, and disposals take lots oldest first for their dates: the IRS rule
@@ -488,21 +489,58 @@ def _lots_to_close(
         raise InvalidLotOperation(
             f"lot_selection applies only to the specific method, not {method.value}", field="lot_selection"
         )
-    if method is CostBasisMethod.LIFO:
-        order = held[::-1]
-    elif method is CostBasisMethod.HIFO:
-        order = sorted(held, key=lambda lot: _hifo_rank(lot, side=side, multiplier=multiplier))
-    else:
-        order = held
     takes = []
     wanted = closing_quantity
-    for lot in order:
+    for lot in _closing_order(held, method=method, side=side, multiplier=multiplier):
         if wanted == 0:
             break
         taken = min(lot.quantity, wanted)
         takes.append((lot, taken))
         wanted -= taken
     return takes
+
+
+def _closing_order(
+    held: Sequence[Lot], *, method: CostBasisMethod, side: PositionSide, multiplier: Decimal
+) -> Sequence[Lot]:
+    """The lots (in acquisition order) in the order the method closes them."""
+    if method is CostBasisMethod.LIFO:
+        return held[::-1]
+    if method is CostBasisMethod.HIFO:
+        return sorted(held, key=lambda lot: _hifo_rank(lot, side=side, multiplier=multiplier))
+    return held
+
+
+def selection_preferring(
+    *,
+    side_of_position: PositionSide,
+    lots: Sequence[Lot],
+    lot_ids: Sequence[str],
+    closing_quantity: Decimal,
+    method: CostBasisMethod,
+    contract_multiplier: Decimal = ONE,
+) -> tuple[tuple[str, Decimal], ...]:
+    """The ``lot_selection`` of a closing fill whose order named lots (specific identification):
+    the named lots that are still open, in the order named, then, if they hold less than the
+    fill closes, the other lots in the order ``method`` closes them. Pass it to ``apply_fill``
+    with the specific method. ``average`` cannot identify lots, so it is refused."""
+    method = CostBasisMethod(method)
+    if method in (CostBasisMethod.AVERAGE, CostBasisMethod.SPECIFIC):
+        raise InvalidLotOperation(f"lots cannot be chosen under the {method.value} method", field="lot_ids")
+    side, held = _position(side_of_position, lots)
+    by_id = {lot.lot_id: lot for lot in held}
+    named = [by_id[lot_id] for lot_id in dict.fromkeys(lot_ids) if lot_id in by_id]
+    others = [lot for lot in held if lot not in named]
+    multiplier = _positive(contract_multiplier, name="contract_multiplier")
+    selection = []
+    wanted = closing_quantity
+    for lot in [*named, *_closing_order(others, method=method, side=side, multiplier=multiplier)]:
+        if wanted == 0:
+            break
+        taken = min(lot.quantity, wanted)
+        selection.append((lot.lot_id, taken))
+        wanted -= taken
+    return tuple(selection)
 
 
 def _hifo_rank(lot: Lot, *, side: PositionSide, multiplier: Decimal) -> Decimal:

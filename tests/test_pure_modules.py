@@ -19,6 +19,7 @@ PURE_MODULES = [
     "derivatives.liquidation",
     "portfolios.analytics",
     "portfolios.lots",
+    "portfolios.tax",
     "options_trading.pricing",
 ]
 
