@@ -3,7 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from haunt.api.fields import price_serializer_field, quantity_serializer_field
-from haunt.api.serializers import StrictInput
+from haunt.api.serializers import FastOutput, StrictInput
 from orders.models import Order, OrderEvent, OrderType, Side, TimeInForce, Trade, TriggerSource
 
 LIMIT_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
@@ -120,14 +120,14 @@ class OrderPlaceIn(StrictInput):
         return attrs
 
 
-class OrderEventOut(serializers.ModelSerializer):
+class OrderEventOut(FastOutput, serializers.ModelSerializer):
     class Meta:
         model = OrderEvent
         fields = ["kind", "detail", "created_at"]
         read_only_fields = fields
 
 
-class OrderOut(serializers.ModelSerializer):
+class OrderOut(FastOutput, serializers.ModelSerializer):
     portfolio = serializers.UUIDField(source="portfolio_id")
     symbol = serializers.CharField(source="instrument.symbol")
     asset_class = serializers.CharField(source="instrument.asset_class")
@@ -157,7 +157,7 @@ class OrderDetailOut(OrderOut):
         read_only_fields = fields
 
 
-class TradeOut(serializers.ModelSerializer):
+class TradeOut(FastOutput, serializers.ModelSerializer):
     order = serializers.UUIDField(source="order_id")
     portfolio = serializers.UUIDField(source="portfolio_id")
     position = serializers.UUIDField(source="position_id", allow_null=True)

@@ -3,8 +3,8 @@ from decimal import Decimal
 from django.utils import timezone
 from rest_framework import serializers
 
-from haunt.api.fields import money_serializer_field
-from haunt.api.serializers import StrictInput
+from haunt.api.fields import money_serializer_field, rate_serializer_field
+from haunt.api.serializers import FastOutput, StrictInput
 from haunt.market.state import quote_read
 from haunt.money import quantize_money
 from portfolios.models import (
@@ -96,6 +96,12 @@ class PortfolioCreateIn(StrictInput):
 class PortfolioUpdateIn(StrictInput):
     read_only_names = (*PORTFOLIO_READ_ONLY, "base_currency", "starting_balance")
 
+    benchmark_symbol = serializers.CharField(max_length=32, required=False, allow_blank=True,
+                                             help_text="Instrument analytics compare returns with; blank: BTC-USD "
+                                                       "for a crypto-only portfolio, SPY otherwise.")
+    risk_free_rate = rate_serializer_field(min_value=Decimal("-0.1"), max_value=Decimal("1"), required=False,
+                                           help_text="Annual risk-free rate for Sharpe, Sortino and alpha (0.04 = 4%).")
+
     name = serializers.CharField(max_length=100, required=False)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     cost_basis_method = serializers.ChoiceField(CostBasisMethod.choices, required=False)
@@ -117,7 +123,7 @@ class CloneIn(StrictInput):
     name = serializers.CharField(max_length=100, required=False)
 
 
-class PortfolioOut(serializers.ModelSerializer):
+class PortfolioOut(FastOutput, serializers.ModelSerializer):
     current_balance = money_serializer_field(source="cash")
     equity = serializers.SerializerMethodField()
     unrealized_pnl = serializers.SerializerMethodField()
@@ -132,7 +138,8 @@ class PortfolioOut(serializers.ModelSerializer):
             "id", "name", "description", "base_currency", "starting_balance", "current_balance", "total_topups",
             "equity", "margin_used", "margin_available", "unrealized_pnl", "realized_pnl", "total_pnl",
             "return_pct", "cost_basis_method", "risk_settings", "default_leverage", "strategy_tags", "visibility",
-            "realism_profile", "simulate_latency", "competition", "is_competition", "is_archived", "archived_at",
+            "realism_profile", "simulate_latency", "benchmark_symbol", "risk_free_rate", "competition",
+            "is_competition", "is_archived", "archived_at",
             "last_reset_at", "created_at", "updated_at",
         ]
         read_only_fields = fields
@@ -161,21 +168,21 @@ class PortfolioOut(serializers.ModelSerializer):
         return f"{(self._valuation(portfolio).equity - invested) / invested * 100:.4f}"
 
 
-class LedgerEntryOut(serializers.ModelSerializer):
+class LedgerEntryOut(FastOutput, serializers.ModelSerializer):
     class Meta:
         model = LedgerEntry
         fields = ["id", "kind", "amount", "balance_after", "reference", "description", "created_at"]
         read_only_fields = fields
 
 
-class PositionLotOut(serializers.ModelSerializer):
+class PositionLotOut(FastOutput, serializers.ModelSerializer):
     class Meta:
         model = PositionLot
         fields = ["id", "quantity", "original_quantity", "price", "open_fee", "opened_at"]
         read_only_fields = fields
 
 
-class PositionOut(serializers.ModelSerializer):
+class PositionOut(FastOutput, serializers.ModelSerializer):
     """A position marked to the live market: bid for longs, ask for shorts."""
 
     portfolio = serializers.UUIDField(source="portfolio_id")
