@@ -1,0 +1,135 @@
+"""History exports (spec §12 "Export Formats", §14 GET /api/history/export): orders, trades,
+closed positions and the ledger as CSV or JSON, streamed, and the PDF performance report.
+
+Every row is the representation the history endpoints give, through the same serializers, so
+an export and the API never disagree. CSV leaves out the nested lists (an order's fills and
+history, a position's lots), which have their own exports; JSON keeps them.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from rest_framework.serializers import Serializer
+from rest_framework.utils.encoders import JSONEncoder
+
+from haunt.errors import DomainError
+from haunt.exports import csv_chunks, json_array_chunks
+from orders.selectors import order_list_for_user, trade_list_for_user
+from orders.serializers import OrderHistoryOut, OrderOut, TradeOut
+from portfolios.models import Position
+from portfolios.selectors import ledger_list_for_user, portfolio_get_for_user, position_list_for_user
+from portfolios.serializers import LedgerEntryOut, PositionOut
+
+ROWS_PER_QUERY = 500
+KINDS = ("orders", "trades", "positions", "ledger")
+FORMATS = ("csv", "json", "pdf")
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    json_serializer: type[Serializer]
+    csv_columns: tuple[str, ...]
+    date_field: str
+    ordering: tuple[str, ...]
+
+
+def _columns(serializer: type[Serializer], *, without: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return tuple(name for name in serializer.Meta.fields if name not in without)
+
+
+EXPORT_KINDS = {
+    # The same order as each history endpoint: newest first.
+    "orders": ExportKind(OrderHistoryOut, _columns(OrderOut), "created_at", ("-created_at", "-pk")),
+    "trades": ExportKind(TradeOut, _columns(TradeOut), "executed_at", ("-executed_at", "-pk")),
+    "positions": ExportKind(PositionOut, _columns(PositionOut, without=("lots",)), "closed_at", ("-closed_at", "-pk")),
+    "ledger": ExportKind(LedgerEntryOut, _columns(LedgerEntryOut), "created_at", ("-pk",)),
+}
+
+
+def export_queryset_for_user(*, user, kind: str, portfolio_id=None, symbol: str | None = None,
+                             start: datetime | None = None, end: datetime | None = None) -> QuerySet:
+    """The rows of one export, owner-scoped (a foreign portfolio is 404), archived portfolios
+    included; ``start`` inclusive, ``end`` exclusive on the kind's date."""
+    if portfolio_id is not None:
+        portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
+    if kind == "orders":
+        rows = order_list_for_user(user=user).prefetch_related("events", "trades__instrument")
+    elif kind == "trades":
+        rows = trade_list_for_user(user=user)
+    elif kind == "positions":
+        rows = position_list_for_user(user=user, include_closed=True).filter(status=Position.Status.CLOSED)
+    else:
+        if portfolio_id is None:
+            raise DomainError("The ledger is exported one portfolio at a time.", code="required", field="portfolio")
+        rows = ledger_list_for_user(user=user, portfolio_id=portfolio_id)
+    spec = EXPORT_KINDS[kind]
+    if portfolio_id is not None and kind != "ledger":
+        rows = rows.filter(portfolio_id=portfolio_id)
+    if symbol and kind != "ledger":
+        rows = rows.filter(instrument__symbol=symbol)
+    if start is not None:
+        rows = rows.filter(**{f"{spec.date_field}__gte": start})
+    if end is not None:
+        rows = rows.filter(**{f"{spec.date_field}__lt": end})
+    return rows.order_by(*spec.ordering)
+
+
+def _representations(rows: QuerySet, serializer: type[Serializer]) -> Iterator[dict]:
+    context = {}  # shared, so per-request caches in the serializers (marks, valuations) work
+    for row in rows.iterator(chunk_size=ROWS_PER_QUERY):
+        yield serializer(row, context=context).data
+
+
+def export_chunks(*, rows: QuerySet, kind: str, file_format: str) -> Iterator[str]:
+    spec = EXPORT_KINDS[kind]
+    if file_format == "csv":
+        return csv_chunks(spec.csv_columns, _representations(rows, spec.json_serializer), rows_per_chunk=ROWS_PER_QUERY)
+    encoder = JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    return json_array_chunks(_representations(rows, spec.json_serializer), encode=encoder.encode,
+                             rows_per_chunk=ROWS_PER_QUERY)
+
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "pdf": "application/pdf",
+    "txf": "text/plain; charset=utf-8",
+}
+
+
+def export_filename(*, stem: str, portfolio_name: str | None, extension: str, now: datetime | None = None) -> str:
+    """``haunt-<stem>-<portfolio>-<YYYYMMDD>.<ext>``, ASCII letters, digits and dashes only."""
+    day = (now or timezone.now()).strftime("%Y%m%d")
+    parts = ["haunt", stem, portfolio_name or "all-portfolios", day]
+    slug = "-".join(re.sub(r"[^A-Za-z0-9]+", "-", part).strip("-").lower() or "portfolio" for part in parts)
+    return f"{slug}.{extension}"
+
+
+def attachment(response: HttpResponse, filename: str) -> HttpResponse:
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def streaming_response(*, chunks: Iterator[str], file_format: str, filename: str, is_asgi: bool) -> StreamingHttpResponse:
+    """Stream the chunks, encoded as UTF-8. Under ASGI, Django would read a synchronous iterator
+    into a list before sending it; an asynchronous one that fetches each chunk in the thread the
+    view ran in (where its database connection lives) keeps the export streaming."""
+    encoded = (chunk.encode("utf-8") for chunk in chunks)
+    content = _asynchronous(encoded) if is_asgi else encoded
+    return attachment(StreamingHttpResponse(content, content_type=CONTENT_TYPES[file_format]), filename)
+
+
+_END = object()
+
+
+async def _asynchronous(chunks: Iterator[bytes]):
+    fetch = sync_to_async(next, thread_sensitive=True)
+    while (chunk := await fetch(chunks, _END)) is not _END:
+        yield chunk
