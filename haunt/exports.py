@@ -18,7 +18,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 
@@ -76,3 +78,11 @@ def _drain(buffer: io.StringIO) -> str:
     buffer.seek(0)
     buffer.truncate()
     return text
+
+
+def export_filename(*, parts: Sequence[str], extension: str, now: datetime) -> str:
+    """``haunt-<part>-...-<YYYYMMDD>.<ext>`` in lowercase ASCII letters, digits and dashes, so
+    it is safe in a Content-Disposition header on every platform."""
+    words = ["haunt", *parts, now.strftime("%Y%m%d")]
+    slug = "-".join(re.sub(r"[^A-Za-z0-9]+", "-", word).strip("-").lower() or "x" for word in words)
+    return f"{slug}.{extension}"

@@ -7,7 +7,6 @@ history, a position's lots), which have their own exports; JSON keeps them.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +14,6 @@ from datetime import datetime
 from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
-from django.utils import timezone
 from rest_framework.serializers import Serializer
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -102,14 +100,6 @@ CONTENT_TYPES = {
     "pdf": "application/pdf",
     "txf": "text/plain; charset=utf-8",
 }
-
-
-def export_filename(*, stem: str, portfolio_name: str | None, extension: str, now: datetime | None = None) -> str:
-    """``haunt-<stem>-<portfolio>-<YYYYMMDD>.<ext>``, ASCII letters, digits and dashes only."""
-    day = (now or timezone.now()).strftime("%Y%m%d")
-    parts = ["haunt", stem, portfolio_name or "all-portfolios", day]
-    slug = "-".join(re.sub(r"[^A-Za-z0-9]+", "-", part).strip("-").lower() or "portfolio" for part in parts)
-    return f"{slug}.{extension}"
 
 
 def attachment(response: HttpResponse, filename: str) -> HttpResponse:

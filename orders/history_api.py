@@ -2,6 +2,7 @@
 that reads it. `format` names the file format, so DRF's own `?format=` renderer override is
 switched off for this view (its errors are always JSON)."""
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -10,13 +11,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from haunt.api.serializers import StrictInput
+from haunt.exports import export_filename
 from orders.exports import (
     CONTENT_TYPES,
     FORMATS,
     KINDS,
     attachment,
     export_chunks,
-    export_filename,
     export_queryset_for_user,
     streaming_response,
 )
@@ -86,13 +87,13 @@ class ExportView(APIView):
         if file_format == "pdf":
             portfolio, document = portfolio_report_pdf(user=request.user, portfolio_id=portfolio_id,
                                                        start=query.get("start"), end=query.get("end"))
-            filename = export_filename(stem="report", portfolio_name=portfolio.name, extension="pdf")
+            filename = export_filename(parts=["report", portfolio.name], extension="pdf", now=timezone.now())
             return attachment(HttpResponse(document, content_type=CONTENT_TYPES["pdf"]), filename)
         rows = export_queryset_for_user(user=request.user, kind=query["kind"], portfolio_id=portfolio_id,
                                         symbol=query.get("symbol"), start=query.get("start"), end=query.get("end"))
         portfolio_name = portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id).name \
-            if portfolio_id else None
+            if portfolio_id else "all portfolios"
         return streaming_response(
             chunks=export_chunks(rows=rows, kind=query["kind"], file_format=file_format), file_format=file_format,
-            filename=export_filename(stem=query["kind"], portfolio_name=portfolio_name, extension=file_format),
+            filename=export_filename(parts=[query["kind"], portfolio_name], extension=file_format, now=timezone.now()),
             is_asgi=hasattr(request, "scope"))
