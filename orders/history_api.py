@@ -6,10 +6,9 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from haunt.api.negotiation import JsonErrorsOnly
 from haunt.api.serializers import StrictInput
 from haunt.exports import export_filename
 from orders.exports import (
@@ -49,12 +48,6 @@ class ExportQueryIn(StrictInput):
             raise serializers.ValidationError({"end": serializers.ErrorDetail(
                 "end must be after start.", code="invalid")})
         return attrs
-
-
-class JsonErrorsOnly(BaseContentNegotiation):
-    def select_renderer(self, request, renderers, format_suffix=None):
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
 
 
 @extend_schema(
