@@ -27,19 +27,30 @@ def _schedule_object(entry: dict):
     return value
 
 
+def beat_entries() -> dict:
+    """Each CELERY_BEAT_SCHEDULE entry as (task, schedule), its task resolved now so that a wrong
+    name fails at start. Autodiscovered task modules are imported first, as `celery beat` and the
+    worker do: nothing else in this process imports them."""
+    app = current_app
+    app.loader.import_default_modules()
+    return {name: (app.tasks[entry["task"]], _schedule_object(entry))
+            for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+
+
 async def run_beat_schedule(stop: asyncio.Event) -> None:
     app = current_app
-    entries = {name: (entry["task"], _schedule_object(entry)) for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+    entries = beat_entries()
     started = app.now()
     last_run = dict.fromkeys(entries, started)  # like beat: the first run is at the next due time
     while not stop.is_set():
-        for name, (task_name, schedule) in entries.items():
+        for name, (task, schedule) in entries.items():
             is_due, _ = schedule.is_due(last_run[name])
             if not is_due:
                 continue
             last_run[name] = app.now()
+            task_name = task.name
             try:
-                result = await database_sync_to_async(app.tasks[task_name].apply)()
+                result = await database_sync_to_async(task.apply)()
                 logger.info("Periodic job %s (%s) finished: %r", name, task_name, result.result)
             except Exception:  # one failing job must not stop the others
                 logger.exception("Periodic job %s (%s) failed", name, task_name)

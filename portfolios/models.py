@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from haunt.fields import money_field, price_field, quantity_field
+from haunt.fields import money_field, price_field, quantity_field, rate_field
 from portfolios.risk_settings import default_leverage, default_risk_settings
 
 
@@ -63,6 +63,10 @@ class Portfolio(models.Model):
     risk_settings = models.JSONField(default=default_risk_settings)
     default_leverage = models.JSONField(default=default_leverage)
     strategy_tags = models.JSONField(default=list, blank=True)
+    # Analytics settings: the instrument returns are compared with (blank: BTC-USD for a crypto-only
+    # portfolio, SPY otherwise) and the annual risk-free rate of Sharpe, Sortino and alpha.
+    benchmark_symbol = models.CharField(max_length=32, blank=True)
+    risk_free_rate = rate_field(default=0)
     visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE)
     realism_profile = models.CharField(max_length=16, choices=RealismProfile.choices, default=RealismProfile.REALISTIC)
     simulate_latency = models.BooleanField(default=True)
@@ -201,13 +205,17 @@ class LotDisposal(models.Model):
 
 
 class EquitySnapshot(models.Model):
-    """A portfolio's equity at one instant: after every fill, and hourly (beat job). `invested` is the
-    starting balance plus top-ups at that moment, so returns and drawdowns never count a deposit."""
+    """A portfolio's equity at one instant: after every fill and top-up, hourly and at each UTC day
+    close (beat jobs). `invested` is the starting balance plus top-ups at that moment; `cash_flow` is
+    the external money (top-up +, withdrawal −) that arrived with this snapshot and is already in its
+    equity, so time-weighted returns never count a deposit as profit."""
 
     class Reason(models.TextChoices):
         OPENED = "opened", "Portfolio opened"
         FILL = "fill", "After a fill"
         SCHEDULED = "scheduled", "Scheduled"
+        DAY_CLOSE = "day_close", "UTC day close"
+        TOPUP = "topup", "After a top-up"
         RESET = "reset", "After a reset"
 
     portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="equity_snapshots")
@@ -215,6 +223,7 @@ class EquitySnapshot(models.Model):
     equity = money_field()
     cash = money_field()
     invested = money_field()
+    cash_flow = money_field(default=0)
     reason = models.CharField(max_length=10, choices=Reason.choices)
 
     class Meta:

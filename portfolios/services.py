@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from haunt.errors import Conflict
+from haunt.errors import Conflict, DomainError
+from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
 from haunt.money import quantize_currency, quantize_money
 from portfolios import events
@@ -18,7 +19,7 @@ from portfolios.valuation import portfolio_valuation
 
 # Fields a client may change on an existing portfolio. Money fields are never among them.
 UPDATABLE_FIELDS = ("name", "description", "cost_basis_method", "strategy_tags", "visibility", "realism_profile",
-                    "simulate_latency")
+                    "simulate_latency", "benchmark_symbol", "risk_free_rate")
 
 
 def ledger_post(*, portfolio: Portfolio, amount: Decimal, kind: str, reference: str = "", description: str = "") -> LedgerEntry:
@@ -57,6 +58,8 @@ def portfolio_create(
     visibility: str = "private",
     realism_profile: str = "realistic",
     simulate_latency: bool = True,
+    benchmark_symbol: str = "",
+    risk_free_rate: Decimal = Decimal(0),
     competition=None,
 ) -> Portfolio:
     """Open a portfolio funded with its starting balance through an initial ledger deposit."""
@@ -76,6 +79,8 @@ def portfolio_create(
         visibility=visibility,
         realism_profile=realism_profile,
         simulate_latency=simulate_latency,
+        benchmark_symbol=benchmark_symbol,
+        risk_free_rate=risk_free_rate,
         competition=competition,
     )
     ledger_post(portfolio=portfolio, amount=portfolio.starting_balance, kind=LedgerEntry.Kind.DEPOSIT,
@@ -94,6 +99,10 @@ def portfolio_update(
     portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     assert not unknown, f"not updatable: {unknown}"  # the input serializer admits only UPDATABLE_FIELDS
+    benchmark = changes.get("benchmark_symbol")
+    if benchmark and not Instrument.objects.filter(symbol=benchmark, is_active=True).exists():
+        raise DomainError(f"No instrument {benchmark!r} to use as the benchmark.", code="unknown_symbol",
+                          field="benchmark_symbol")
     for field, value in changes.items():
         setattr(portfolio, field, value)
     update_fields = [*changes, "updated_at"]
@@ -144,6 +153,9 @@ def portfolio_topup(*, user, portfolio_id, amount: Decimal) -> Portfolio:
     entry = ledger_post(portfolio=portfolio, amount=amount, kind=LedgerEntry.Kind.TOPUP, description="Top-up")
     portfolio.total_topups = quantize_money(portfolio.total_topups + entry.amount)
     portfolio.save(update_fields=["cash", "total_topups", "updated_at"])
+    # Snapshotting at the flow itself makes the time-weighted return exact (no Modified Dietz weighting).
+    equity_snapshot_take(portfolio=portfolio, now=entry.created_at, reason=EquitySnapshot.Reason.TOPUP,
+                         cash_flow=entry.amount)
     events.portfolio_changed(portfolio)
     return portfolio
 
@@ -164,6 +176,8 @@ def portfolio_clone(*, user, portfolio_id, name: str | None = None) -> Portfolio
         visibility=source.visibility,
         realism_profile=source.realism_profile,
         simulate_latency=source.simulate_latency,
+        benchmark_symbol=source.benchmark_symbol,
+        risk_free_rate=source.risk_free_rate,
     )
 
 
@@ -196,9 +210,12 @@ def portfolio_settle_fill(*, portfolio: Portfolio, realized_pnl: Decimal) -> Non
     events.portfolio_changed(portfolio)
 
 
-def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str) -> EquitySnapshot:
+def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str, cash_flow: Decimal = Decimal(0)) -> EquitySnapshot:
     """Record the portfolio's equity valued at the live market now, and keep its running peak and
-    the UTC day's opening figures (the first snapshot of each day) on the portfolio row."""
+    the UTC day's opening figures (the first snapshot of each day) on the portfolio row.
+
+    `cash_flow` is the external money (top-up +, withdrawal −) the caller just booked: it is in
+    this equity and analytics take it out of the return."""
     equity = quantize_money(portfolio_valuation(portfolio).equity)
     invested = portfolio.starting_balance + portfolio.total_topups
     pnl = equity - invested
@@ -211,15 +228,23 @@ def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str) -> EquitySna
         portfolio.day_start_date, portfolio.day_start_equity, portfolio.day_start_pnl = today, equity, pnl
     portfolio.save(update_fields=["peak_pnl", "day_start_date", "day_start_equity", "day_start_pnl", "updated_at"])
     return EquitySnapshot.objects.create(portfolio=portfolio, taken_at=now, equity=equity, cash=portfolio.cash,
-                                         invested=invested, reason=reason)
+                                         invested=invested, cash_flow=quantize_money(cash_flow), reason=reason)
 
 
-def equity_snapshots_take_all(*, now) -> int:
-    """The scheduled snapshot of every active portfolio (hourly beat job), each under its row lock."""
+def equity_snapshots_take_all(*, now, reason: str = EquitySnapshot.Reason.SCHEDULED) -> int:
+    """A snapshot of every active portfolio (the hourly and the day-close beat jobs), each under its row lock.
+
+    Day-close snapshots are taken once per UTC day: a rerun (a retried or duplicated beat) skips
+    the portfolios already closed since the last midnight."""
+    portfolio_ids = Portfolio.objects.active().values_list("pk", flat=True)
+    if reason == EquitySnapshot.Reason.DAY_CLOSE:
+        midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        portfolio_ids = portfolio_ids.exclude(pk__in=EquitySnapshot.objects.filter(
+            reason=EquitySnapshot.Reason.DAY_CLOSE, taken_at__gte=midnight).values("portfolio_id"))
     taken = 0
-    for portfolio_id in Portfolio.objects.active().values_list("pk", flat=True).iterator():
+    for portfolio_id in portfolio_ids.iterator():
         with transaction.atomic():
             portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
-            equity_snapshot_take(portfolio=portfolio, now=now, reason=EquitySnapshot.Reason.SCHEDULED)
+            equity_snapshot_take(portfolio=portfolio, now=now, reason=reason)
         taken += 1
     return taken

@@ -244,9 +244,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "snapshot-equity": {
         "task": "portfolios.snapshot_equity",
-        # At the top of every hour (00:00 UTC included: the day-close snapshot).
-        "schedule": crontab(minute=0),
+        # At the top of every hour from 01:00 to 23:00 UTC (00:00 is the day close, below).
+        "schedule": crontab(minute=0, hour="1-23"),
         "options": {"expires": 1800},
+    },
+    "snapshot-equity-day-close": {
+        "task": "portfolios.snapshot_equity_day_close",
+        # Every day at 00:00 UTC: the close of the UTC day that daily returns are measured on.
+        # No expiry: a late day close still beats none, and reruns skip portfolios already closed.
+        "schedule": crontab(minute=0, hour=0),
     },
     "charge-borrow-fees": {
         "task": "portfolios.charge_borrow_fees",
