@@ -11,6 +11,7 @@ from haunt.errors import DomainError
 from haunt.market.models import Candle
 from haunt.market.selectors import conversion_rate
 from portfolios.models import Position
+from portfolios.selectors import open_position_in, portfolio_open_positions
 from portfolios.valuation import portfolio_valuation
 
 
@@ -35,7 +36,7 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
     `protective_stop` is the stop an entry comes with (a bracket's stop-loss): with it, the order's
     risk — its loss if the stop is hit — is checked against risk_per_trade_pct.
     """
-    position = Position.objects.filter(portfolio=portfolio, instrument=instrument, status=Position.Status.OPEN).first()
+    position = open_position_in(portfolio, instrument.pk)
     same_side = position is not None and (position.side == Position.Direction.LONG) == (request.side == "buy")
     closing = Decimal(0) if position is None or same_side else min(position.quantity, request.quantity)
     opening = request.quantity - closing
@@ -78,7 +79,7 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
     if position is None:
         _check_correlation(portfolio=portfolio, instrument=instrument, warnings=warnings, settings=settings)
     if position is None or not same_side and opening > 0:
-        open_count = Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN).count()
+        open_count = len(portfolio_open_positions(portfolio))
         if position is None and open_count >= int(settings["max_open_positions"]):
             _violate(warnings, settings, "max_open_positions",
                      f"{open_count} positions are open; the limit is {settings['max_open_positions']}.")
@@ -131,8 +132,8 @@ def _check_correlation(*, portfolio, instrument, warnings: list[dict], settings:
     now = timezone.now()
     threshold = float(settings["correlation_warning_threshold"])
     mine = daily_returns(instrument.pk, now=now)
-    for other_id, symbol in (Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN)
-                             .values_list("instrument_id", "instrument__symbol")):
+    for other_id, symbol in [(position.instrument_id, position.instrument.symbol)
+                             for position in portfolio_open_positions(portfolio)]:
         theirs = daily_returns(other_id, now=now)
         length = min(len(mine), len(theirs))
         if length < 5:

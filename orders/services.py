@@ -23,7 +23,7 @@ from orders.market_view import instrument_spec, live_book, live_prices
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
 from orders import triggers
 from portfolios.positions import position_apply_fill, position_exits_changed, positions_wipe
-from portfolios.selectors import latest_open_lot_time, position_get_for_user
+from portfolios.selectors import open_position_in, position_get_for_user
 from portfolios.valuation import buying_power
 from orders.risk import pre_trade_checks
 from orders.selectors import order_get_for_user
@@ -286,8 +286,7 @@ def _tradable_quantity(*, order: Order, portfolio: Portfolio) -> Decimal:
     shrinks (placement checked that, but the position may have shrunk or closed since)."""
     if not order.reduce_only:
         return order.remaining_quantity
-    position = Position.objects.filter(portfolio=portfolio, instrument=order.instrument,
-                                       status=Position.Status.OPEN).first()
+    position = open_position_in(portfolio, order.instrument_id)
     if position is None or (position.side == Position.Direction.LONG) == (order.side == Side.BUY):
         return Decimal(0)
     return min(order.remaining_quantity, position.quantity)
@@ -329,8 +328,7 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal,
     quantity is scaled down to what the average cost per unit allows, on the lot grid.
     """
     instrument = order.instrument
-    position = Position.objects.filter(portfolio=portfolio, instrument=instrument,
-                                       status=Position.Status.OPEN).first()
+    position = open_position_in(portfolio, instrument.pk)
     if filled == 0:
         return filled
     closing = Decimal(0)
@@ -360,14 +358,12 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
                  slippage: Decimal, liquidity: str, explanation: dict, now: datetime) -> Trade:
     """One fill: the trade row, the position and its lots, the ledger, the order's progress."""
     instrument = order.instrument
-    # A caller's clock (an engine tick that started earlier) may trail a fill another process made
-    # since; a fill is never dated before the lots it may close.
-    latest_lot = latest_open_lot_time(portfolio_id=portfolio.pk, instrument_id=instrument.pk)
-    if latest_lot is not None and latest_lot > now:
-        now = latest_lot
-    trade = Trade.objects.create(
-        order=order, portfolio=portfolio, instrument=instrument, side=order.side, quantity=quantity, price=price,
-        fee=fee, slippage=quantize_money(slippage), liquidity=liquidity, explanation=explanation, executed_at=now,
+    # The trade row is written once, after the position it lands in is known; its id is fixed now
+    # for the ledger and lot rows that refer to it (foreign keys are checked at commit).
+    trade = Trade(
+        id=uuid.uuid4(), order=order, portfolio=portfolio, instrument=instrument, side=order.side, quantity=quantity,
+        price=price, fee=fee, slippage=quantize_money(slippage), liquidity=liquidity, explanation=explanation,
+        executed_at=now,
     )
     # Prices, fees and position P&L are in the instrument's quote currency; cash moves in the
     # portfolio's base currency at the market rate of the moment (1 for a USD portfolio trading USD).
@@ -381,9 +377,10 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
         ledger_post(portfolio=portfolio, amount=-fee * rate, kind=LedgerEntry.Kind.FEE, reference=str(trade.pk),
                     description=f"{liquidity} fee")
     position, realized, change = position_apply_fill(portfolio=portfolio, trade=trade, now=now)
+    now = trade.executed_at  # never before the lots it closed (see position_apply_fill)
     trade.position = position
     trade.realized_pnl = realized
-    trade.save(update_fields=["position", "realized_pnl"])
+    trade.save(force_insert=True)
     portfolio_settle_fill(portfolio=portfolio, realized_pnl=realized * rate)
 
     previous = order.filled_quantity

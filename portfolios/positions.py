@@ -12,6 +12,7 @@ from haunt.market import state
 from haunt.money import quantize_money, quantize_price, quantize_quantity
 from portfolios import events, lots
 from portfolios.models import LedgerEntry, LotDisposal, Portfolio, Position, PositionLot
+from portfolios.selectors import open_position_in, portfolio_open_positions
 from portfolios.services import ledger_post
 from portfolios.valuation import position_mark
 
@@ -19,14 +20,22 @@ from portfolios.valuation import position_mark
 def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[Position, Decimal, str]:
     """Apply one trade to the portfolio's position in its instrument under the portfolio's cost
     basis method. Returns (the position the trade leaves open or closes, gross realized P&L, change).
+    A trade dated before the newest open lot it meets has its `executed_at` moved up to that lot's.
 
     Call inside the transaction holding the portfolio row lock.
     """
     assert transaction.get_connection().in_atomic_block, "position_apply_fill needs the caller's transaction"
     instrument = trade.instrument
-    position = (Position.objects.select_for_update(of=("self",))
-                .filter(portfolio=portfolio, instrument=instrument, status=Position.Status.OPEN).first())
+    # The portfolio lock (held by the caller) serialises every change to its positions, so the open
+    # positions read once under it are current.
+    open_positions = portfolio_open_positions(portfolio)
+    position = open_position_in(portfolio, instrument.pk)
     rows = {str(row.pk): row for row in position.lots.filter(quantity__gt=0).order_by("opened_at", "id")} if position else {}
+    # A caller's clock (an engine tick that started earlier) may trail a fill another process made
+    # since: the trade is dated no earlier than the newest lot it may close.
+    newest_lot = max((row.opened_at for row in rows.values()), default=None)
+    if newest_lot is not None and newest_lot > now:
+        now = trade.executed_at = newest_lot
     outcome = lots.apply_fill(
         side_of_position=lots.PositionSide(position.side) if position else None,
         lots=[lots.Lot(lot_id=key, quantity=row.quantity, price=row.price, opened_at=row.opened_at,
@@ -62,17 +71,21 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
             position.quantity = Decimal(0)
             position.closed_at = now
             position.save(update_fields=["realized_pnl", "fees_paid", "status", "quantity", "closed_at", "updated_at"])
+            open_positions.remove(position)
+            _keep_open_lots(position, [])
             events.position_changed(position, "closed" if change == lots.PositionChange.CLOSED else "flipped")
     if change in (lots.PositionChange.OPENED, lots.PositionChange.FLIPPED):
         position = Position.objects.create(
             portfolio=portfolio, instrument=instrument, side=outcome.position_side.value, quantity=Decimal(0),
             average_entry_price=trade.price, cost_basis=Decimal(0), opened_at=now,
         )
+        open_positions.append(position)
+    open_rows = [row for row in rows.values() if row.quantity > 0]
     if outcome.opened_lot is not None:
         opened = outcome.opened_lot
-        PositionLot.objects.create(position=position, trade=trade, quantity=opened.quantity,
-                                   original_quantity=opened.quantity, price=quantize_price(opened.price),
-                                   open_fee=quantize_money(opened.open_fee), opened_at=now)
+        open_rows.append(PositionLot.objects.create(
+            position=position, trade=trade, quantity=opened.quantity, original_quantity=opened.quantity,
+            price=quantize_price(opened.price), open_fee=quantize_money(opened.open_fee), opened_at=now))
         position.fees_paid = quantize_money(position.fees_paid + (trade.fee - closing_fee))
     if change != lots.PositionChange.CLOSED:
         position.quantity = quantize_quantity(sum((lot.quantity for lot in outcome.lots), Decimal(0)))
@@ -80,8 +93,18 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
         position.cost_basis = quantize_money(
             sum((lot.price * lot.quantity for lot in outcome.lots), Decimal(0)) * instrument.contract_multiplier)
         position.save()
+        _keep_open_lots(position, open_rows)
         events.position_changed(position, change.value)
     return position, realized, change.value
+
+
+def _keep_open_lots(position: Position, open_rows: list[PositionLot]) -> None:
+    """Remember the position's open lots as its prefetched `lots`, so its event (and anything else
+    reading position.lots.all() in this transaction) needs no second query."""
+    prefetched = PositionLot.objects.filter(position=position)
+    prefetched._result_cache = open_rows  # what prefetch_related stores: filtering it again queries afresh
+    prefetched._prefetch_done = True
+    position._prefetched_objects_cache = {"lots": prefetched}
 
 
 def position_exits_changed(*, position: Position, stop_loss, take_profit) -> None:
@@ -141,4 +164,5 @@ def positions_wipe(*, portfolio: Portfolio, now: datetime) -> int:
         position.save(update_fields=["status", "quantity", "closed_at", "updated_at"])
         events.position_changed(position, "wiped")
         wiped += 1
+    portfolio.open_positions = []
     return wiped

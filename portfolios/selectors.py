@@ -1,12 +1,11 @@
 """Reads on behalf of a user: always scoped to the owner, so a foreign id is simply not found."""
-from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from haunt.errors import NotFound
-from portfolios.models import LedgerEntry, Portfolio, Position, PositionLot
+from portfolios.models import LedgerEntry, Portfolio, Position
 
 
 def portfolio_list_for_user(*, user, include_archived: bool = False) -> QuerySet[Portfolio]:
@@ -15,6 +14,28 @@ def portfolio_list_for_user(*, user, include_archived: bool = False) -> QuerySet
         "positions", queryset=Position.objects.filter(status=Position.Status.OPEN).select_related("instrument"),
         to_attr="open_positions"))
     return portfolios if include_archived else portfolios.active()
+
+
+def portfolio_open_positions(portfolio: Portfolio) -> list[Position]:
+    """The portfolio's open positions with their instruments, read once per portfolio instance and
+    kept on it as `open_positions` (the attribute portfolio_list_for_user prefetches).
+
+    For writers holding the portfolio lock: no other transaction can change these positions while
+    it is held, and position_apply_fill keeps the list current as fills open, change and close
+    positions, so one order's checks, buying power, fill and events share a single query.
+    """
+    positions = getattr(portfolio, "open_positions", None)
+    if positions is None:
+        positions = list(Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN)
+                         .select_related("instrument"))
+        portfolio.open_positions = positions
+    return positions
+
+
+def open_position_in(portfolio: Portfolio, instrument_id) -> Position | None:
+    """The portfolio's open position in one instrument (from portfolio_open_positions)."""
+    return next((position for position in portfolio_open_positions(portfolio)
+                 if position.instrument_id == instrument_id), None)
 
 
 def portfolio_get_for_user(*, user, portfolio_id) -> Portfolio:
@@ -55,10 +76,3 @@ def position_get_for_user(*, user, position_id) -> Position:
     except (Position.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Position not found.", field="position_id") from None
 
-
-def latest_open_lot_time(*, portfolio_id, instrument_id) -> datetime | None:
-    """When the newest open lot of the portfolio's open position in the instrument was opened."""
-    return PositionLot.objects.filter(
-        position__portfolio_id=portfolio_id, position__instrument_id=instrument_id,
-        position__status=Position.Status.OPEN, quantity__gt=0,
-    ).aggregate(latest=Max("opened_at"))["latest"]

@@ -38,6 +38,10 @@ def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | N
     """Equity = cash + long market value − short market value, marked at the live quotes and
     converted from each instrument's quote currency into the base currency at the current rate."""
     if open_positions is None:
+        # Set by the list selector's prefetch, or by a writer holding the portfolio lock
+        # (portfolios.selectors.portfolio_open_positions); otherwise read now.
+        open_positions = getattr(portfolio, "open_positions", None)
+    if open_positions is None:
         open_positions = list(Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN)
                               .select_related("instrument"))
     quotes = state.quotes_read([position.instrument.symbol for position in open_positions]) if open_positions else {}
