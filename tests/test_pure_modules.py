@@ -19,6 +19,7 @@ PURE_MODULES = [
     "derivatives.funding",
     "derivatives.liquidation",
     "portfolios.analytics",
+    "portfolios.analytics_report",
     "portfolios.lots",
     "portfolios.tax",
     "options_trading.pricing",

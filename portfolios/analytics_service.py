@@ -1,0 +1,322 @@
+"""Analytics reads (spec §8, §14 Analytics): a portfolio's history loaded into arrays, handed to
+``portfolios.analytics_report``, and the payload cached.
+
+Every function is a read on behalf of a user: another user's portfolio is not found (404).
+
+Window. Analytics cover one track record: from the portfolio's opening or its last reset (a reset
+wipes positions and restores the starting balance, so it starts a new record), narrowed by
+``start`` and ``end``. Returns are measured from the last equity snapshot at or before ``start``.
+
+Cache. A payload is cached under a key that holds the portfolio row's ``updated_at``: every fill,
+top-up, reset, fee charge, snapshot and settings change saves that row, and the row is read
+anyway to check ownership, so new trades invalidate the cache without adding any work to the
+order path. Entries expire after CACHE_SECONDS so benchmark prices and live conversion rates
+catch up with the market.
+"""
+import datetime as dt
+import functools
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+from django.core.cache import cache
+
+from haunt.errors import DomainError
+from haunt.market.calendars import calendar_for
+from haunt.market.models import AssetClass, Candle, Instrument
+from haunt.market.selectors import candle_range, conversion_rate
+from portfolios import analytics, analytics_report
+from portfolios.analytics_report import BenchmarkHistory, ClosedPositions, Conventions, EquityHistory, PnlItems
+from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio, Position
+from portfolios.selectors import portfolio_get_for_user
+
+CACHE_SECONDS = 300
+CRYPTO_ASSET_CLASSES = frozenset({AssetClass.CRYPTO_SPOT, AssetClass.PERPETUAL})
+DEFAULT_CRYPTO_BENCHMARK = "BTC-USD"
+DEFAULT_BENCHMARK = "SPY"
+UNTAGGED = "untagged"
+UNASSIGNED = "unassigned"
+# Ledger kinds charged to a position (their reference is the position's id) and the attribution
+# column each fills. A new kind of position-level cost slots in here.
+POSITION_COST_COLUMNS = {
+    LedgerEntry.Kind.FUNDING: "funding",
+    LedgerEntry.Kind.BORROW_FEE: "borrow_fees",
+    LedgerEntry.Kind.LIQUIDATION: "liquidation_penalties",
+}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class AnalyticsQuery:
+    """The window and the settings a request may override (None: the portfolio's own)."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    risk_free_rate: Decimal | None = None
+
+    def cache_suffix(self) -> str:
+        parts = (self.start and self.start.timestamp(), self.end and self.end.timestamp(), self.risk_free_rate)
+        return ":".join("-" if part is None else str(part) for part in parts)
+
+
+def analytics_performance_for_user(*, user, portfolio_id, query: AnalyticsQuery) -> dict:
+    """Daily, calendar, to-date and trailing time-weighted returns, against the benchmark."""
+    return _cached("performance", user=user, portfolio_id=portfolio_id, query=query, build=_performance)
+
+
+def analytics_metrics_for_user(*, user, portfolio_id, query: AnalyticsQuery) -> dict:
+    """Sharpe, Sortino, Calmar, information ratio, alpha, beta, R² and the drawdown episodes."""
+    return _cached("metrics", user=user, portfolio_id=portfolio_id, query=query, build=_metrics)
+
+
+def analytics_trades_for_user(*, user, portfolio_id, query: AnalyticsQuery) -> dict:
+    """Win/loss statistics over the positions closed in the window."""
+    return _cached("trades", user=user, portfolio_id=portfolio_id, query=query, build=_trades)
+
+
+def analytics_attribution_for_user(*, user, portfolio_id, query: AnalyticsQuery) -> dict:
+    """P&L by instrument, asset class and strategy tag, split into the price move and each cost."""
+    return _cached("attribution", user=user, portfolio_id=portfolio_id, query=query, build=_attribution)
+
+
+# --------------------------------------------------------------------------- payload builders
+
+
+@dataclass(frozen=True)
+class _Window:
+    portfolio: Portfolio
+    track_start: dt.datetime
+    start: dt.datetime  # the later of the track record's start and the requested start
+    end: dt.datetime | None
+    query: AnalyticsQuery
+
+    def header(self) -> dict:
+        return {
+            "portfolio": str(self.portfolio.pk),
+            "start": _timestamp(self.start),
+            "end": _timestamp(self.end) if self.end else None,
+        }
+
+
+def _performance(window: _Window) -> dict:
+    history = _equity_history(window)
+    conventions = _conventions(window, history)
+    report = analytics_report.performance_report(
+        history, benchmark=_benchmark_history(window, conventions, history), conventions=conventions)
+    return {**window.header(), "conventions": conventions.as_json(), **report}
+
+
+def _metrics(window: _Window) -> dict:
+    history = _equity_history(window)
+    conventions = _conventions(window, history)
+    report = analytics_report.metrics_report(
+        history, benchmark=_benchmark_history(window, conventions, history), conventions=conventions)
+    return {**window.header(), "conventions": conventions.as_json(), **report}
+
+
+def _trades(window: _Window) -> dict:
+    closed = Position.objects.filter(
+        portfolio=window.portfolio, status=Position.Status.CLOSED,
+        # Strictly after the track record's start: a reset closes positions without trading them.
+        closed_at__gt=window.track_start, closed_at__gte=window.start,
+        **({"closed_at__lte": window.end} if window.end else {}),
+    ).values_list("realized_pnl", "fees_paid", "borrow_fees_paid", "opened_at", "closed_at",
+                  "instrument__quote_currency")
+    rates = _RatesToBase(window.portfolio.base_currency)
+    net_pnl, holding_seconds = [], []
+    for realized, fees, borrow_fees, opened_at, closed_at, quote_currency in closed:
+        net_pnl.append(float((realized - fees - borrow_fees) * rates.rate(quote_currency)))
+        holding_seconds.append((closed_at - opened_at).total_seconds())
+    report = analytics_report.trades_report(ClosedPositions(
+        net_pnl=np.array(net_pnl, dtype=np.float64), holding_seconds=np.array(holding_seconds, dtype=np.float64)))
+    return {**window.header(), "conventions": {
+        "currency": window.portfolio.base_currency,
+        "unit": "closed position; P&L net of its trading fees and borrow fees",
+        "conversion": "P&L in another quote currency is converted at the current market rate",
+    }, **report}
+
+
+def _attribution(window: _Window) -> dict:
+    portfolio = window.portfolio
+    end_filter = {"executed_at__lte": window.end} if window.end else {}
+    fills = list(portfolio.trades.filter(executed_at__gte=window.start, **end_filter).values_list(
+        "instrument_id", "realized_pnl", "fee", "slippage", "order__tags"))
+    ledger_end = {"created_at__lte": window.end} if window.end else {}
+    charges = list(LedgerEntry.objects.filter(
+        portfolio=portfolio, kind__in=list(POSITION_COST_COLUMNS), created_at__gte=window.start, **ledger_end,
+    ).values_list("kind", "amount", "reference"))
+    position_ids = {reference for _, _, reference in charges if _is_uuid(reference)}
+    instrument_of_position = dict(Position.objects.filter(pk__in=position_ids).values_list("pk", "instrument_id"))
+    tags_of_position: dict = {}
+    for position_id, tags in portfolio.trades.filter(position_id__in=position_ids).order_by(
+            "-executed_at").values_list("position_id", "order__tags"):
+        tags_of_position[position_id] = tags  # the opening fill (oldest) is written last and wins
+
+    instrument_ids = {row[0] for row in fills} | set(instrument_of_position.values())
+    instruments = {pk: (symbol, asset_class, quote) for pk, symbol, asset_class, quote in Instrument.objects.filter(
+        pk__in=instrument_ids).values_list("pk", "symbol", "asset_class", "quote_currency")}
+    index_of = {pk: index for index, pk in enumerate(sorted(instruments))}
+    symbols = [instruments[pk][0] for pk in sorted(instruments)] + [UNASSIGNED]
+    asset_classes = [instruments[pk][1] for pk in sorted(instruments)] + [UNASSIGNED]
+    unassigned = len(symbols) - 1
+
+    rates = _RatesToBase(portfolio.base_currency)
+    column_of = {name: index + 1 for index, name in enumerate(analytics_report.COST_COLUMNS)}
+    row_count = len(fills) + len(charges)
+    costs = np.zeros((row_count, 1 + len(analytics_report.COST_COLUMNS)))
+    row_instrument = np.empty(row_count, dtype=np.int64)
+    tag_rows: list[int] = []
+    tag_names: list[str] = []
+    for row, (instrument_id, realized, fee, slippage, tags) in enumerate(fills):
+        rate = rates.rate(instruments[instrument_id][2])
+        costs[row, 0] = float((realized + slippage) * rate)  # the move before the slippage paid on it
+        costs[row, column_of["fees"]] = float(fee * rate)
+        costs[row, column_of["slippage"]] = float(slippage * rate)
+        row_instrument[row] = index_of[instrument_id]
+        _add_tags(tag_rows, tag_names, row, tags)
+    for offset, (kind, amount, reference) in enumerate(charges):
+        row = len(fills) + offset
+        costs[row, column_of[POSITION_COST_COLUMNS[kind]]] = float(-amount)  # ledger amounts are in the base currency
+        position_id = uuid.UUID(reference) if _is_uuid(reference) else None
+        instrument_id = instrument_of_position.get(position_id)
+        row_instrument[row] = index_of[instrument_id] if instrument_id is not None else unassigned
+        _add_tags(tag_rows, tag_names, row, tags_of_position.get(position_id))
+
+    report = analytics_report.attribution_report(PnlItems(
+        instrument=row_instrument, symbols=symbols, asset_classes=asset_classes, costs=costs,
+        tag_rows=np.array(tag_rows, dtype=np.int64), tag_names=np.array(tag_names, dtype=str),
+    ), capital=float(_window_base(window)[1]))
+    return {**window.header(), "conventions": {
+        "currency": portfolio.base_currency,
+        "unit": "realized P&L of the fills in the window, and the position charges booked in it",
+        "price_move": "realized P&L before fees, with the slippage paid added back",
+        "costs": "positive when paid; funding received is negative",
+        "contribution": "net P&L over the equity at the window's start",
+        "strategy_tags": "a fill with several order tags counts under each of them",
+        "conversion": "amounts in another quote currency are converted at the current market rate",
+    }, **report}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _cached(kind: str, *, user, portfolio_id, query: AnalyticsQuery, build) -> dict:
+    portfolio = portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
+    if query.start and query.end and query.start >= query.end:
+        raise DomainError("start must be before end.", code="invalid_range", field="start")
+    key = f"analytics:{kind}:{portfolio.pk}:{portfolio.updated_at.timestamp()}:{query.cache_suffix()}"
+    payload = cache.get(key)
+    if payload is None:
+        track_start = portfolio.last_reset_at or portfolio.created_at
+        window = _Window(portfolio=portfolio, track_start=track_start,
+                         start=max(query.start, track_start) if query.start else track_start,
+                         end=query.end, query=query)
+        payload = build(window)
+        cache.set(key, payload, CACHE_SECONDS)
+    return payload
+
+
+def _window_base(window: _Window) -> tuple[dt.datetime, Decimal]:
+    """The snapshot returns are measured from: the last one at or before the window's start."""
+    base = EquitySnapshot.objects.filter(
+        portfolio=window.portfolio, taken_at__gte=window.track_start, taken_at__lte=window.start,
+    ).order_by("-taken_at", "-id").values_list("taken_at", "equity").first()
+    return base or (window.track_start, window.portfolio.starting_balance)
+
+
+def _equity_history(window: _Window) -> EquityHistory:
+    base_time, _ = _window_base(window)
+    rows = EquitySnapshot.objects.filter(portfolio=window.portfolio, taken_at__gte=base_time,
+                                         **({"taken_at__lte": window.end} if window.end else {}))
+    rows = list(rows.order_by("taken_at", "id").values_list("taken_at", "equity", "cash_flow"))
+    return EquityHistory(
+        times_us=np.array([(taken_at - _EPOCH) // _MICROSECOND for taken_at, _, _ in rows], dtype=np.int64),
+        equity=np.array([equity for _, equity, _ in rows], dtype=np.float64),
+        cash_flow=np.array([flow for _, _, flow in rows], dtype=np.float64),
+    )
+
+
+def _conventions(window: _Window, history: EquityHistory) -> Conventions:
+    portfolio = window.portfolio
+    asset_classes = set(Position.objects.filter(portfolio=portfolio, opened_at__gte=window.track_start)
+                        .values_list("instrument__asset_class", flat=True).distinct())
+    is_crypto_only = bool(asset_classes) and asset_classes <= CRYPTO_ASSET_CLASSES
+    session_days = None
+    if not is_crypto_only and history.times_us.size:
+        first_year = _utc_from_microseconds(history.times_us[0]).year
+        last_year = _utc_from_microseconds(history.times_us[-1]).year
+        session_days = np.concatenate([_nyse_session_days(year) for year in range(first_year, last_year + 2)])
+    annual_risk_free = window.query.risk_free_rate
+    if annual_risk_free is None:
+        annual_risk_free = portfolio.risk_free_rate
+    return Conventions(
+        currency=portfolio.base_currency,
+        periods_per_year=analytics.daily_periods_per_year(is_crypto_only=is_crypto_only),
+        annual_risk_free_rate=float(annual_risk_free),
+        session_days=session_days,
+        benchmark_symbol=portfolio.benchmark_symbol or (
+            DEFAULT_CRYPTO_BENCHMARK if is_crypto_only else DEFAULT_BENCHMARK),
+        track_record_start=window.track_start,
+    )
+
+
+def _benchmark_history(window: _Window, conventions: Conventions, history: EquityHistory) -> BenchmarkHistory | None:
+    """Hourly closes of the benchmark from the day before the history starts (its first return's base)."""
+    instrument = Instrument.objects.filter(symbol=conventions.benchmark_symbol).first()
+    if instrument is None or history.times_us.size == 0:
+        return None
+    first = _utc_from_microseconds(history.times_us[0]).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = _utc_from_microseconds(history.times_us[-1]) + dt.timedelta(days=1)
+    # Ten days back reaches the previous session's close across any weekend and holiday.
+    bars = candle_range(instrument=instrument, resolution=Candle.Resolution.HOUR,
+                        start=first - dt.timedelta(days=10), end=last).values_list("start", "close")
+    rows = list(bars)
+    return BenchmarkHistory(
+        symbol=instrument.symbol,
+        bar_end_seconds=np.array([int(start.timestamp()) + Candle.Resolution.HOUR for start, _ in rows],
+                                 dtype=np.int64),
+        closes=np.array([close for _, close in rows], dtype=np.float64),
+    )
+
+
+class _RatesToBase:
+    """Current conversion rates into the portfolio's base currency, looked up once per currency."""
+
+    def __init__(self, base_currency: str):
+        self.base_currency = base_currency
+        self.rates: dict[str, Decimal] = {base_currency: Decimal(1)}
+
+    def rate(self, currency: str) -> Decimal:
+        if currency not in self.rates:
+            self.rates[currency] = conversion_rate(from_currency=currency, to_currency=self.base_currency)
+        return self.rates[currency]
+
+
+@functools.cache
+def _nyse_session_days(year: int) -> np.ndarray:
+    sessions = calendar_for(AssetClass.STOCK).sessions_in_year(year)
+    return np.array([session.close.astimezone(dt.UTC).date() for session in sessions], dtype="datetime64[D]")
+
+
+def _add_tags(tag_rows: list[int], tag_names: list[str], row: int, tags) -> None:
+    for tag in tags or (UNTAGGED,):
+        tag_rows.append(row)
+        tag_names.append(str(tag))
+
+
+def _is_uuid(reference: str) -> bool:
+    try:
+        uuid.UUID(reference)
+    except ValueError:
+        return False
+    return True
+
+
+def _utc_from_microseconds(microseconds) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=int(microseconds))
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
