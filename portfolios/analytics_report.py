@@ -96,8 +96,9 @@ class PnlItems:
 
     ``costs`` has one column for the price move, then one per ``COST_COLUMNS`` entry, each
     positive when paid. ``instrument[i]`` indexes ``symbols`` and ``asset_classes``; the strategy
-    tags are exploded as pairs (``tag_rows[k]`` is the row that carries ``tag_names[k]``), and a row
-    with no tag appears once under ``"untagged"``.
+    tags are exploded as pairs (``tag_rows[k]`` is the row that carries tag ``tags[tag_codes[k]]``),
+    and a row with no tag appears once under ``"untagged"``. Groups are integer codes because
+    grouping integers is an order of magnitude faster than grouping strings.
     """
 
     instrument: np.ndarray  # int64 index into symbols
@@ -105,7 +106,8 @@ class PnlItems:
     asset_classes: list[str]
     costs: np.ndarray  # float64, shape (rows, 1 + len(COST_COLUMNS))
     tag_rows: np.ndarray  # int64
-    tag_names: np.ndarray  # str
+    tag_codes: np.ndarray  # int64 index into tags
+    tags: list[str]
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -274,10 +276,11 @@ def attribution_report(items: PnlItems, *, capital: float) -> dict:
     net = items.costs[:, 0] - items.costs[:, 1:].sum(axis=1) if items.costs.size else np.zeros(0)
     by_instrument = analytics.attribute_by(keys=items.instrument, values=items.costs)
     instrument_keys = by_instrument.keys.tolist()
-    asset_class_of_row = np.asarray(items.asset_classes, dtype=object)[items.instrument] if items.symbols else \
-        np.empty(0, dtype=object)
-    by_asset_class = analytics.attribute_by(keys=asset_class_of_row.astype(str), values=items.costs)
-    by_tag = analytics.attribute_by(keys=items.tag_names.astype(str), values=items.costs[items.tag_rows])
+    asset_class_names, asset_class_of_instrument = np.unique(np.asarray(items.asset_classes, dtype=str),
+                                                             return_inverse=True)
+    asset_class_of_row = asset_class_of_instrument.reshape(-1)[items.instrument] if items.symbols else items.instrument
+    by_asset_class = analytics.attribute_by(keys=asset_class_of_row, values=items.costs)
+    by_tag = analytics.attribute_by(keys=items.tag_codes, values=items.costs[items.tag_rows])
     total = analytics.cost_breakdown(
         price_move=items.costs[:, 0], **{name: items.costs[:, column + 1] for column, name in enumerate(COST_COLUMNS)}
     )
@@ -291,9 +294,12 @@ def attribution_report(items: PnlItems, *, capital: float) -> dict:
             by_instrument, capital=capital, label="symbol", names=[items.symbols[key] for key in instrument_keys],
             extra=[{"asset_class": items.asset_classes[key]} for key in instrument_keys],
         ),
-        "by_asset_class": _attribution_rows(by_asset_class, capital=capital, label="asset_class",
-                                            names=by_asset_class.keys.tolist()),
-        "by_strategy_tag": _attribution_rows(by_tag, capital=capital, label="tag", names=by_tag.keys.tolist()),
+        "by_asset_class": _attribution_rows(
+            by_asset_class, capital=capital, label="asset_class",
+            names=[str(asset_class_names[key]) for key in by_asset_class.keys.tolist()],
+        ),
+        "by_strategy_tag": _attribution_rows(by_tag, capital=capital, label="tag",
+                                             names=[items.tags[key] for key in by_tag.keys.tolist()]),
     }
 
 

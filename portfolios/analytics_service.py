@@ -168,25 +168,27 @@ def _attribution(window: _Window) -> dict:
     costs = np.zeros((row_count, 1 + len(analytics_report.COST_COLUMNS)))
     row_instrument = np.empty(row_count, dtype=np.int64)
     tag_rows: list[int] = []
-    tag_names: list[str] = []
+    tag_codes: list[int] = []
+    tag_code_of: dict[str, int] = {}
     for row, (instrument_id, realized, fee, slippage, tags) in enumerate(fills):
         rate = rates.rate(instruments[instrument_id][2])
         costs[row, 0] = float((realized + slippage) * rate)  # the move before the slippage paid on it
         costs[row, column_of["fees"]] = float(fee * rate)
         costs[row, column_of["slippage"]] = float(slippage * rate)
         row_instrument[row] = index_of[instrument_id]
-        _add_tags(tag_rows, tag_names, row, tags)
+        _add_tags(tag_rows, tag_codes, tag_code_of, row, tags)
     for offset, (kind, amount, reference) in enumerate(charges):
         row = len(fills) + offset
         costs[row, column_of[POSITION_COST_COLUMNS[kind]]] = float(-amount)  # ledger amounts are in the base currency
         position_id = uuid.UUID(reference) if _is_uuid(reference) else None
         instrument_id = instrument_of_position.get(position_id)
         row_instrument[row] = index_of[instrument_id] if instrument_id is not None else unassigned
-        _add_tags(tag_rows, tag_names, row, tags_of_position.get(position_id))
+        _add_tags(tag_rows, tag_codes, tag_code_of, row, tags_of_position.get(position_id))
 
     report = analytics_report.attribution_report(PnlItems(
         instrument=row_instrument, symbols=symbols, asset_classes=asset_classes, costs=costs,
-        tag_rows=np.array(tag_rows, dtype=np.int64), tag_names=np.array(tag_names, dtype=str),
+        tag_rows=np.array(tag_rows, dtype=np.int64), tag_codes=np.array(tag_codes, dtype=np.int64),
+        tags=list(tag_code_of),
     ), capital=float(_window_base(window)[1]))
     return {**window.header(), "conventions": {
         "currency": portfolio.base_currency,
@@ -300,10 +302,11 @@ def _nyse_session_days(year: int) -> np.ndarray:
     return np.array([session.close.astimezone(dt.UTC).date() for session in sessions], dtype="datetime64[D]")
 
 
-def _add_tags(tag_rows: list[int], tag_names: list[str], row: int, tags) -> None:
+def _add_tags(tag_rows: list[int], tag_codes: list[int], tag_code_of: dict[str, int], row: int, tags) -> None:
+    """Pair the row with each of its tags' codes (new tags get the next code)."""
     for tag in tags or (UNTAGGED,):
         tag_rows.append(row)
-        tag_names.append(str(tag))
+        tag_codes.append(tag_code_of.setdefault(str(tag), len(tag_code_of)))
 
 
 def _is_uuid(reference: str) -> bool:
