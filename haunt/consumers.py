@@ -15,7 +15,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from haunt.errors import DomainError
 from haunt.market import state
 from haunt.market.models import Instrument
-from haunt.realtime import orderbook_group, orders_group, portfolio_group, positions_group, quotes_group
+from haunt.market.stream import BOOKS, QUOTES, cut_book, market_hub
+from haunt.realtime import orders_group, portfolio_group, positions_group
 from portfolios.selectors import portfolio_get_for_user
 from portfolios.serializers import PortfolioOut
 
@@ -69,8 +70,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         self.is_closed = True
+        await market_hub().leave(self)
         for group in getattr(self, "joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send_market_text(self, text: str) -> None:
+        """A quote or book the market hub encoded once for every socket that wants it."""
+        if not self.is_closed:
+            await self.send(text_data=text)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
@@ -96,9 +103,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(error_message(error.code, error.message, error.field))
 
     # --- market data -------------------------------------------------------------------
-    async def _symbols(self, content, *, group_for=None) -> list[str]:
-        """The message's symbols, de-duplicated and checked; with `group_for`, also checked against the
-        per-connection subscription limit (subscribing only: leaving is always allowed)."""
+    async def _symbols(self, content, *, subscribing_to: str | None = None) -> list[str]:
+        """The message's symbols, de-duplicated and checked; when `subscribing_to` quotes or books,
+        also checked against the per-connection subscription limit (leaving is always allowed)."""
         symbols = content.get("symbols")
         if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
             raise DomainError('"symbols" must be a non-empty list of symbols.', field="symbols")
@@ -106,10 +113,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         unknown = sorted(set(symbols) - await active_symbols())
         if unknown:
             raise DomainError(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field="symbols")
-        if group_for is not None:
-            market_groups = {group for group in self.joined if group.startswith(("quotes.", "book."))}
-            new_groups = {group_for(symbol) for symbol in symbols} - market_groups
-            if len(market_groups) + len(new_groups) > MAX_SYMBOLS_PER_CONNECTION:
+        if subscribing_to is not None:
+            hub = market_hub()
+            held = len(hub.symbols_of(self, QUOTES)) + len(hub.symbols_of(self, BOOKS))
+            new = set(symbols) - hub.symbols_of(self, subscribing_to)
+            if held + len(new) > MAX_SYMBOLS_PER_CONNECTION:
                 raise DomainError(f"At most {MAX_SYMBOLS_PER_CONNECTION} market subscriptions per connection.",
                                   code="too_many_subscriptions", field="symbols")
         return symbols
@@ -123,9 +131,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.joined.discard(group)
 
     async def subscribe_quotes(self, content):
-        symbols = await self._symbols(content, group_for=quotes_group)
-        for symbol in symbols:
-            await self._join(quotes_group(symbol))
+        symbols = await self._symbols(content, subscribing_to=QUOTES)
+        hub = market_hub()
+        await hub.start()
+        hub.subscribe(self, QUOTES, symbols)
         await self.send_json({"type": "Subscribed", "data": {"channel": "quotes", "symbols": symbols}})
         quotes = await sync_to_async(state.quotes_read, thread_sensitive=False)(symbols)
         for symbol in symbols:
@@ -134,32 +143,28 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def unsubscribe_quotes(self, content):
         symbols = await self._symbols(content)
-        for symbol in symbols:
-            await self._leave(quotes_group(symbol))
+        market_hub().unsubscribe(self, QUOTES, symbols)
         await self.send_json({"type": "Unsubscribed", "data": {"channel": "quotes", "symbols": symbols}})
 
     async def subscribe_order_book(self, content):
-        symbols = await self._symbols(content, group_for=orderbook_group)
+        symbols = await self._symbols(content, subscribing_to=BOOKS)
         depth = content.get("depth", DEFAULT_BOOK_DEPTH)
         if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 100:
             raise DomainError('"depth" must be an integer from 1 to 100.', field="depth")
         self.book_depth = depth
-        for symbol in symbols:
-            await self._join(orderbook_group(symbol))
+        hub = market_hub()
+        await hub.start()
+        hub.subscribe(self, BOOKS, symbols)
         await self.send_json({"type": "Subscribed", "data": {"channel": "orderbook", "symbols": symbols, "depth": depth}})
         for symbol in symbols:
             book = await sync_to_async(state.book_read, thread_sensitive=False)(symbol)
             if book is not None:
-                await self.send_json({"type": "OrderBook", "data": self._cut(book), "seq": None})
+                await self.send_json({"type": "OrderBook", "data": cut_book(book, self.book_depth), "seq": None})
 
     async def unsubscribe_order_book(self, content):
         symbols = await self._symbols(content)
-        for symbol in symbols:
-            await self._leave(orderbook_group(symbol))
+        market_hub().unsubscribe(self, BOOKS, symbols)
         await self.send_json({"type": "Unsubscribed", "data": {"channel": "orderbook", "symbols": symbols}})
-
-    def _cut(self, book: dict) -> dict:
-        return {**book, "bids": book["bids"][: self.book_depth], "asks": book["asks"][: self.book_depth]}
 
     # --- the user's own rooms ------------------------------------------------------------
     def subscribe_portfolio_room(self, group_for, channel: str):

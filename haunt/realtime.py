@@ -104,12 +104,3 @@ def orders_group(portfolio_id) -> str:
 
 def positions_group(portfolio_id) -> str:
     return f"positions.{portfolio_id}"
-
-
-def quotes_group(symbol: str) -> str:
-    # Channel group names allow only ASCII letters, digits, hyphens, underscores and periods.
-    return "quotes." + symbol.replace("/", "-").replace(" ", "_")
-
-
-def orderbook_group(symbol: str) -> str:
-    return "book." + symbol.replace("/", "-").replace(" ", "_")

@@ -29,7 +29,8 @@ INDEXED_STATUSES = (OrderStatus.PENDING_TRIGGER, OrderStatus.ACCEPTED, OrderStat
                     OrderStatus.PARTIALLY_FILLED)
 TRIGGER_KIND = {OrderType.STOP: triggers.TriggerKind.STOP, OrderType.STOP_LIMIT: triggers.TriggerKind.STOP,
                 OrderType.TAKE_PROFIT: triggers.TriggerKind.TAKE_PROFIT}
-SOURCE = {"last": triggers.PriceSource.LAST, "mid": triggers.PriceSource.MID, "bid_ask": triggers.PriceSource.BID_ASK}
+SOURCE = {"last": triggers.PriceSource.LAST, "mid": triggers.PriceSource.MID, "bid_ask": triggers.PriceSource.BID_ASK,
+          "mark": triggers.PriceSource.MARK}
 
 
 class OrderEngine:
@@ -115,7 +116,8 @@ class OrderEngine:
             keys, quote = self.symbols[symbol], quotes.get(symbol)
             if quote is None:
                 continue
-            prices = triggers.TickPrices(last=quote["last"], bid=quote["bid"], ask=quote["ask"], mid=quote["mid"])
+            prices = triggers.TickPrices(last=quote["last"], bid=quote["bid"], ask=quote["ask"], mid=quote["mid"],
+                                         mark=quote["mark"])
             for moved in self.index.trail(symbol, prices):
                 services.order_trail(order_id=moved.order_id, high_water_mark=moved.state.high_water_mark,
                                      stop_price=moved.state.stop_price)

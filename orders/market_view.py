@@ -44,4 +44,6 @@ def _prices(quote: dict) -> dict[str, Decimal | None]:
     ask = Decimal(quote["ask"]) if quote["ask"] is not None else None
     last = Decimal(quote["last"]) if quote["last"] is not None else None
     mid = (bid + ask) / 2 if bid is not None and ask is not None else None
-    return {"bid": bid, "ask": ask, "mid": mid, "last": last}
+    # A perpetual's quote carries the mark price the derivatives watcher computed (spec §6).
+    mark = Decimal(quote["mark"]) if quote.get("mark") is not None else None
+    return {"bid": bid, "ask": ask, "mid": mid, "last": last, "mark": mark}

@@ -32,6 +32,7 @@ class TriggerSource(models.TextChoices):
     LAST = "last", "Last trade"
     MID = "mid", "Mid price"
     BID_ASK = "bid_ask", "Bid for sells, ask for buys"
+    MARK = "mark", "Mark price (perpetuals; Binance's workingType MARK_PRICE)"
 
 
 class OrderStatus(models.TextChoices):
@@ -84,6 +85,10 @@ class Order(models.Model):
     trigger_source = models.CharField(max_length=8, choices=TriggerSource.choices, default=TriggerSource.LAST)
     reduce_only = models.BooleanField(default=False)
     post_only = models.BooleanField(default=False)
+    # Asked for with the order (None / blank: keep the position's, or the portfolio's default for a
+    # new position); applied to the position when the order fills (derivatives app).
+    leverage = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    margin_mode = models.CharField(max_length=8, blank=True)
     role = models.CharField(max_length=12, choices=OrderRole.choices, default=OrderRole.SINGLE)
     # OCO legs point at each other; bracket exits also point at their entry through `parent`.
     linked_order = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -7,16 +7,33 @@ import numpy as np
 from django.core.cache import cache
 from django.utils import timezone
 
+from derivatives import margin
 from haunt.errors import DomainError
 from haunt.market.models import Candle
 from haunt.market.selectors import conversion_rate
 from portfolios.models import Position
+from portfolios.risk_settings import leverage_default
 from portfolios.selectors import open_position_in, portfolio_open_positions
 from portfolios.valuation import portfolio_valuation
 
 
 class RiskCheckFailed(DomainError):
     code = "risk_limit"
+
+
+# Instrument asset classes as the margin tables name them (spec §3).
+MARGIN_CLASS = {"perpetual": "crypto_perpetual", "crypto_spot": "crypto_spot", "stock": "stock", "etf": "etf",
+                "forex": "forex", "option": "option"}
+
+
+def order_leverage(*, portfolio, instrument, request, position) -> Decimal:
+    """The leverage an opening order trades at: the one it asks for, else the position's it adds to,
+    else the portfolio's default for the asset class."""
+    if request.leverage is not None:
+        return request.leverage
+    if position is not None:
+        return position.leverage
+    return leverage_default(defaults=portfolio.default_leverage, asset_class=instrument.asset_class)
 
 
 def _order_price(request, prices) -> Decimal | None:
@@ -45,6 +62,11 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
                               code="reduce_only_would_increase", field="quantity")
     if opening == 0:
         return []
+    if request.margin_mode and same_side and request.margin_mode != position.margin_mode:
+        raise RiskCheckFailed(f"The open {instrument.symbol} position is {position.margin_mode} margin; close it "
+                              "before switching its margin mode.", code="margin_mode_locked", field="margin_mode")
+    leverage = order_leverage(portfolio=portfolio, instrument=instrument, request=request,
+                              position=position if same_side else None)
 
     price = _order_price(request, prices)
     warnings: list[dict] = []
@@ -52,13 +74,20 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
     valuation = portfolio_valuation(portfolio)  # once: every check below reads it
     available = valuation.buying_power
     if price is not None:
+        held_notional = (position.quantity if same_side else Decimal(0)) * price * instrument.contract_multiplier
+        # Perpetuals: the tier of the whole position after the order caps its leverage (spec §6).
+        margin.check_leverage(asset_class=margin.AssetClass(MARGIN_CLASS[instrument.asset_class]),
+                              notional=held_notional + opening * price * instrument.contract_multiplier,
+                              leverage=leverage)
         # In the portfolio's base currency: prices are in the instrument's quote currency.
         rate = conversion_rate(from_currency=instrument.quote_currency, to_currency=portfolio.base_currency)
         price = price * rate
         notional = opening * price * instrument.contract_multiplier
-        if notional > available:
+        if notional / leverage > available:
             raise RiskCheckFailed(
-                f"Order needs about {notional:.2f} of buying power; {available:.2f} is available.",
+                f"Order needs about {notional / leverage:.2f} of buying power"
+                + (f" (margin at {leverage.normalize():f}x)" if leverage != 1 else "")
+                + f"; {available:.2f} is available.",
                 code="insufficient_buying_power", field="quantity")
         equity = valuation.equity
         if protective_stop is not None and equity > 0:

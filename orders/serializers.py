@@ -62,6 +62,13 @@ class OrderPlaceIn(StrictInput):
     reduce_only = serializers.BooleanField(default=False)
     post_only = serializers.BooleanField(default=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=32), max_length=20, required=False)
+    leverage = serializers.DecimalField(
+        max_digits=6, decimal_places=2, min_value=Decimal(1), max_value=Decimal(100), required=False,
+        allow_null=True, help_text="Leverage of the position this order opens or adds to, within the asset class "
+                                   "maximum and (perpetuals) the position's notional tier. Default: the position's, "
+                                   "or the portfolio's default_leverage for the class.")
+    margin_mode = serializers.ChoiceField(["cross", "isolated"], required=False, allow_blank=True, default="",
+                                          help_text="Margin mode of a new position (default cross).")
 
     def validate(self, attrs):
         order_class = attrs["order_class"]
@@ -142,7 +149,7 @@ class OrderOut(FastOutput, serializers.ModelSerializer):
             "id", "portfolio", "client_order_id", "symbol", "asset_class", "side", "order_type", "time_in_force",
             "status", "reject_reason", "quantity", "filled_quantity", "remaining_quantity", "average_fill_price",
             "limit_price", "stop_price", "trail_amount", "trail_percent", "high_water_mark", "trigger_source",
-            "reduce_only", "post_only", "role", "linked_order", "parent", "group_id", "position", "realism_profile",
+            "reduce_only", "post_only", "leverage", "margin_mode", "role", "linked_order", "parent", "group_id", "position", "realism_profile",
             "arrival_price", "latency_ms", "execute_after", "expires_at", "tags", "warnings", "fees_paid",
             "triggered_at", "filled_at", "cancelled_at", "created_at", "updated_at",
         ]

@@ -25,7 +25,7 @@ from orders import triggers
 from portfolios.positions import position_apply_fill, position_exits_changed, positions_wipe
 from portfolios.selectors import open_position_in, position_get_for_user
 from portfolios.valuation import buying_power
-from orders.risk import pre_trade_checks
+from orders.risk import order_leverage, pre_trade_checks
 from orders.selectors import order_get_for_user
 from portfolios.models import LedgerEntry, Portfolio, Position
 from portfolios.selectors import portfolio_get
@@ -58,6 +58,8 @@ class OrderRequest:
     reduce_only: bool = False
     post_only: bool = False
     tags: tuple[str, ...] = ()
+    leverage: Decimal | None = None  # None: the position's, or the portfolio's default for the class
+    margin_mode: str = ""  # cross or isolated for a new position; blank: cross
 
 
 def realism_profile_for(portfolio: Portfolio) -> execution.RealismProfile:
@@ -156,7 +158,7 @@ def _create_order(*, portfolio: Portfolio, request: OrderRequest, now: datetime,
         stop_price=request.stop_price, trail_amount=request.trail_amount, trail_percent=request.trail_percent,
         trigger_source=request.trigger_source, reduce_only=request.reduce_only, post_only=request.post_only,
         role=role, group_id=group_id, parent=parent, realism_profile=profile.name, expires_at=expires_at,
-        tags=list(request.tags), warnings=warnings,
+        tags=list(request.tags), warnings=warnings, leverage=request.leverage, margin_mode=request.margin_mode,
         arrival_price=quantize_price(prices["mid"]) if prices and prices["mid"] is not None else None,
     )
     order.id = uuid.uuid4()
@@ -338,6 +340,9 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal,
     if opening == 0:
         return filled
     cost_per_unit = cost / filled * settlement_rate(portfolio=portfolio, instrument=instrument)
+    # A leveraged opening ties up only its initial margin (notional / leverage) of buying power.
+    cost_per_unit /= order_leverage(portfolio=portfolio, instrument=instrument, request=order,
+                                    position=position if position is not None and not closing else None)
     available = buying_power(portfolio)
     if order.side == Side.BUY and closing:
         available += closing * cost_per_unit  # covering a short releases its collateral
@@ -464,7 +469,8 @@ def _trailing_start(order: Order) -> None:
         return
     # The mark starts from the price the engine will trail: last, mid, or the bid (sell) / ask (buy).
     reference = triggers.reference_price(
-        prices=triggers.TickPrices(last=prices["last"], bid=prices["bid"], ask=prices["ask"], mid=prices["mid"]),
+        prices=triggers.TickPrices(last=prices["last"], bid=prices["bid"], ask=prices["ask"], mid=prices["mid"],
+                                   mark=prices["mark"]),
         source=triggers.PriceSource(order.trigger_source), side=triggers.Side(order.side))
     if reference is None:
         return

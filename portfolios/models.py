@@ -131,6 +131,11 @@ class LedgerEntry(models.Model):
         return f"{self.portfolio_id} {self.kind} {self.amount}"
 
 
+class MarginMode(models.TextChoices):
+    CROSS = "cross", "Cross: shares the portfolio's equity"
+    ISOLATED = "isolated", "Isolated: its own margin, the most it can lose"
+
+
 class Position(models.Model):
     class Direction(models.TextChoices):
         LONG = "long", "Long"
@@ -156,6 +161,16 @@ class Position(models.Model):
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     borrow_accrued_until = models.DateTimeField(null=True, blank=True)
+    # Margin (spec §3, §6; derivatives app). Leverage 1 on a non-perpetual is a plain cash position.
+    # An isolated position's collateral is cost_basis / leverage + margin_added (what the owner
+    # added or removed since); a cross position draws on the portfolio's free equity.
+    leverage = models.DecimalField(max_digits=6, decimal_places=2, default=1)
+    margin_mode = models.CharField(max_length=8, choices=MarginMode.choices, default=MarginMode.CROSS)
+    margin_added = money_field(default=0)
+    liquidation_price = price_field(null=True, blank=True)
+    funding_paid = money_field(default=0)  # net funding paid (negative: received)
+    adl_score = models.FloatField(null=True, blank=True)
+    adl_quantile = models.PositiveSmallIntegerField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -11,7 +11,8 @@ from django.db import transaction
 from haunt.market import state
 from haunt.money import quantize_money, quantize_price, quantize_quantity
 from portfolios import events, lots
-from portfolios.models import LedgerEntry, LotDisposal, Portfolio, Position, PositionLot
+from portfolios.models import LedgerEntry, LotDisposal, MarginMode, Portfolio, Position, PositionLot
+from portfolios.risk_settings import leverage_default
 from portfolios.selectors import open_position_in, portfolio_open_positions
 from portfolios.services import ledger_post
 from portfolios.valuation import position_mark
@@ -78,7 +79,12 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
         position = Position.objects.create(
             portfolio=portfolio, instrument=instrument, side=outcome.position_side.value, quantity=Decimal(0),
             average_entry_price=trade.price, cost_basis=Decimal(0), opened_at=now,
+            leverage=trade.order.leverage or leverage_default(defaults=portfolio.default_leverage,
+                                                              asset_class=instrument.asset_class),
+            margin_mode=trade.order.margin_mode or MarginMode.CROSS,
         )
+    elif trade.order.leverage is not None and change != lots.PositionChange.CLOSED:
+        position.leverage = trade.order.leverage  # checked against its tier when the order was placed
         open_positions.append(position)
     open_rows = [row for row in rows.values() if row.quantity > 0]
     if outcome.opened_lot is not None:

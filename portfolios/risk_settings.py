@@ -74,3 +74,8 @@ def default_leverage() -> dict:
 
 def _to_json(value: Decimal, is_integer: bool):
     return int(value) if is_integer else str(value)
+
+
+def leverage_default(*, defaults: dict, asset_class: str) -> Decimal:
+    """The portfolio's default leverage for an asset class (1 for a class without one: options)."""
+    return Decimal(str(defaults.get(asset_class, 1)))

@@ -15,11 +15,28 @@ class Valuation:
     unrealized_pnl: Decimal
     long_value: Decimal
     short_value: Decimal
+    # Initial margin of the margined positions (isolated: their collateral) plus the market value of
+    # the unlevered longs, and the unrealized P&L held inside isolated positions (spec §3, Appendix B).
+    margin_used: Decimal = Decimal(0)
+    isolated_unrealized_pnl: Decimal = Decimal(0)
 
     @property
     def buying_power(self) -> Decimal:
-        """Cash not held as collateral: each open short keeps its market value in cash (unlevered spot)."""
-        return self.cash - self.short_value
+        """Equity not tied up as margin: equity − initial margin in use, an isolated position's P&L
+        staying inside it. Without leverage this is cash − short market value (each open short keeps
+        its proceeds as collateral, each long has spent its cost)."""
+        return self.equity - self.isolated_unrealized_pnl - self.margin_used
+
+
+def is_margined(position: Position) -> bool:
+    """A perpetual, a position above 1x or an isolated one: its margin is notional / leverage."""
+    return (position.instrument.asset_class == "perpetual" or position.leverage != 1
+            or position.margin_mode == "isolated")
+
+
+def isolated_collateral(position: Position) -> Decimal:
+    """An isolated position's own margin: its initial margin plus what its owner added or removed."""
+    return position.cost_basis / position.leverage + position.margin_added
 
 
 def position_mark(position: Position, quote: dict | None) -> Decimal:
@@ -45,7 +62,7 @@ def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | N
         open_positions = list(Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN)
                               .select_related("instrument"))
     quotes = state.quotes_read([position.instrument.symbol for position in open_positions]) if open_positions else {}
-    long_value = short_value = unrealized = Decimal(0)
+    long_value = short_value = unrealized = margin_used = isolated_pnl = Decimal(0)
     rates: dict[str, Decimal] = {}
     for position in open_positions:
         instrument = position.instrument
@@ -56,14 +73,22 @@ def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | N
         mark = position_mark(position, quotes.get(instrument.symbol))
         value = position.quantity * mark * instrument.contract_multiplier * rate
         cost = position.cost_basis * rate
+        pnl = value - cost if position.side == Position.Direction.LONG else cost - value
         if position.side == Position.Direction.LONG:
             long_value += value
-            unrealized += value - cost
         else:
             short_value += value
-            unrealized += cost - value
+        unrealized += pnl
+        if position.margin_mode == "isolated":
+            margin_used += isolated_collateral(position) * rate
+            isolated_pnl += pnl
+        elif is_margined(position):
+            margin_used += value / position.leverage
+        elif position.side == Position.Direction.LONG:
+            margin_used += value
     return Valuation(cash=portfolio.cash, equity=portfolio.cash + long_value - short_value,
-                     unrealized_pnl=unrealized, long_value=long_value, short_value=short_value)
+                     unrealized_pnl=unrealized, long_value=long_value, short_value=short_value,
+                     margin_used=margin_used, isolated_unrealized_pnl=isolated_pnl)
 
 
 def portfolio_equity(portfolio: Portfolio) -> Decimal:

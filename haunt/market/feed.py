@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from haunt.market.aggregator import AggregatedMarket, MarketDataSource, SourceSnapshot, aggregate
@@ -23,7 +22,7 @@ from haunt.market.simulator import MarketSimulator
 from haunt.market.state import market_state_write
 from haunt.market.universe import UNIVERSE, InstrumentSpec
 from haunt.periodic import run_every
-from haunt.realtime import orderbook_group, quotes_group
+from haunt.market.stream import market_publisher
 
 
 BAR_FLUSH_SECONDS = 2.0
@@ -140,17 +139,8 @@ class MarketFeed:
         return len(bars)
 
     async def broadcast(self, update: FeedUpdate) -> None:
-        """Push every quote and book to its group. The sends run concurrently: with Redis each is a
-        round trip, and sending them one after another would cost most of an update interval."""
-        layer = get_channel_layer()
-        await asyncio.gather(
-            *(layer.group_send(quotes_group(quote["symbol"]),
-                               {"type": "stream.event", "event": "Quote", "data": quote, "seq": update.sequence})
-              for quote in update.quotes),
-            *(layer.group_send(orderbook_group(book["symbol"]),
-                               {"type": "stream.event", "event": "OrderBook", "data": book, "seq": update.sequence})
-              for book in update.books),
-        )
+        """Push the update to every subscribed socket: one message per update (haunt.market.stream)."""
+        await market_publisher.publish(sequence=update.sequence, quotes=update.quotes, books=update.books)
 
     async def run(self, *, interval: float, stop: asyncio.Event) -> None:
         """Update every `interval` seconds until `stop` is set; bars are written every few seconds."""

@@ -121,6 +121,10 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Redis pub/sub channel the market feed publishes each update on (one message per update; every
+# server process fans it out to its own sockets, haunt.market.stream).
+HAUNT_MARKET_CHANNEL = f"{os.environ.get('HAUNT_CHANNEL_PREFIX', 'haunt')}:market"
+
 if REDIS_URL:
     CACHES = {
         "default": {

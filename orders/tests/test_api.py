@@ -80,8 +80,8 @@ def test_market_order_answers_201_with_the_filled_order(auth_client, portfolio):
         "status": "filled", "reject_reason": "", "quantity": "1.5000000000", "filled_quantity": "1.5000000000",
         "remaining_quantity": "0.0000000000", "average_fill_price": "2000.0000000000", "limit_price": None,
         "stop_price": None, "trail_amount": None, "trail_percent": None, "high_water_mark": None,
-        "trigger_source": "last", "reduce_only": False, "post_only": False, "role": "single", "linked_order": None,
-        "parent": None, "group_id": None, "position": None, "realism_profile": "frictionless",
+        "trigger_source": "last", "reduce_only": False, "post_only": False, "leverage": None, "margin_mode": "",
+        "role": "single", "linked_order": None, "parent": None, "group_id": None, "position": None, "realism_profile": "frictionless",
         "arrival_price": "1999.5000000000", "latency_ms": 0, "execute_after": None, "expires_at": None, "tags": [],
         "warnings": [], "fees_paid": "3.00000000", "triggered_at": None, "filled_at": "2026-11-24T15:00:02Z",
         "cancelled_at": None, "created_at": "2026-11-24T15:00:02Z", "updated_at": "2026-11-24T15:00:02Z",
@@ -211,7 +211,8 @@ def test_oco_refuses_an_expiry_without_gtd(auth_client, portfolio):
     ({"quantity": "abc"}, "invalid", "quantity", "A valid number is required."),
     ({"side": "hold"}, "invalid_choice", "side", '"hold" is not a valid choice.'),
     ({"status": "filled"}, "read_only_field", "status", "This field is read-only."),
-    ({"leverage": "10"}, "unknown_field", "leverage", "Unknown field."),
+    ({"margin": "10"}, "unknown_field", "margin", "Unknown field."),
+    ({"leverage": "20"}, "leverage_not_allowed", "leverage", "leverage 20.00x exceeds the 10x maximum for crypto_spot"),
 ])
 def test_refused_orders_answer_400_and_change_nothing(auth_client, portfolio, fields, code, field, message):
     response = post_order(auth_client, portfolio, **fields)
