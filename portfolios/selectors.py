@@ -38,9 +38,11 @@ def open_position_in(portfolio: Portfolio, instrument_id) -> Position | None:
                  if position.instrument_id == instrument_id), None)
 
 
-def portfolio_get_for_user(*, user, portfolio_id) -> Portfolio:
+def portfolio_get_for_user(*, user, portfolio_id, for_update: bool = False) -> Portfolio:
+    """The user's portfolio (404 for anyone else's); `for_update` locks the row: call inside atomic()."""
+    portfolios = Portfolio.objects.select_for_update() if for_update else Portfolio.objects
     try:
-        return Portfolio.objects.get(pk=portfolio_id, owner=user)
+        return portfolios.get(pk=portfolio_id, owner=user)
     except (Portfolio.DoesNotExist, ValidationError, ValueError, TypeError):  # a malformed id is as absent as a foreign one
         raise NotFound("Portfolio not found.", field="portfolio_id") from None
 

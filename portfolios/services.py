@@ -1,5 +1,6 @@
 """Portfolio writes. Each runs in one transaction, locks the portfolio row first, changes cash only
 through ledger_post, and pushes PortfolioUpdate after commit."""
+from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 
@@ -22,19 +23,36 @@ UPDATABLE_FIELDS = ("name", "description", "cost_basis_method", "strategy_tags",
                     "simulate_latency", "benchmark_symbol", "risk_free_rate")
 
 
+@dataclass(frozen=True)
+class Posting:
+    """One cash movement for ledger_post_all."""
+
+    amount: Decimal
+    kind: str
+    reference: str = ""
+    description: str = ""
+
+
 def ledger_post(*, portfolio: Portfolio, amount: Decimal, kind: str, reference: str = "", description: str = "") -> LedgerEntry:
     """Append one cash movement and apply it to the portfolio's cash.
 
     Call inside the transaction that holds the portfolio row lock (portfolio_get(..., for_update=True));
     cash must always equal the sum of the ledger. The caller saves `cash` (with its other changes).
     """
+    return ledger_post_all(portfolio=portfolio, postings=[Posting(amount, kind, reference, description)])[0]
+
+
+def ledger_post_all(*, portfolio: Portfolio, postings: list[Posting]) -> list[LedgerEntry]:
+    """ledger_post for several movements in order (a fill's settlement and its fee), in one INSERT."""
     assert transaction.get_connection().in_atomic_block, "ledger_post needs the caller's transaction"
-    amount = quantize_money(amount)
-    portfolio.cash = quantize_money(portfolio.cash + amount)
-    return LedgerEntry.objects.create(
-        portfolio=portfolio, kind=kind, amount=amount, balance_after=portfolio.cash,
-        reference=reference, description=description,
-    )
+    entries = []
+    for posting in postings:
+        amount = quantize_money(posting.amount)
+        portfolio.cash = quantize_money(portfolio.cash + amount)
+        entries.append(LedgerEntry(portfolio=portfolio, kind=posting.kind, amount=amount,
+                                   balance_after=portfolio.cash, reference=posting.reference,
+                                   description=posting.description))
+    return LedgerEntry.objects.bulk_create(entries)
 
 
 def default_starting_balance(*, base_currency: str) -> Decimal:
@@ -184,8 +202,7 @@ def portfolio_clone(*, user, portfolio_id, name: str | None = None) -> Portfolio
 def portfolio_lock_for_user(*, user, portfolio_id) -> Portfolio:
     """Check ownership (404 otherwise), then lock the row; archived portfolios refuse every change
     (settings, cash and trading alike). Call inside a transaction."""
-    portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
-    portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
+    portfolio = portfolio_get_for_user(user=user, portfolio_id=portfolio_id, for_update=True)
     if portfolio.is_archived:
         raise Conflict("This portfolio is archived and cannot change.", code="portfolio_archived")
     return portfolio
@@ -205,17 +222,19 @@ def portfolio_settle_fill(*, portfolio: Portfolio, realized_pnl: Decimal) -> Non
     Call inside the transaction holding the portfolio lock, after ledger_post.
     """
     portfolio.realized_pnl = quantize_money(portfolio.realized_pnl + realized_pnl)
-    portfolio.save(update_fields=["cash", "realized_pnl", "updated_at"])
-    equity_snapshot_take(portfolio=portfolio, now=timezone.now(), reason=EquitySnapshot.Reason.FILL)
+    equity_snapshot_take(portfolio=portfolio, now=timezone.now(), reason=EquitySnapshot.Reason.FILL,
+                         also_save=("cash", "realized_pnl"))
     events.portfolio_changed(portfolio)
 
 
-def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str, cash_flow: Decimal = Decimal(0)) -> EquitySnapshot:
+def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str, cash_flow: Decimal = Decimal(0),
+                         also_save: tuple[str, ...] = ()) -> EquitySnapshot:
     """Record the portfolio's equity valued at the live market now, and keep its running peak and
     the UTC day's opening figures (the first snapshot of each day) on the portfolio row.
 
     `cash_flow` is the external money (top-up +, withdrawal −) the caller just booked: it is in
-    this equity and analytics take it out of the return."""
+    this equity and analytics take it out of the return. `also_save` names other portfolio fields
+    the caller changed, saved in the same UPDATE."""
     equity = quantize_money(portfolio_valuation(portfolio).equity)
     invested = portfolio.starting_balance + portfolio.total_topups
     pnl = equity - invested
@@ -226,7 +245,8 @@ def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str, cash_flow: D
     today = now.astimezone(UTC).date()
     if portfolio.day_start_date != today or reason == EquitySnapshot.Reason.RESET:
         portfolio.day_start_date, portfolio.day_start_equity, portfolio.day_start_pnl = today, equity, pnl
-    portfolio.save(update_fields=["peak_pnl", "day_start_date", "day_start_equity", "day_start_pnl", "updated_at"])
+    portfolio.save(update_fields=[*also_save, "peak_pnl", "day_start_date", "day_start_equity", "day_start_pnl",
+                                  "updated_at"])
     return EquitySnapshot.objects.create(portfolio=portfolio, taken_at=now, equity=equity, cash=portfolio.cash,
                                          invested=invested, cash_flow=quantize_money(cash_flow), reason=reason)
 
