@@ -177,6 +177,8 @@ class AnalyticsAttributionConventionsOut(serializers.Serializer):
     contribution = serializers.CharField()
     strategy_tags = serializers.CharField()
     conversion = serializers.CharField()
+    marked_at = serializers.DateTimeField(allow_null=True, help_text="When open positions were marked; null "
+                                                                     "with an end (no unrealized P&L then).")
 
 
 class AnalyticsAttributionOut(AnalyticsWindowOut):

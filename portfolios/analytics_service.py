@@ -21,8 +21,10 @@ from decimal import Decimal
 
 import numpy as np
 from django.core.cache import cache
+from django.utils import timezone
 
 from haunt.errors import DomainError
+from haunt.market import state
 from haunt.market.calendars import calendar_for
 from haunt.market.models import AssetClass, Candle, Instrument
 from haunt.market.selectors import candle_range, conversion_rate
@@ -30,6 +32,7 @@ from portfolios import analytics, analytics_report
 from portfolios.analytics_report import BenchmarkHistory, ClosedPositions, Conventions, EquityHistory, PnlItems
 from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio, Position
 from portfolios.selectors import portfolio_get_for_user
+from portfolios.valuation import position_mark
 
 CACHE_SECONDS = 300
 CRYPTO_ASSET_CLASSES = frozenset({AssetClass.CRYPTO_SPOT, AssetClass.PERPETUAL})
@@ -147,7 +150,13 @@ def _attribution(window: _Window) -> dict:
     charges = list(LedgerEntry.objects.filter(
         portfolio=portfolio, kind__in=list(POSITION_COST_COLUMNS), created_at__gte=window.start, **ledger_end,
     ).values_list("kind", "amount", "reference"))
-    position_ids = {reference for _, _, reference in charges if _is_uuid(reference)}
+    # Without an end the window reaches now, so it holds the open positions' unrealized P&L too.
+    open_positions = [] if window.end else list(
+        Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN).select_related("instrument"))
+    marked_at = timezone.now()
+
+    position_ids = {uuid.UUID(reference) for _, _, reference in charges if _is_uuid(reference)}
+    position_ids |= {position.pk for position in open_positions}
     instrument_of_position = dict(Position.objects.filter(pk__in=position_ids).values_list("pk", "instrument_id"))
     tags_of_position: dict = {}
     for position_id, tags in portfolio.trades.filter(position_id__in=position_ids).order_by(
@@ -160,44 +169,55 @@ def _attribution(window: _Window) -> dict:
     index_of = {pk: index for index, pk in enumerate(sorted(instruments))}
     symbols = [instruments[pk][0] for pk in sorted(instruments)] + [UNASSIGNED]
     asset_classes = [instruments[pk][1] for pk in sorted(instruments)] + [UNASSIGNED]
-    unassigned = len(symbols) - 1
 
     rates = _RatesToBase(portfolio.base_currency)
     column_of = {name: index + 1 for index, name in enumerate(analytics_report.COST_COLUMNS)}
-    row_count = len(fills) + len(charges)
+    row_count = len(fills) + len(charges) + len(open_positions)
     costs = np.zeros((row_count, 1 + len(analytics_report.COST_COLUMNS)))
-    row_instrument = np.empty(row_count, dtype=np.int64)
-    tag_rows: list[int] = []
-    tag_codes: list[int] = []
-    tag_code_of: dict[str, int] = {}
-    for row, (instrument_id, realized, fee, slippage, tags) in enumerate(fills):
+    row_instrument = np.full(row_count, len(symbols) - 1, dtype=np.int64)  # unassigned unless found
+    tags = _TagPairs()
+    for row, (instrument_id, realized, fee, slippage, order_tags) in enumerate(fills):
         rate = rates.rate(instruments[instrument_id][2])
         costs[row, 0] = float((realized + slippage) * rate)  # the move before the slippage paid on it
         costs[row, column_of["fees"]] = float(fee * rate)
         costs[row, column_of["slippage"]] = float(slippage * rate)
         row_instrument[row] = index_of[instrument_id]
-        _add_tags(tag_rows, tag_codes, tag_code_of, row, tags)
-    for offset, (kind, amount, reference) in enumerate(charges):
-        row = len(fills) + offset
+        tags.add(row, order_tags)
+    row = len(fills)
+    for kind, amount, reference in charges:
         costs[row, column_of[POSITION_COST_COLUMNS[kind]]] = float(-amount)  # ledger amounts are in the base currency
         position_id = uuid.UUID(reference) if _is_uuid(reference) else None
-        instrument_id = instrument_of_position.get(position_id)
-        row_instrument[row] = index_of[instrument_id] if instrument_id is not None else unassigned
-        _add_tags(tag_rows, tag_codes, tag_code_of, row, tags_of_position.get(position_id))
+        if position_id in instrument_of_position:
+            row_instrument[row] = index_of[instrument_of_position[position_id]]
+        tags.add(row, tags_of_position.get(position_id))
+        row += 1
+    quotes = state.quotes_read([position.instrument.symbol for position in open_positions]) if open_positions else {}
+    for position in open_positions:
+        instrument = position.instrument
+        mark = position_mark(position, quotes.get(instrument.symbol))
+        value = position.quantity * mark * instrument.contract_multiplier
+        is_long = position.side == Position.Direction.LONG
+        unrealized = value - position.cost_basis if is_long else position.cost_basis - value
+        costs[row, 0] = float(unrealized * rates.rate(instrument.quote_currency))
+        row_instrument[row] = index_of[instrument.pk]
+        tags.add(row, tags_of_position.get(position.pk))
+        row += 1
 
     report = analytics_report.attribution_report(PnlItems(
         instrument=row_instrument, symbols=symbols, asset_classes=asset_classes, costs=costs,
-        tag_rows=np.array(tag_rows, dtype=np.int64), tag_codes=np.array(tag_codes, dtype=np.int64),
-        tags=list(tag_code_of),
+        tag_rows=np.array(tags.rows, dtype=np.int64), tag_codes=np.array(tags.codes, dtype=np.int64),
+        tags=list(tags.code_of),
     ), capital=float(_window_base(window)[1]))
     return {**window.header(), "conventions": {
         "currency": portfolio.base_currency,
-        "unit": "realized P&L of the fills in the window, and the position charges booked in it",
-        "price_move": "realized P&L before fees, with the slippage paid added back",
+        "unit": "realized P&L of the fills in the window, the position charges booked in it and, without an "
+                "end, the unrealized P&L of the open positions",
+        "price_move": "P&L before fees, with the slippage paid added back",
         "costs": "positive when paid; funding received is negative",
         "contribution": "net P&L over the equity at the window's start",
         "strategy_tags": "a fill with several order tags counts under each of them",
         "conversion": "amounts in another quote currency are converted at the current market rate",
+        "marked_at": None if window.end else _timestamp(marked_at),
     }, **report}
 
 
@@ -302,11 +322,18 @@ def _nyse_session_days(year: int) -> np.ndarray:
     return np.array([session.close.astimezone(dt.UTC).date() for session in sessions], dtype="datetime64[D]")
 
 
-def _add_tags(tag_rows: list[int], tag_codes: list[int], tag_code_of: dict[str, int], row: int, tags) -> None:
-    """Pair the row with each of its tags' codes (new tags get the next code)."""
-    for tag in tags or (UNTAGGED,):
-        tag_rows.append(row)
-        tag_codes.append(tag_code_of.setdefault(str(tag), len(tag_code_of)))
+class _TagPairs:
+    """(row, tag code) pairs: each row once per tag of its order, or once as untagged."""
+
+    def __init__(self):
+        self.rows: list[int] = []
+        self.codes: list[int] = []
+        self.code_of: dict[str, int] = {}
+
+    def add(self, row: int, tags) -> None:
+        for tag in tags or (UNTAGGED,):
+            self.rows.append(row)
+            self.codes.append(self.code_of.setdefault(str(tag), len(self.code_of)))
 
 
 def _is_uuid(reference: str) -> bool:

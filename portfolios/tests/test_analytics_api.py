@@ -250,6 +250,8 @@ def test_attribution_by_instrument_asset_class_and_tag(auth_client, user, trader
 
     body = get(auth_client, "attribution", trader).json()
 
+    # ETH: closed, 2 × (2099 − 2000) realized. AAPL: open, bought at the 200.05 ask and marked at
+    # the 200.00 bid, 10 × −0.05 unrealized; the order has no tag.
     eth_fees = sum(Trade.objects.filter(instrument__symbol="ETH-USD").values_list("fee", flat=True), D(0))
     aapl_fee = Trade.objects.get(instrument__symbol="AAPL").fee
     rows = {row["symbol"]: row for row in body["by_instrument"]}
@@ -257,14 +259,17 @@ def test_attribution_by_instrument_asset_class_and_tag(auth_client, user, trader
     assert rows["ETH-USD"]["fees"] == fraction(eth_fees)
     assert rows["ETH-USD"]["net_pnl"] == fraction(D("198") - eth_fees)
     assert rows["ETH-USD"]["contribution"] == fraction((D("198") - eth_fees) / D("5000000"))
-    assert (rows["AAPL"]["asset_class"], rows["AAPL"]["items"], rows["AAPL"]["net_pnl"]) == (
-        "stock", 1, fraction(-aapl_fee))
+    assert (rows["AAPL"]["asset_class"], rows["AAPL"]["items"], rows["AAPL"]["price_move"]) == (
+        "stock", 2, "-0.50000000")  # the fill and the open position
+    assert rows["AAPL"]["net_pnl"] == fraction(D("-0.5") - aapl_fee)
     classes = {row["asset_class"]: row["net_pnl"] for row in body["by_asset_class"]}
-    assert classes == {"crypto_spot": fraction(D("198") - eth_fees), "stock": fraction(-aapl_fee)}
+    assert classes == {"crypto_spot": fraction(D("198") - eth_fees), "stock": fraction(D("-0.5") - aapl_fee)}
     tags = {row["tag"]: (row["items"], row["price_move"]) for row in body["by_strategy_tag"]}
-    assert tags == {"momentum": (2, "198.00000000"), "swing": (1, "198.00000000"), "untagged": (1, "0.00000000")}
-    assert body["total"]["net_pnl"] == fraction(D("198") - eth_fees - aapl_fee)
+    assert tags == {"momentum": (2, "198.00000000"), "swing": (1, "198.00000000"), "untagged": (2, "-0.50000000")}
+    assert body["total"]["net_pnl"] == fraction(D("198") - eth_fees - D("0.5") - aapl_fee)
     assert body["capital"] == "5000000.00000000"
+    # Over the whole track record (no top-ups) the attribution reconciles with the equity's change.
+    assert body["total"]["net_pnl"] == get(auth_client, "performance", trader).json()["summary"]["profit"]
 
 
 # --------------------------------------------------------------------------- access, input, cache
@@ -341,7 +346,9 @@ def test_slippage_is_a_cost_apart_from_the_price_move(auth_client, user, instrum
     publish_eth()
     realistic = portfolio_create(user=user, name="Realistic", starting_balance=D("5000000"), simulate_latency=False)
     buy(user, realistic, "ETH-USD", "20")  # walks past the first ask level
+    publish_eth(bids=[("1999.00", "5"), ("1998.00", "5"), ("1997.00", "95")])
     buy(user, realistic, "ETH-USD", "20", side="sell")
+    assert not Position.objects.filter(portfolio=realistic, status="open").exists()
 
     total = get(auth_client, "attribution", realistic).json()["total"]
 
