@@ -50,6 +50,7 @@ def order_request(validated: dict) -> OrderRequest:
     fields = {key: value for key, value in validated.items()
               if key not in ("portfolio", "order_class", "take_profit", "stop_loss")}
     fields["tags"] = tuple(fields.get("tags", ()))
+    fields["lot_ids"] = tuple(fields.get("lot_ids", ()))
     return OrderRequest(**fields)
 
 

@@ -103,6 +103,8 @@ class Order(models.Model):
     queue_ahead = quantity_field(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
+    # Specific identification: the PositionLot ids a closing order closes first (portfolios.lots).
+    lot_ids = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     fees_paid = money_field(default=0)
     triggered_at = models.DateTimeField(null=True, blank=True)

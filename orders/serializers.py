@@ -62,6 +62,10 @@ class OrderPlaceIn(StrictInput):
     reduce_only = serializers.BooleanField(default=False)
     post_only = serializers.BooleanField(default=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=32), max_length=20, required=False)
+    lot_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=100, required=False,
+        help_text="Specific identification: open lots (a position's `lots[].id`) this closing order closes first, "
+                  "in this order; any rest follows the portfolio's cost basis method. Not with average cost.")
     leverage = serializers.DecimalField(
         max_digits=6, decimal_places=2, min_value=Decimal(1), max_value=Decimal(100), required=False,
         allow_null=True, help_text="Leverage of the position this order opens or adds to, within the asset class "
@@ -72,6 +76,9 @@ class OrderPlaceIn(StrictInput):
 
     def validate(self, attrs):
         order_class = attrs["order_class"]
+        if attrs.get("lot_ids") and order_class != "simple":
+            raise serializers.ValidationError({"lot_ids": serializers.ErrorDetail(
+                "Only a simple order can name lots.", code="not_allowed")})
         if order_class == "simple":
             for name in ("take_profit", "stop_loss"):
                 if name in attrs:
@@ -150,7 +157,7 @@ class OrderOut(FastOutput, serializers.ModelSerializer):
             "status", "reject_reason", "quantity", "filled_quantity", "remaining_quantity", "average_fill_price",
             "limit_price", "stop_price", "trail_amount", "trail_percent", "high_water_mark", "trigger_source",
             "reduce_only", "post_only", "leverage", "margin_mode", "role", "linked_order", "parent", "group_id", "position", "realism_profile",
-            "arrival_price", "latency_ms", "execute_after", "expires_at", "tags", "warnings", "fees_paid",
+            "arrival_price", "latency_ms", "execute_after", "expires_at", "tags", "lot_ids", "warnings", "fees_paid",
             "triggered_at", "filled_at", "cancelled_at", "created_at", "updated_at",
         ]
         read_only_fields = fields

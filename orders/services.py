@@ -22,7 +22,7 @@ from orders import events, execution
 from orders.market_view import instrument_spec, live_book, live_prices
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
 from orders import triggers
-from portfolios.positions import position_apply_fill, position_exits_changed, positions_wipe
+from portfolios.positions import lot_ids_check, position_apply_fill, position_exits_changed, positions_wipe
 from portfolios.selectors import open_position_in, position_get_for_user
 from portfolios.valuation import buying_power
 from orders.risk import order_leverage, pre_trade_checks
@@ -58,6 +58,7 @@ class OrderRequest:
     reduce_only: bool = False
     post_only: bool = False
     tags: tuple[str, ...] = ()
+    lot_ids: tuple[int, ...] = ()  # lots a closing order closes first (specific identification)
     leverage: Decimal | None = None  # None: the position's, or the portfolio's default for the class
     margin_mode: str = ""  # cross or isolated for a new position; blank: cross
 
@@ -160,6 +161,7 @@ def _create_order(*, portfolio: Portfolio, request: OrderRequest, now: datetime,
         role=role, group_id=group_id, parent=parent, realism_profile=profile.name, expires_at=expires_at,
         tags=list(request.tags), warnings=warnings, leverage=request.leverage, margin_mode=request.margin_mode,
         arrival_price=quantize_price(prices["mid"]) if prices and prices["mid"] is not None else None,
+        lot_ids=lot_ids_check(portfolio=portfolio, instrument=instrument, side=request.side, lot_ids=request.lot_ids),
     )
     order.id = uuid.uuid4()
     order.latency_ms = execution.sample_latency_ms(profile=profile, order_key=str(order.id))

@@ -8,10 +8,11 @@ from decimal import ROUND_CEILING, Decimal
 
 from django.db import transaction
 
+from haunt.errors import DomainError
 from haunt.market import state
 from haunt.money import quantize_money, quantize_price, quantize_quantity
 from portfolios import events, lots
-from portfolios.models import LedgerEntry, LotDisposal, MarginMode, Portfolio, Position, PositionLot
+from portfolios.models import CostBasisMethod, LedgerEntry, LotDisposal, MarginMode, Portfolio, Position, PositionLot
 from portfolios.risk_settings import leverage_default
 from portfolios.selectors import open_position_in, portfolio_open_positions
 from portfolios.services import ledger_post
@@ -37,12 +38,14 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
     newest_lot = max((row.opened_at for row in rows.values()), default=None)
     if newest_lot is not None and newest_lot > now:
         now = trade.executed_at = newest_lot
+    selection = _named_lots_selection(portfolio=portfolio, trade=trade, position=position, rows=rows)
     outcome = lots.apply_fill(
         side_of_position=lots.PositionSide(position.side) if position else None,
         lots=[lots.Lot(lot_id=key, quantity=row.quantity, price=row.price, opened_at=row.opened_at,
                        open_fee=row.open_fee) for key, row in rows.items()],
-        fill=lots.Fill(side=trade.side, quantity=trade.quantity, price=trade.price, executed_at=now, fee=trade.fee),
-        method=portfolio.cost_basis_method,
+        fill=lots.Fill(side=trade.side, quantity=trade.quantity, price=trade.price, executed_at=now, fee=trade.fee,
+                       lot_selection=selection),
+        method=lots.CostBasisMethod.SPECIFIC if selection else portfolio.cost_basis_method,
         new_lot_id=f"trade:{trade.pk}",
         contract_multiplier=instrument.contract_multiplier,
     )
@@ -111,6 +114,47 @@ def _keep_open_lots(position: Position, open_rows: list[PositionLot]) -> None:
     prefetched._result_cache = open_rows  # what prefetch_related stores: filtering it again queries afresh
     prefetched._prefetch_done = True
     position._prefetched_objects_cache = {"lots": prefetched}
+
+
+def lot_ids_check(*, portfolio: Portfolio, instrument, side: str, lot_ids) -> list[int]:
+    """The lots a new order names (specific identification), checked: open lots of the portfolio's
+    open position in the instrument, which the order's side closes. Average cost values every lot
+    alike, so it cannot name lots."""
+    if not lot_ids:
+        return []
+    if portfolio.cost_basis_method == CostBasisMethod.AVERAGE:
+        raise DomainError("Average cost cannot close chosen lots; use fifo, lifo or hifo.",
+                          code="lots_not_selectable", field="lot_ids")
+    position = Position.objects.filter(portfolio=portfolio, instrument=instrument, status=Position.Status.OPEN).first()
+    if position is None or (position.side == Position.Direction.LONG) != (side == "sell"):
+        raise DomainError("lot_ids name lots to close, but this order closes no position.",
+                          code="nothing_to_close", field="lot_ids")
+    open_ids = set(position.lots.filter(quantity__gt=0).values_list("pk", flat=True))
+    unknown = [lot_id for lot_id in lot_ids if lot_id not in open_ids]
+    if unknown:
+        raise DomainError(f"Not open lots of this position: {unknown}.", code="unknown_lot", field="lot_ids")
+    return list(lot_ids)
+
+
+def _named_lots_selection(*, portfolio: Portfolio, trade, position: Position | None,
+                          rows: dict[str, PositionLot]) -> tuple[tuple[str, Decimal], ...]:
+    """The lot selection of a closing fill whose order named lots: those still open first, then the
+    rest in the portfolio method's order (lots.selection_preferring). Empty, so the method applies
+    as usual, when nothing was named, the fill closes nothing, or the portfolio has switched to
+    average cost since the order was placed."""
+    named = [str(lot_id) for lot_id in trade.order.lot_ids]
+    method = portfolio.cost_basis_method
+    if not named or position is None or method == CostBasisMethod.AVERAGE:
+        return ()
+    if (position.side == Position.Direction.LONG) != (trade.side == "sell"):
+        return ()
+    held = [lots.Lot(lot_id=key, quantity=row.quantity, price=row.price, opened_at=row.opened_at,
+                     open_fee=row.open_fee) for key, row in rows.items()]
+    held_quantity = sum((row.quantity for row in rows.values()), Decimal(0))
+    return lots.selection_preferring(
+        side_of_position=lots.PositionSide(position.side), lots=held, lot_ids=named,
+        closing_quantity=min(trade.quantity, held_quantity), method=method,
+        contract_multiplier=trade.instrument.contract_multiplier)
 
 
 def position_exits_changed(*, position: Position, stop_loss, take_profit) -> None:

@@ -82,7 +82,7 @@ def test_market_order_answers_201_with_the_filled_order(auth_client, portfolio):
         "stop_price": None, "trail_amount": None, "trail_percent": None, "high_water_mark": None,
         "trigger_source": "last", "reduce_only": False, "post_only": False, "leverage": None, "margin_mode": "",
         "role": "single", "linked_order": None, "parent": None, "group_id": None, "position": None, "realism_profile": "frictionless",
-        "arrival_price": "1999.5000000000", "latency_ms": 0, "execute_after": None, "expires_at": None, "tags": [],
+        "arrival_price": "1999.5000000000", "latency_ms": 0, "execute_after": None, "expires_at": None, "tags": [], "lot_ids": [],
         "warnings": [], "fees_paid": "3.00000000", "triggered_at": None, "filled_at": "2026-11-24T15:00:02Z",
         "cancelled_at": None, "created_at": "2026-11-24T15:00:02Z", "updated_at": "2026-11-24T15:00:02Z",
     }
