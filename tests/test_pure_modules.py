@@ -21,6 +21,7 @@ PURE_MODULES = [
     "portfolios.analytics",
     "portfolios.analytics_report",
     "portfolios.lots",
+    "portfolios.images",
     "portfolios.tax",
     "options_trading.pricing",
 ]

@@ -165,6 +165,11 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploaded files (journal screenshots). Never served as static files: the journal API streams them
+# to their owner only.
+MEDIA_ROOT = Path(os.environ.get("HAUNT_MEDIA_DIR", VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+JOURNAL_ATTACHMENT_MAX_BYTES = int(os.environ.get("JOURNAL_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024))
 DOCS_DIR = BASE_DIR / "docs"
 
 REST_FRAMEWORK = {
