@@ -77,3 +77,14 @@ def run_walkthrough(base_url: str, username: str) -> None:
     positions = http.get("/api/positions", headers=headers, params={"portfolio": portfolio_id}).json()["results"]
     assert [(position["symbol"], position["side"], position["quantity"]) for position in positions] == [
         ("BTC-USD", "long", "0.5000000000")]
+
+    # Analytics: the 100 top-up is a cash flow, not profit; the fill's fee is a cost.
+    query = {"portfolio": portfolio_id}
+    performance = http.get("/api/analytics/performance", headers=headers, params=query).json()
+    summary = performance["summary"]
+    assert summary["net_cash_flow"] == "100.00000000", summary
+    assert Decimal(summary["profit"]) == Decimal(summary["end_equity"]) - Decimal(summary["start_equity"]) - 100
+    attribution = http.get("/api/analytics/attribution", headers=headers, params=query).json()
+    assert attribution["total"]["fees"] == order["fees_paid"]
+    for endpoint in ("metrics", "trades"):
+        assert http.get(f"/api/analytics/{endpoint}", headers=headers, params=query).status_code == 200
