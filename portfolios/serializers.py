@@ -199,7 +199,8 @@ class PositionOut(FastOutput, serializers.ModelSerializer):
         fields = ["id", "portfolio", "symbol", "asset_class", "side", "status", "quantity", "average_entry_price",
                   "cost_basis", "current_price", "market_value", "unrealized_pnl", "realized_pnl", "fees_paid",
                   "borrow_fees_paid", "stop_loss", "take_profit", "opened_at", "closed_at", "holding_seconds",
-                  "tags", "lots"]
+                  "leverage", "margin_mode", "margin_added", "liquidation_price", "funding_paid", "adl_score",
+                  "adl_quantile", "tags", "lots"]
         read_only_fields = fields
 
     def _mark(self, position) -> Decimal:

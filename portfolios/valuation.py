@@ -41,7 +41,10 @@ def isolated_collateral(position: Position) -> Decimal:
 
 def position_mark(position: Position, quote: dict | None) -> Decimal:
     """The price a position could close at now: bid for a long, ask for a short; the last trade
-    or the entry price when the book is closed or the feed has no quote."""
+    or the entry price when the book is closed or the feed has no quote. A perpetual is marked at its
+    mark price once the derivatives watcher has published one (spec §6: not the last trade)."""
+    if quote is not None and quote.get("mark") is not None:
+        return Decimal(quote["mark"])
     if quote is not None:
         side_price = quote["bid"] if position.side == Position.Direction.LONG else quote["ask"]
         if side_price is not None:
