@@ -86,9 +86,9 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
                                                               asset_class=instrument.asset_class),
             margin_mode=trade.order.margin_mode or MarginMode.CROSS,
         )
+        open_positions.append(position)
     elif trade.order.leverage is not None and change != lots.PositionChange.CLOSED:
         position.leverage = trade.order.leverage  # checked against its tier when the order was placed
-        open_positions.append(position)
     open_rows = [row for row in rows.values() if row.quantity > 0]
     if outcome.opened_lot is not None:
         opened = outcome.opened_lot
