@@ -1,10 +1,27 @@
 """The live market as the order services see it: books and prices from the feed's published state,
 converted to the execution module's types."""
+from collections.abc import Callable
 from decimal import Decimal
 
 from haunt.market import state
 from haunt.market.models import Instrument
 from orders import execution
+
+
+# Instruments the feed does not step (option contracts, quoted off their underlying) are listed
+# and quoted on demand by the app that owns them: it registers a function of the order's symbol
+# (in its AppConfig.ready) that the order services call before they look the instrument up.
+_on_demand_markets: list[Callable[[str], None]] = []
+
+
+def on_demand_market_register(prepare: Callable[[str], None]) -> None:
+    if prepare not in _on_demand_markets:
+        _on_demand_markets.append(prepare)
+
+
+def on_demand_market_prepare(symbol: str) -> None:
+    for prepare in _on_demand_markets:
+        prepare(symbol)
 
 
 def instrument_spec(instrument: Instrument) -> execution.InstrumentSpec:

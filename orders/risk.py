@@ -21,6 +21,11 @@ class RiskCheckFailed(DomainError):
     code = "risk_limit"
 
 
+# Checks of an asset class's own for opening orders (option margin), registered by the app that
+# owns the class in its AppConfig.ready; each raises RiskCheckFailed to refuse the order.
+ASSET_CLASS_CHECKS: dict[str, list] = {}
+
+
 # Instrument asset classes as the margin tables name them (spec §3).
 MARGIN_CLASS = {"perpetual": "crypto_perpetual", "crypto_spot": "crypto_spot", "stock": "stock", "etf": "etf",
                 "forex": "forex", "option": "option"}
@@ -62,6 +67,8 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
                               code="reduce_only_would_increase", field="quantity")
     if opening == 0:
         return []
+    for check in ASSET_CLASS_CHECKS.get(instrument.asset_class, ()):
+        check(portfolio=portfolio, instrument=instrument, request=request, prices=prices, opening=opening)
     if request.margin_mode and same_side and request.margin_mode != position.margin_mode:
         raise RiskCheckFailed(f"The open {instrument.symbol} position is {position.margin_mode} margin; close it "
                               "before switching its margin mode.", code="margin_mode_locked", field="margin_mode")

@@ -19,7 +19,7 @@ from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
 from haunt.money import format_decimal, is_multiple_of, quantize_money, quantize_price
 from orders import events, execution
-from orders.market_view import instrument_spec, live_book, live_prices
+from orders.market_view import instrument_spec, live_book, live_prices, on_demand_market_prepare
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
 from orders import triggers
 from portfolios.positions import lot_ids_check, position_apply_fill, position_exits_changed, positions_wipe
@@ -81,6 +81,7 @@ def order_profile(order: Order) -> execution.RealismProfile:
 
 
 def _instrument_for_order(symbol: str) -> Instrument:
+    on_demand_market_prepare(symbol)
     try:
         return Instrument.objects.get(symbol=symbol, is_active=True)
     except Instrument.DoesNotExist:
@@ -945,3 +946,23 @@ def order_liquidate(*, portfolio: Portfolio, position: Position, quantity: Decim
                      slippage=Decimal(0), liquidity="taker", explanation={"liquidation": tag, "price": f"{price:f}"},
                      now=now)
     return list(order.trades.order_by("executed_at", "pk"))
+
+
+# --- settlements -------------------------------------------------------------------------------
+
+
+def order_settle_at_price(*, portfolio: Portfolio, symbol: str, side: str, quantity: Decimal, price: Decimal,
+                          reason: str, now: datetime) -> Order:
+    """Book a fill that happens off the book at a set price (an option's exercise, assignment,
+    expiry or cash settlement, or the delivery of its underlying) as a filled market order with
+    one fee-free trade, tagged with `reason`. Call inside the transaction holding the portfolio lock."""
+    assert transaction.get_connection().in_atomic_block, "order_settle_at_price needs the caller's transaction"
+    order = Order(portfolio=portfolio, instrument=Instrument.objects.get(symbol=symbol), side=side,
+                  order_type=OrderType.MARKET, status=OrderStatus.ACCEPTED, quantity=quantity,
+                  realism_profile=portfolio.realism_profile, tags=[reason], arrival_price=price)
+    order.save(force_insert=True)
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.CREATED, detail={"settlement": reason})
+    events.order_changed(order, "created")
+    _record_fill(order=order, portfolio=portfolio, quantity=quantity, price=price, fee=Decimal(0), slippage=Decimal(0),
+                 liquidity=execution.Liquidity.TAKER.value, explanation={"settlement": reason}, now=now)
+    return order

@@ -28,6 +28,12 @@ class Valuation:
         return self.equity - self.isolated_unrealized_pnl - self.margin_used
 
 
+# Positions whose margin follows rules of their own (option strategies) register a function
+# (portfolio, open positions, quotes) -> Decimal in their app's AppConfig.ready: the margin, in the
+# base currency, that they need beyond their short market value (negative when they need less).
+MARGIN_RULES: list = []
+
+
 def is_margined(position: Position) -> bool:
     """A perpetual, a position above 1x or an isolated one: its margin is notional / leverage."""
     return (position.instrument.asset_class == "perpetual" or position.leverage != 1
@@ -89,6 +95,8 @@ def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | N
             margin_used += value / position.leverage
         elif position.side == Position.Direction.LONG:
             margin_used += value
+    for rule in MARGIN_RULES:
+        margin_used += rule(portfolio, open_positions, quotes)
     return Valuation(cash=portfolio.cash, equity=portfolio.cash + long_value - short_value,
                      unrealized_pnl=unrealized, long_value=long_value, short_value=short_value,
                      margin_used=margin_used, isolated_unrealized_pnl=isolated_pnl)

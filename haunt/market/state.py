@@ -11,12 +11,17 @@ STATE_TTL_SECONDS = 60
 STATUS_KEY = "market:status"
 
 
+def _key_part(symbol: str) -> str:
+    # OCC option symbols pad their root with spaces, which cache keys must not contain.
+    return symbol.replace(" ", "_")
+
+
 def quote_key(symbol: str) -> str:
-    return f"market:quote:{symbol}"
+    return f"market:quote:{_key_part(symbol)}"
 
 
 def book_key(symbol: str) -> str:
-    return f"market:book:{symbol}"
+    return f"market:book:{_key_part(symbol)}"
 
 
 def market_state_write(*, quotes: list[dict], books: list[dict], status: dict) -> None:
