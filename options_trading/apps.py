@@ -3,3 +3,17 @@ from django.apps import AppConfig
 
 class OptionsTradingConfig(AppConfig):
     name = "options_trading"
+
+    def ready(self):
+        # Option contracts plug into the order path and valuations through their registries
+        # (orders and portfolios never import this app).
+        from orders.market_view import on_demand_market_register
+        from orders.risk import ASSET_CLASS_CHECKS
+        from portfolios.valuation import MARGIN_RULES
+        from options_trading.services import option_margin_rule, option_market_prepare, option_order_check
+
+        on_demand_market_register(option_market_prepare)
+        if option_order_check not in ASSET_CLASS_CHECKS.setdefault("option", []):
+            ASSET_CLASS_CHECKS["option"].append(option_order_check)
+        if option_margin_rule not in MARGIN_RULES:
+            MARGIN_RULES.append(option_margin_rule)

@@ -24,6 +24,13 @@ PURE_MODULES = [
     "portfolios.images",
     "portfolios.tax",
     "options_trading.pricing",
+    "options_trading.contracts",
+    "options_trading.surface",
+    "options_trading.margin",
+    "options_trading.exercise",
+    "options_trading.strategies",
+    "options_trading.calculator",
+    "options_trading.alpaca",
 ]
 
 

@@ -273,6 +273,25 @@ CELERY_BEAT_SCHEDULE = {
         # Every day at 00:20 UTC, after the day's last hourly candle has closed.
         "schedule": crontab(minute=20, hour=0),
     },
+    "options-refresh-quotes": {
+        "task": "options.refresh_quotes",
+        # Option quotes follow their underlyings: contracts with open positions or orders are
+        # re-quoted every two seconds (a quote lives STATE_TTL_SECONDS in the market state).
+        "schedule": 2.0,
+        "options": {"expires": 2},
+    },
+    "options-expire-contracts": {
+        "task": "options.expire_contracts",
+        # Every minute: contracts past expiry (16:00 New York, 08:00 UTC for crypto) are settled.
+        "schedule": crontab(),
+        "options": {"expires": 50},
+    },
+    "options-early-assignments": {
+        "task": "options.early_assignments",
+        # Hourly, on the half hour (while US equity options trade at 09:30-16:00 New York).
+        "schedule": crontab(minute=30),
+        "options": {"expires": 1800},
+    },
 }
 
 LOGGING = {
