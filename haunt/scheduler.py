@@ -28,13 +28,20 @@ def _schedule_object(entry: dict):
 
 
 def beat_entries() -> dict:
-    """Each CELERY_BEAT_SCHEDULE entry as (task, schedule), its task resolved now so that a wrong
-    name fails at start. Autodiscovered task modules are imported first, as `celery beat` and the
-    worker do: nothing else in this process imports them."""
+    """Each CELERY_BEAT_SCHEDULE entry as (task, schedule), its task resolved at start.
+
+    Autodiscovered task modules are imported first, as `celery beat` and the worker do: nothing
+    else in this process imports them. An entry naming no registered task is logged and left
+    out, so that it cannot stop the other jobs."""
     app = current_app
     app.loader.import_default_modules()
-    return {name: (app.tasks[entry["task"]], _schedule_object(entry))
-            for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+    entries = {}
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        if entry["task"] not in app.tasks:
+            logger.error("Periodic job %s names no registered task %r: not scheduled", name, entry["task"])
+            continue
+        entries[name] = (app.tasks[entry["task"]], _schedule_object(entry))
+    return entries
 
 
 async def run_beat_schedule(stop: asyncio.Event) -> None:

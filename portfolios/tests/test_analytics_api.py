@@ -378,3 +378,15 @@ def test_a_reset_starts_a_new_track_record(auth_client, user, trader):
     assert performance["summary"]["start_equity"] == "5000000.00000000"
     assert performance["summary"]["days"] == 0
     assert trades["statistics"]["position_count"] == 0  # neither the closed nor the wiped position
+
+
+def test_embedded_scheduler_leaves_out_an_entry_without_a_task(settings, capfd):
+    from haunt.scheduler import beat_entries
+
+    settings.CELERY_BEAT_SCHEDULE = {**settings.CELERY_BEAT_SCHEDULE,
+                                     "typo": {"task": "portfolios.no_such_task", "schedule": 60.0}}
+
+    entries = beat_entries()
+
+    assert "typo" not in entries and "snapshot-equity-day-close" in entries
+    assert "names no registered task 'portfolios.no_such_task'" in capfd.readouterr().err
