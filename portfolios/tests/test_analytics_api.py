@@ -40,10 +40,21 @@ def buy(user, portfolio, symbol, quantity, side="buy", tags=()):
     return order
 
 
+def opened_before_the_fills(portfolio):
+    """Date the portfolio's opening a day before FILL_TIME, so fills at that fixed instant (when
+    NYSE is open) fall inside its track record whatever the time of day the tests run."""
+    opened = FILL_TIME - timedelta(days=1)
+    Portfolio.objects.filter(pk=portfolio.pk).update(created_at=opened)
+    EquitySnapshot.objects.filter(portfolio=portfolio, reason="opened").update(taken_at=opened)
+    portfolio.refresh_from_db()
+    return portfolio
+
+
 @pytest.fixture
 def trader(user, instruments):  # noqa: F811
-    return portfolio_create(user=user, name="Trader", starting_balance=D("5000000"), realism_profile="frictionless",
-                            simulate_latency=False)
+    return opened_before_the_fills(portfolio_create(
+        user=user, name="Trader", starting_balance=D("5000000"), realism_profile="frictionless",
+        simulate_latency=False))
 
 
 # --------------------------------------------------------------------------- time-weighted return
@@ -344,7 +355,8 @@ def test_fresh_portfolio_has_no_figures_yet(auth_client, trader):
 
 def test_slippage_is_a_cost_apart_from_the_price_move(auth_client, user, instruments):  # noqa: F811
     publish_eth()
-    realistic = portfolio_create(user=user, name="Realistic", starting_balance=D("5000000"), simulate_latency=False)
+    realistic = opened_before_the_fills(
+        portfolio_create(user=user, name="Realistic", starting_balance=D("5000000"), simulate_latency=False))
     buy(user, realistic, "ETH-USD", "20")  # walks past the first ask level
     publish_eth(bids=[("1999.00", "5"), ("1998.00", "5"), ("1997.00", "95")])
     buy(user, realistic, "ETH-USD", "20", side="sell")
@@ -365,9 +377,14 @@ def test_slippage_is_a_cost_apart_from_the_price_move(auth_client, user, instrum
 def test_a_reset_starts_a_new_track_record(auth_client, user, trader):
     from orders.services import portfolio_reset_trading
 
+    # Given a closed ETH round trip and an open position, both a minute before the reset (crypto
+    # trades at any hour, so the fills can be dated by the real clock the reset reads)
     publish_eth()
-    buy(user, trader, "ETH-USD", "2")
-    buy(user, trader, "ETH-USD", "1", side="sell")
+    a_minute_ago = timezone.now() - timedelta(minutes=1)
+    for side, quantity in (("buy", "2"), ("sell", "2"), ("buy", "1")):
+        order_place(user=user, portfolio_id=trader.pk, now=a_minute_ago, request=OrderRequest(
+            symbol="ETH-USD", side=side, order_type="market", quantity=D(quantity)))
+    assert get(auth_client, "trades", trader).json()["statistics"]["position_count"] == 1
     portfolio_reset_trading(user=user, portfolio_id=trader.pk)
     trader.refresh_from_db()
 
@@ -390,3 +407,47 @@ def test_embedded_scheduler_leaves_out_an_entry_without_a_task(settings, capfd):
 
     assert "typo" not in entries and "snapshot-equity-day-close" in entries
     assert "names no registered task 'portfolios.no_such_task'" in capfd.readouterr().err
+
+
+def test_a_stock_portfolio_counts_nyse_sessions(auth_client, user, trader):
+    # Given a portfolio holding a stock, with day closes from Friday 2026-07-31 to Tuesday 2026-08-04:
+    # +1% on Friday, +2% over Saturday and Sunday together, +1% on Monday, nothing on Tuesday
+    publish("AAPL", bids=[("200.00", "100")], asks=[("200.05", "100")])
+    buy(user, trader, "AAPL", "1")
+    start = datetime(2026, 7, 31, tzinfo=UTC)
+    Portfolio.objects.filter(pk=trader.pk).update(created_at=start)
+    EquitySnapshot.objects.filter(portfolio=trader, reason="opened").update(taken_at=start)
+    closes = [D("5050000"), D("5100500"), D("5151000"), D("5202510"), D("5202510")]  # Sat, Sun, Mon, Tue, Wed 00:00
+    EquitySnapshot.objects.bulk_create([
+        EquitySnapshot(portfolio=trader, taken_at=start + timedelta(days=day + 1), equity=equity, cash=equity,
+                       invested=D("5000000"), reason=EquitySnapshot.Reason.DAY_CLOSE)
+        for day, equity in enumerate(closes)])
+
+    body = get(auth_client, "performance", trader, end="2026-08-05T00:00:00Z").json()
+
+    # Then the weekend's P&L lands on Monday's session and a year has 252 periods
+    assert body["conventions"]["periods_per_year"] == 252
+    assert body["conventions"]["calendar"] == "NYSE trading sessions"
+    assert [(row["date"], row["return"]) for row in body["daily"]] == [
+        ("2026-07-31", "0.01000000"),
+        ("2026-08-03", fraction(D("5202510") / D("5050000") - 1)),  # Saturday + Sunday + Monday
+        ("2026-08-04", "0.00000000"),
+    ]
+
+
+def test_trades_and_attribution_windows(auth_client, user, trader):
+    # Given an ETH round trip executed at FILL_TIME
+    publish_eth()
+    buy(user, trader, "ETH-USD", "1")
+    buy(user, trader, "ETH-USD", "1", side="sell")
+    before, after = FILL_TIME - timedelta(hours=1), FILL_TIME + timedelta(hours=1)
+
+    # Then a window ending before it holds nothing, and one around it holds both fills
+    empty = {"start": (before - timedelta(hours=1)).isoformat(), "end": before.isoformat()}
+    around = {"start": before.isoformat(), "end": after.isoformat()}
+    assert get(auth_client, "trades", trader, **empty).json()["statistics"]["position_count"] == 0
+    assert get(auth_client, "attribution", trader, **empty).json()["by_instrument"] == []
+    assert get(auth_client, "trades", trader, **around).json()["statistics"]["position_count"] == 1
+    attribution = get(auth_client, "attribution", trader, **around).json()
+    assert attribution["by_instrument"][0]["items"] == 2
+    assert attribution["conventions"]["marked_at"] is None
