@@ -179,7 +179,10 @@ class Lot:
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution against the position. ``fee`` is the fill's whole fee in money.
-    ``lot_selection`` is ``((lot_id, quantity), ...)``, only with the specific method."""
+    ``lot_selection`` is ``((lot_id, quantity), ...)``, only with the specific method.
+
+    ``price`` may be zero for a fill that only closes (an option expiring worthless, or exercised
+    into its underlying); a lot never opens at zero (Lot refuses it)."""
 
     side: Side
     quantity: Decimal
@@ -191,7 +194,7 @@ class Fill:
     def __post_init__(self) -> None:
         object.__setattr__(self, "side", Side(self.side))
         object.__setattr__(self, "quantity", _positive(self.quantity, name="quantity"))
-        object.__setattr__(self, "price", _positive(self.price, name="price"))
+        object.__setattr__(self, "price", _not_negative(self.price, name="price"))
         object.__setattr__(self, "fee", _not_negative(self.fee, name="fee"))
         selection = tuple(
             (_lot_id(lot_id, name="lot_selection"), _positive(quantity, name="lot_selection"))

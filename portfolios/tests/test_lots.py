@@ -477,7 +477,7 @@ def test_average_entry_price_weights_by_quantity():
 
 @pytest.mark.parametrize(
     ("field", "bad"),
-    [("quantity", D(0)), ("quantity", D(-1)), ("price", D(0)), ("price", D(-3)), ("fee", D("-0.01")),
+    [("quantity", D(0)), ("quantity", D(-1)), ("price", D(-3)), ("fee", D("-0.01")),
      ("price", D("NaN")), ("quantity", D("Infinity"))],
 )
 def test_fill_with_a_bad_number_is_refused(field, bad):
@@ -485,6 +485,16 @@ def test_fill_with_a_bad_number_is_refused(field, bad):
     with pytest.raises(InvalidLotOperation) as refused:
         Fill(**values)
     assert refused.value.field == field
+
+
+def test_a_fill_at_zero_may_close_but_never_open():
+    # A long option expiring worthless: 2 contracts bought at 3.50 (×100) close at nothing.
+    (opened, closed) = run([fill(Side.BUY, 2, "3.5", day=0), fill(Side.SELL, 2, 0, day=5)], CostBasisMethod.FIFO,
+                           multiplier=D(100))
+    assert closed.realized_pnl == D(-700) and closed.lots == ()
+    with pytest.raises(InvalidLotOperation) as refused:
+        run([fill(Side.BUY, 1, 0)], CostBasisMethod.FIFO)
+    assert refused.value.field == "price"
 
 
 def test_floats_are_refused():
