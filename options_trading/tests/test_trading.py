@@ -1,0 +1,235 @@
+"""Trading options through the order path: premium cash, margin, strategies, exercise, assignment
+and expiry, each worked by hand from the published quotes."""
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from haunt.market import state
+from options_trading.models import OptionEvent
+from options_trading.services import early_assignments_run, options_expire_due
+from orders.models import Order, Trade
+from orders.tests.books import books_balance, make_portfolio, publish  # noqa: F401 (books_balance is autouse)
+from portfolios.models import Portfolio, Position
+from portfolios.valuation import portfolio_valuation
+
+D = Decimal
+START = D("5000000")
+FEE = D("0.65")  # per contract
+DEC_CALL_190 = "AAPL  261218C00190000"
+DEC_PUT_190 = "AAPL  261218P00190000"
+DEC_PUT_195 = "AAPL  261218P00195000"
+DEC_CALL_195 = "AAPL  261218C00195000"
+DEC_CALL_205 = "AAPL  261218C00205000"
+DEC_PUT_210 = "AAPL  261218P00210000"
+AFTER_DEC_EXPIRY = datetime(2026, 12, 18, 21, 1, tzinfo=UTC)  # 16:01 New York
+
+
+def order(client, portfolio, symbol, side, quantity="1", **fields):
+    body = {"portfolio": str(portfolio.pk), "symbol": symbol, "side": side, "order_type": "market",
+            "quantity": quantity, **fields}
+    return client.post("/api/orders", body, format="json")
+
+
+def quote(symbol) -> tuple[Decimal, Decimal]:
+    published = state.quote_read(symbol)
+    return D(published["bid"]), D(published["ask"])
+
+
+def cash(portfolio) -> Decimal:
+    return Portfolio.objects.get(pk=portfolio.pk).cash
+
+
+def open_position(portfolio, symbol):
+    return Position.objects.filter(portfolio=portfolio, instrument__symbol=symbol, status="open").first()
+
+
+def test_long_call_bought_and_sold_moves_exactly_the_premium(auth_client, portfolio):
+    bought = order(auth_client, portfolio, DEC_CALL_190, "buy", "2")
+    assert bought.status_code == 201, bought.content
+    bid, ask = quote(DEC_CALL_190)
+    assert bought.json()["status"] == "filled" and D(bought.json()["average_fill_price"]) == ask
+    # 2 contracts × 100 shares × the ask, and $0.65 a contract.
+    assert cash(portfolio) == START - ask * 200 - 2 * FEE
+    position = open_position(portfolio, DEC_CALL_190)
+    assert (position.side, position.quantity, position.cost_basis) == ("long", 2, ask * 200)
+
+    sold = order(auth_client, portfolio, DEC_CALL_190, "sell", "2")
+    assert sold.json()["status"] == "filled" and D(sold.json()["average_fill_price"]) == bid
+    assert cash(portfolio) == START - ask * 200 + bid * 200 - 4 * FEE
+    closed = Position.objects.get(pk=position.pk)
+    assert closed.status == "closed" and closed.realized_pnl == (bid - ask) * 200 and closed.fees_paid == 4 * FEE
+
+
+def test_naked_short_put_margin_worked_by_hand(auth_client, portfolio):
+    sold = order(auth_client, portfolio, DEC_PUT_190, "sell")
+    assert sold.status_code == 201 and sold.json()["status"] == "filled"
+    bid, ask = quote(DEC_PUT_190)
+    spot = D("200.01")  # the AAPL mid
+    # Premium (the put marked at its ask) + max(20% × 200.01 − 10.01 out of the money, 10% × 190)
+    # = ask + max(29.992, 19) per share, × 100.
+    requirement = (ask + D("29.992")) * 100
+    margin = auth_client.get("/api/options/margin", {"portfolio": str(portfolio.pk)}).json()
+    assert D(margin["requirement"]) == requirement
+    assert margin["lines"]["AAPL"][0]["kind"] == "naked"
+    assert cash(portfolio) == START + bid * 100 - FEE
+    # Buying power is the cash less the whole requirement (the premium received counts towards it).
+    refreshed = Portfolio.objects.get(pk=portfolio.pk)
+    assert portfolio_valuation(refreshed).buying_power == START + bid * 100 - FEE - requirement
+    assert spot * D("0.2") - (spot - 190) == D("29.992")
+
+
+def test_naked_short_refused_without_the_margin(auth_client, user, underlyings):
+    small = make_portfolio(user, cash=D("2000"))
+    response = order(auth_client, small, DEC_PUT_190, "sell")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "insufficient_margin"
+    assert cash(small) == D("2000") and not Order.objects.filter(portfolio=small).exists()
+
+
+def test_credit_spread_margin_is_its_maximum_loss(auth_client, portfolio):
+    before = portfolio_valuation(Portfolio.objects.get(pk=portfolio.pk)).buying_power
+    response = auth_client.post("/api/options/strategies", {
+        "portfolio": str(portfolio.pk), "strategy": "bull_put_spread", "quantity": "1",
+        "legs": [{"symbol": DEC_PUT_195, "side": "sell"}, {"symbol": DEC_PUT_190, "side": "buy"}]}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    short_bid, _ = quote(DEC_PUT_195)
+    _, long_ask = quote(DEC_PUT_190)
+    credit = short_bid - long_ask
+    assert D(body["net_price"]) == -credit and D(body["net_premium"]) == credit * 100
+    assert D(body["max_loss"]) == (credit - 5) * 100  # the $5 width less the credit, per 100 shares
+    margin = auth_client.get("/api/options/margin", {"portfolio": str(portfolio.pk)}).json()
+    assert D(margin["requirement"]) == 500 and margin["lines"]["AAPL"][0]["kind"] == "spread"
+    after = portfolio_valuation(Portfolio.objects.get(pk=portfolio.pk)).buying_power
+    assert after - before == D(body["max_loss"]) - 2 * FEE
+
+
+def test_strategy_is_all_or_nothing(auth_client, user, underlyings):
+    portfolio = make_portfolio(user, profile="realistic")
+    # 1,000 contracts: the call at the money has the depth, the one 10% out of the money does not.
+    response = auth_client.post("/api/options/strategies", {
+        "portfolio": str(portfolio.pk), "strategy": "bull_call_spread", "quantity": "1000",
+        "legs": [{"symbol": "AAPL  261218C00200000", "side": "buy"},
+                 {"symbol": "AAPL  261218C00220000", "side": "sell"}]}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "strategy_unfillable"
+    assert cash(portfolio) == START
+    assert not Order.objects.filter(portfolio=portfolio).exists() and not Trade.objects.exists()
+    assert not Position.objects.filter(portfolio=portfolio).exists()
+
+
+def test_strategy_preview_payoff_worked_example(auth_client, underlyings):
+    response = auth_client.post("/api/options/strategies/preview", {
+        "strategy": "bull_call_spread", "quantity": "2",
+        "legs": [{"symbol": DEC_CALL_195, "side": "buy"}, {"symbol": DEC_CALL_205, "side": "sell"}]}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    _, long_ask = quote(DEC_CALL_195)
+    short_bid, _ = quote(DEC_CALL_205)
+    debit = long_ask - short_bid
+    assert D(body["net_price"]) == debit and D(body["net_premium"]) == -debit * 200
+    # Break-even: the lower strike plus the debit. Most it makes: the $10 width less the debit;
+    # most it loses: the debit; × 100 shares × 2.
+    assert D(body["break_evens"][0]) == 195 + debit
+    assert D(body["max_profit"]) == (10 - debit) * 200 and D(body["max_loss"]) == -debit * 200
+    payoff = {D(price): D(value) for price, value in body["payoff"]}
+    assert min(payoff.values()) == D(body["max_loss"]) and max(payoff.values()) == D(body["max_profit"])
+    refused = auth_client.post("/api/options/strategies/preview", {
+        "strategy": "bear_call_spread", "legs": [{"symbol": DEC_CALL_195, "side": "buy"},
+                                                 {"symbol": DEC_CALL_205, "side": "sell"}]}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "strategy_shape"
+
+
+def test_in_the_money_call_is_exercised_into_100_shares_at_expiry(auth_client, portfolio):
+    order(auth_client, portfolio, DEC_CALL_190, "buy")
+    _, ask = quote(DEC_CALL_190)
+    publish("AAPL", bids=[("200.00", "500")], asks=[("200.02", "500")])  # 10.01 in the money at expiry
+    assert options_expire_due(now=AFTER_DEC_EXPIRY) >= 1
+    # The premium and fee, then 100 shares at the $190 strike.
+    assert cash(portfolio) == START - ask * 100 - FEE - 19000
+    shares = open_position(portfolio, "AAPL")
+    assert (shares.side, shares.quantity, shares.average_entry_price) == ("long", 100, 190)
+    assert open_position(portfolio, DEC_CALL_190) is None
+    event = OptionEvent.objects.get(portfolio=portfolio)
+    assert (event.kind, event.quantity, event.cash_amount) == ("auto_exercised", 1, D(-19000))
+    assert options_expire_due(now=AFTER_DEC_EXPIRY) == 0  # settled once
+
+
+def test_out_of_the_money_option_expires_worthless(auth_client, portfolio):
+    order(auth_client, portfolio, DEC_PUT_190, "buy")
+    _, ask = quote(DEC_PUT_190)
+    options_expire_due(now=AFTER_DEC_EXPIRY)
+    assert cash(portfolio) == START - ask * 100 - FEE
+    position = Position.objects.get(portfolio=portfolio, instrument__symbol=DEC_PUT_190)
+    assert position.status == "closed" and position.realized_pnl == -ask * 100
+    assert OptionEvent.objects.get(portfolio=portfolio).kind == "expired_worthless"
+    assert not Position.objects.filter(portfolio=portfolio, instrument__symbol="AAPL").exists()
+
+
+def test_short_put_assigned_at_expiry_buys_the_shares_at_the_strike(auth_client, portfolio):
+    order(auth_client, portfolio, DEC_PUT_210, "sell")
+    bid, _ = quote(DEC_PUT_210)
+    options_expire_due(now=AFTER_DEC_EXPIRY)
+    assert cash(portfolio) == START + bid * 100 - FEE - 21000
+    shares = open_position(portfolio, "AAPL")
+    assert (shares.side, shares.quantity, shares.average_entry_price) == ("long", 100, 210)
+    put = Position.objects.get(portfolio=portfolio, instrument__symbol=DEC_PUT_210)
+    assert put.status == "closed" and put.realized_pnl == bid * 100  # the premium is kept
+    assert OptionEvent.objects.get(portfolio=portfolio).kind == "assigned"
+
+
+def test_early_exercise_of_a_long_american_call(auth_client, portfolio):
+    order(auth_client, portfolio, "AAPL  270115C00190000", "buy", "2")
+    _, ask = quote("AAPL  270115C00190000")
+    position = open_position(portfolio, "AAPL  270115C00190000")
+    response = auth_client.post(f"/api/options/positions/{position.pk}/exercise", {"quantity": "1"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["kind"] == "exercised" and D(response.json()["cash_amount"]) == -19000
+    assert cash(portfolio) == START - ask * 200 - 2 * FEE - 19000
+    assert open_position(portfolio, "AAPL").quantity == 100
+    assert open_position(portfolio, "AAPL  270115C00190000").quantity == 1
+
+
+def test_european_and_foreign_options_cannot_be_exercised_early(auth_client, other_client, portfolio):
+    order(auth_client, portfolio, "BTC-25DEC26-90000-C", "buy")
+    position = open_position(portfolio, "BTC-25DEC26-90000-C")
+    response = auth_client.post(f"/api/options/positions/{position.pk}/exercise", {}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "european_exercise"
+    assert other_client.post(f"/api/options/positions/{position.pk}/exercise", {}, format="json").status_code == 404
+
+
+def test_cash_settled_crypto_option_pays_its_intrinsic_value(auth_client, portfolio):
+    order(auth_client, portfolio, "BTC-25DEC26-85000-C", "buy", "0.5")
+    _, ask = quote("BTC-25DEC26-85000-C")
+    publish("BTC-USD", bids=[("95000.00", "5")], asks=[("95002.00", "5")])  # mid 95,001
+    options_expire_due(now=datetime(2026, 12, 25, 8, 1, tzinfo=UTC))
+    # 0.5 BTC × (95,001 − 85,000) in cash; no coins delivered.
+    assert cash(portfolio) == START - ask * D("0.5") - D("0.5") * FEE + D("0.5") * 10001
+    assert not Position.objects.filter(portfolio=portfolio, instrument__symbol="BTC-USD").exists()
+
+
+@pytest.mark.parametrize("early_assignment, assigned", [(True, 1), (False, 0)])
+def test_deep_short_put_is_assigned_early_unless_switched_off(auth_client, portfolio, early_assignment, assigned):
+    response = auth_client.put(f"/api/options/portfolios/{portfolio.pk}/settings",
+                               {"early_assignment": early_assignment}, format="json")
+    assert response.status_code == 200 and response.json()["early_assignment"] is early_assignment
+    order(auth_client, portfolio, "AAPL  261218P00230000", "sell")
+    # Three days before expiry the put is 13% in the money: its holder exercises rather than sell
+    # at a bid below the intrinsic value.
+    assert early_assignments_run(now=datetime(2026, 12, 15, 15, 30, tzinfo=UTC)) == assigned
+    assert OptionEvent.objects.filter(portfolio=portfolio, kind="early_assigned").count() == assigned
+    # Three weeks before expiry nothing happens.
+    assert early_assignments_run(now=datetime(2026, 11, 25, 15, 30, tzinfo=UTC)) == 0
+
+
+def test_portfolio_greeks_sum_the_positions(auth_client, portfolio):
+    order(auth_client, portfolio, DEC_CALL_190, "buy", "2")
+    order(auth_client, portfolio, DEC_PUT_190, "sell", "1")
+    chain = auth_client.get("/api/options/chains/AAPL", {"expiry": "2026-12-18"}).json()
+    rows = {row["symbol"]: row for row in chain["contracts"]}
+    greeks = auth_client.get("/api/options/greeks", {"portfolio": str(portfolio.pk)}).json()
+    expected_delta = D(rows[DEC_CALL_190]["delta"]) * 200 - D(rows[DEC_PUT_190]["delta"]) * 100
+    assert abs(D(greeks["by_underlying"]["AAPL"]["delta"]) - expected_delta) < D("0.000002")
+    assert abs(D(greeks["total"]["delta"]) - D(greeks["by_underlying"]["AAPL"]["delta"]) * D("200.01")) < D("0.001")
+    assert {row["symbol"] for row in greeks["positions"]} == {DEC_CALL_190, DEC_PUT_190}
