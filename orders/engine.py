@@ -2,21 +2,28 @@
 
 It holds every order the market can act on — stops, take-profits, trailing stops (pending a
 trigger) and resting limits — in `orders.triggers.TriggerIndex`, so a tick costs O(1 + fired) per
-symbol instead of a scan, and GTD/DAY expiries in an `ExpiryIndex`. It learns about orders by
-reading the rows changed since its last sync (the API may run in other processes), rebuilds the
-index from the database on start, and acts only through `orders.services`, which lock and re-check
-each order: a restart, or two engines racing, can neither lose nor duplicate a fill.
+symbol instead of a scan, GTD/DAY expiries in an `ExpiryIndex`, and orders waiting out their
+simulated latency in a heap by due time. It learns which orders changed from the ids the services
+hand over on commit (`orders.changes`; the API may run in other processes) and re-reads just those
+rows; every few seconds it also reconciles with the database, so a lost notice costs a delay, never
+an order. It rebuilds the index from the database on start and acts only through `orders.services`,
+which lock and re-check each order: a restart, or two engines racing, can neither lose nor
+duplicate a fill.
 """
 import asyncio
 import gc
+import heapq
 import logging
+import time
 from datetime import datetime, timedelta
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils import timezone
 
 from haunt.periodic import run_every
 from orders import services, triggers
+from orders.changes import changed_order_ids
 from orders.market_view import live_prices_many
 from orders.models import Order, OrderStatus, OrderType
 
@@ -38,37 +45,56 @@ class OrderEngine:
         self.index = triggers.TriggerIndex()
         self.expiries = triggers.ExpiryIndex()
         self.symbols: dict[str, set] = {}
+        self.due: list[tuple[datetime, str]] = []  # heap of (execute_after, order id)
+        self.due_at: dict = {}  # order id -> the execute_after its heap entry is for
         self.synced_until: datetime | None = None
+        self.reconciled_at = 0.0
 
     def rebuild(self, *, now: datetime) -> None:
         """Load every open order from the database (on start)."""
         self.index = triggers.TriggerIndex()
         self.expiries = triggers.ExpiryIndex()
-        self.symbols = {}
+        self.symbols, self.due, self.due_at = {}, [], {}
+        changed_order_ids()  # every open order is read below: earlier notices are spent
         for order in Order.objects.open().select_related("instrument").order_by("created_at"):
             self._index(order)
-        self.synced_until = now
+        self.synced_until, self.reconciled_at = now, time.monotonic()
         gc.freeze()  # the index is long-lived: keep the collector from rescanning it on every tick
 
     def sync(self, *, now: datetime) -> int:
-        """Bring the index up to date with orders changed since the last sync."""
+        """Bring the index up to date with the orders changed since the last sync: those the
+        services named on commit, and every few seconds every row updated lately (the database
+        is the truth; a notice is only a shortcut)."""
         if self.synced_until is None:
             self.rebuild(now=now)
             return len(self.index)
-        changed = list(Order.objects.filter(updated_at__gte=self.synced_until - SYNC_OVERLAP)
-                       .select_related("instrument").order_by("updated_at"))
+        changed_ids = changed_order_ids()
+        if time.monotonic() - self.reconciled_at >= settings.HAUNT_ENGINE_RECONCILE_SECONDS:
+            changed = list(Order.objects.filter(updated_at__gte=self.synced_until - SYNC_OVERLAP)
+                           .select_related("instrument").order_by("updated_at"))
+            changed_ids.difference_update(str(order.pk) for order in changed)
+            self.synced_until, self.reconciled_at = now, time.monotonic()
+        else:
+            changed = []
+        if changed_ids:
+            changed += list(Order.objects.filter(pk__in=changed_ids).select_related("instrument"))
         for order in changed:
-            self._forget(order.pk)
-            if order.is_open:
-                self._index(order)
-        self.synced_until = now
+            self._reindex(order)
         return len(changed)
+
+    def _reindex(self, order: Order) -> None:
+        self._forget(order.pk)
+        if order.is_open:
+            self._index(order)
 
     def _index(self, order: Order) -> None:
         key = order.pk
         symbol = order.instrument.symbol
         if order.expires_at is not None:
             self.expiries.add(order_id=key, expires_at=order.expires_at)
+        if order.execute_after is not None and order.status in INDEXED_STATUSES:
+            self.due_at[key] = order.execute_after
+            heapq.heappush(self.due, (order.execute_after, key))
         side = triggers.Side(order.side)
         if order.status == OrderStatus.PENDING_TRIGGER:
             source = SOURCE[order.trigger_source]
@@ -96,6 +122,7 @@ class OrderEngine:
     def _forget(self, key) -> None:
         self.index.remove(key)
         self.expiries.remove(key)
+        self.due_at.pop(key, None)
         for keys in self.symbols.values():
             keys.discard(key)
 
@@ -105,10 +132,11 @@ class OrderEngine:
         and kept in the index, so one bad order never costs the others their turn."""
         self.sync(now=now)
         executed = 0
-        for order_id in Order.objects.filter(execute_after__lte=now, status__in=INDEXED_STATUSES) \
-                .values_list("pk", flat=True):
-            if self._act(services.order_execute_due, order_id, now) is not None:
+        for order_id in self._pop_due(now):
+            order = self._act(services.order_execute_due, order_id, now)
+            if order is not None:
                 executed += 1
+                self._reindex(order)  # e.g. a market order bigger than the book, due again next tick
         fired = 0
         watched = [symbol for symbol, keys in self.symbols.items() if keys]
         quotes = live_prices_many(watched) if watched else {}
@@ -125,20 +153,30 @@ class OrderEngine:
                 keys.discard(order_id)
                 self.expiries.remove(order_id)
                 order = self._act(services.order_fire, order_id, now)
-                if order is not None and order.is_open:
+                if order is not None:
                     # Still working (a limit the profiled book did not reach, the rest of a partial fill, a
                     # stop limit now resting, or an action that failed): the row may not have changed, so
                     # sync would not bring it back.
-                    self._index(order)
+                    self._reindex(order)
                 fired += 1
         expired = 0
         for order_id in self.expiries.pop_expired(now=now):
             self.index.remove(order_id)
             order = self._act(services.order_expire, order_id, now)
-            if order is not None and order.is_open:
-                self._index(order)
+            if order is not None:
+                self._reindex(order)
             expired += 1
         return {"executed": executed, "fired": fired, "expired": expired}
+
+    def _pop_due(self, now: datetime) -> list:
+        """Orders whose latency has passed (entries for orders changed or gone since are dropped)."""
+        due = []
+        while self.due and self.due[0][0] <= now:
+            execute_after, key = heapq.heappop(self.due)
+            if self.due_at.get(key) == execute_after:
+                del self.due_at[key]
+                due.append(key)
+        return due
 
     @staticmethod
     def _act(action, order_id, now: datetime) -> Order | None:

@@ -29,7 +29,9 @@ from orders.risk import order_leverage, pre_trade_checks
 from orders.selectors import order_get_for_user
 from portfolios.models import LedgerEntry, Portfolio, Position
 from portfolios.selectors import portfolio_get
-from portfolios.services import ledger_post, portfolio_lock_for_user, portfolio_reset, portfolio_settle_fill
+from portfolios.services import (
+    Posting, ledger_post_all, portfolio_lock_for_user, portfolio_reset, portfolio_settle_fill,
+)
 
 TRIGGERED_TYPES = (OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 NOTHING_TO_REDUCE = "Reduce-only: no open position left to reduce."
@@ -377,13 +379,14 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
     # portfolio's base currency at the market rate of the moment (1 for a USD portfolio trading USD).
     rate = settlement_rate(portfolio=portfolio, instrument=instrument)
     notional = quantity * price * instrument.contract_multiplier * rate
-    ledger_post(portfolio=portfolio, amount=-notional if order.side == Side.BUY else notional,
-                kind=LedgerEntry.Kind.TRADE, reference=str(trade.pk),
-                description=f"{order.side} {quantity.normalize():f} {instrument.symbol} @ {price.normalize():f}"
-                            + ("" if rate == 1 else f" ({instrument.quote_currency}/{portfolio.base_currency} {rate:.8f})"))
+    postings = [Posting(
+        amount=-notional if order.side == Side.BUY else notional, kind=LedgerEntry.Kind.TRADE, reference=str(trade.pk),
+        description=f"{order.side} {quantity.normalize():f} {instrument.symbol} @ {price.normalize():f}"
+                    + ("" if rate == 1 else f" ({instrument.quote_currency}/{portfolio.base_currency} {rate:.8f})"))]
     if fee:
-        ledger_post(portfolio=portfolio, amount=-fee * rate, kind=LedgerEntry.Kind.FEE, reference=str(trade.pk),
-                    description=f"{liquidity} fee")
+        postings.append(Posting(amount=-fee * rate, kind=LedgerEntry.Kind.FEE, reference=str(trade.pk),
+                                description=f"{liquidity} fee"))
+    ledger_post_all(portfolio=portfolio, postings=postings)
     position, realized, change = position_apply_fill(portfolio=portfolio, trade=trade, now=now)
     now = trade.executed_at  # never before the lots it closed (see position_apply_fill)
     trade.position = position

@@ -79,9 +79,9 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
             _keep_open_lots(position, [])
             events.position_changed(position, "closed" if change == lots.PositionChange.CLOSED else "flipped")
     if change in (lots.PositionChange.OPENED, lots.PositionChange.FLIPPED):
-        position = Position.objects.create(
-            portfolio=portfolio, instrument=instrument, side=outcome.position_side.value, quantity=Decimal(0),
-            average_entry_price=trade.price, cost_basis=Decimal(0), opened_at=now,
+        # Inserted once its quantity and cost are known, below (its lot refers to its preset id).
+        position = Position(
+            portfolio=portfolio, instrument=instrument, side=outcome.position_side.value, opened_at=now,
             leverage=trade.order.leverage or leverage_default(defaults=portfolio.default_leverage,
                                                               asset_class=instrument.asset_class),
             margin_mode=trade.order.margin_mode or MarginMode.CROSS,

@@ -121,6 +121,10 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Besides the order ids the services hand it on commit (orders.changes), the order engine re-reads
+# every recently updated order this often: a safety net that costs a query over the orders table.
+HAUNT_ENGINE_RECONCILE_SECONDS = float(os.environ.get("HAUNT_ENGINE_RECONCILE_SECONDS", "5"))
+
 # Redis pub/sub channel the market feed publishes each update on (one message per update; every
 # server process fans it out to its own sockets, haunt.market.stream).
 HAUNT_MARKET_CHANNEL = f"{os.environ.get('HAUNT_CHANNEL_PREFIX', 'haunt')}:market"
@@ -242,6 +246,13 @@ HAUNT_RUN_FEED_IN_PROCESS = env_bool("RUN_FEED_IN_PROCESS", EMBEDDED)
 # --- Portfolios ---------------------------------------------------------------------------
 HAUNT_DEFAULT_STARTING_BALANCE = os.environ.get("DEFAULT_STARTING_BALANCE", "5000000")
 
+# --- Derivatives --------------------------------------------------------------------------
+# Objects the market feed calls on every update: the derivatives watcher prices perpetual marks
+# and checks leveraged positions' margin (docs/derivatives.md).
+HAUNT_FEED_PLUGINS = ["derivatives.watcher.DerivativesWatcher"]
+# Opening balance, in USD, of the insurance fund that absorbs liquidation losses beyond collateral.
+HAUNT_INSURANCE_FUND_SEED = os.environ.get("INSURANCE_FUND_SEED", "1000000")
+
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -272,6 +283,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "market.prune_minute_candles",
         # Every day at 00:20 UTC, after the day's last hourly candle has closed.
         "schedule": crontab(minute=20, hour=0),
+    },
+    "derivatives-sample-premium-index": {
+        "task": "derivatives.sample_premium_index",
+        # Every minute: the premium samples each perpetual's funding rate averages.
+        "schedule": crontab(),
+        "options": {"expires": 50},
+    },
+    "derivatives-settle-funding": {
+        "task": "derivatives.settle_funding",
+        # Binance's funding times: 00:00, 08:00 and 16:00 UTC.
+        "schedule": crontab(minute=0, hour="0,8,16"),
+    },
+    "derivatives-liquidation-sweep": {
+        "task": "derivatives.liquidation_sweep",
+        # Every minute: every leveraged position re-checked from the database (the watcher's backstop).
+        "schedule": crontab(),
+        "options": {"expires": 50},
     },
     "options-refresh-quotes": {
         "task": "options.refresh_quotes",

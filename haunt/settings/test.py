@@ -11,6 +11,10 @@ from .base import CACHES, CHANNEL_LAYERS, HAUNT_MARKET_CHANNEL, REDIS_URL  # noq
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 HAUNT_RUN_FEED_IN_PROCESS = False
+# Most tests run inside a transaction that never commits, so no change notice reaches the engine:
+# it reconciles with the database on every tick. orders/tests/test_engine_changes.py turns this
+# back up to test the notices themselves.
+HAUNT_ENGINE_RECONCILE_SECONDS = 0
 
 if REDIS_URL:
     # Parallel workers (pytest-xdist) share one Redis server: each gets its own database number, so

@@ -1,0 +1,78 @@
+"""The engine learns of new, changed and cancelled orders from the ids the services hand over on
+commit (orders.changes), with its database reconciliation turned off: no notice, no knowledge.
+Committed transactions (transaction=True), as in the running platform."""
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from orders.changes import changed_order_ids
+from orders.engine import OrderEngine
+from orders.models import OrderStatus
+from orders.services import OrderRequest, order_cancel, order_place
+from orders.tests.books import D, NOW, instruments, make_portfolio, publish_eth  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def quiet_engine(settings, instruments, monkeypatch):  # noqa: F811
+    """An engine that never reconciles with the database on its own, on a pinned clock."""
+    settings.HAUNT_ENGINE_RECONCILE_SECONDS = 3600
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    publish_eth()
+    engine = OrderEngine()
+    engine.tick(now=NOW)  # the first tick loads every open order (none yet)
+    changed_order_ids()  # nothing else from earlier tests
+    return engine
+
+
+def place(portfolio, **fields):
+    order, _ = order_place(user=portfolio.owner, portfolio_id=portfolio.pk, now=NOW, request=OrderRequest(**fields))
+    return order
+
+
+def test_a_committed_order_reaches_the_engine_by_its_notice_alone(user, quiet_engine):
+    portfolio = make_portfolio(user)
+    resting = place(portfolio, symbol="ETH-USD", side="buy", order_type="limit", quantity=D("1"),
+                    limit_price=D("1900"))
+
+    with CaptureQueriesContext(connection) as queries:
+        quiet_engine.sync(now=NOW)
+    assert resting.pk in quiet_engine.symbols["ETH-USD"]
+    # One read of the rows named, none of the whole table by updated_at.
+    order_reads = [query["sql"] for query in queries.captured_queries if "orders_order" in query["sql"]]
+    assert len(order_reads) == 1 and '"orders_order"."id" IN' in order_reads[0]
+    assert '"updated_at" >=' not in order_reads[0]
+
+    order_cancel(user=user, order_id=resting.pk)
+    quiet_engine.sync(now=NOW)
+    assert resting.pk not in quiet_engine.symbols["ETH-USD"]
+    assert len(quiet_engine.index) == 0
+
+
+def test_an_order_waiting_out_its_latency_is_executed_when_due(user, quiet_engine):
+    portfolio = make_portfolio(user, profile="realistic", latency=True)
+    order = place(portfolio, symbol="ETH-USD", side="buy", order_type="market", quantity=D("1"))
+    assert order.execute_after is not None and order.status == OrderStatus.ACCEPTED
+
+    due = order.execute_after
+
+    assert quiet_engine.tick(now=due - timedelta(milliseconds=1))["executed"] == 0
+    assert quiet_engine.tick(now=due)["executed"] == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FILLED
+    assert quiet_engine.tick(now=due + timedelta(seconds=1))["executed"] == 0
+
+
+def test_without_notices_the_engine_does_not_know(user, quiet_engine):
+    """The control: with the notices drained away, the quiet engine misses the order (so the
+    tests above pass because of the notices, not because of a database read)."""
+    portfolio = make_portfolio(user)
+    resting = place(portfolio, symbol="ETH-USD", side="buy", order_type="limit", quantity=D("1"),
+                    limit_price=D("1900"))
+    changed_order_ids()
+    quiet_engine.sync(now=NOW)
+    assert resting.pk not in quiet_engine.symbols.get("ETH-USD", set())
