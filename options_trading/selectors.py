@@ -64,7 +64,7 @@ def portfolio_greeks_for_user(*, user, portfolio_id) -> dict:
         greeks = {name: np.asarray(getattr(valuation.valuation, name), dtype=float) * sizes for name in GREEK_NAMES}
         for row, position in enumerate(held):
             rows.append({"position": str(position.pk), "symbol": position.instrument.symbol, "underlying": symbol,
-                         "quantity": f"{position.quantity if position.side == 'long' else -position.quantity:f}",
+                         "quantity": f"{(position.quantity if position.side == 'long' else -position.quantity).normalize():f}",
                          **{name: _text(greeks[name][row]) for name in GREEK_NAMES}})
         sums[symbol] = {name: float(greeks[name].sum()) for name in GREEK_NAMES}
         totals["delta"] += sums[symbol]["delta"] * spot

@@ -144,8 +144,17 @@ def option_market_prepare(symbol: str) -> None:
     publish its quote and book now, so the order reads a market as current as its underlying's."""
     now = timezone.now()
     contract = option_contract_for_symbol(symbol=symbol, now=now)
-    if contract is not None and contract.settled_at is None and state.quote_read(contract.underlying.symbol):
+    if contract is None:
+        return
+    _require_unexpired(contract, now)
+    if state.quote_read(contract.underlying.symbol):
         option_quotes_publish(contracts=[contract], now=now)
+
+
+def _require_unexpired(contract: OptionContract, now: datetime) -> None:
+    if contract.settled_at is not None or contract.expires_at <= now:
+        raise Conflict(f"{contract.instrument.symbol} expired at {_iso(contract.expires_at)}.", code="option_expired",
+                       field="symbol")
 
 
 def option_quotes_refresh(*, now: datetime) -> int:
@@ -371,8 +380,7 @@ def _strategy_legs(*, strategy: str, legs: list[dict], now: datetime) -> list[tu
         contract = option_contract_for_symbol(symbol=leg["symbol"], now=now)
         if contract is None:
             raise DomainError(f"{leg['symbol']!r} is not an option symbol.", code="not_an_option", field="legs")
-        if contract.settled_at is not None:
-            raise Conflict(f"{leg['symbol']} has expired.", code="option_expired", field="legs")
+        _require_unexpired(contract, now)
         resolved.append((contract, leg))
     if len({contract.underlying_id for contract, _ in resolved}) != 1:
         raise DomainError("Every leg must be an option on the same underlying.", code="mixed_underlyings",
@@ -572,8 +580,7 @@ def option_exercise(*, user, position_id, quantity: Decimal | None, now: datetim
             raise Conflict("Only an open long option position can be exercised.", code="not_exercisable")
         if contract.style != terms.ExerciseStyle.AMERICAN:
             raise Conflict("A European option is exercised only at expiry.", code="european_exercise")
-        if contract.settled_at is not None or contract.expires_at <= now:
-            raise Conflict("This option has expired.", code="option_expired")
+        _require_unexpired(contract, now)
         quantity = position.quantity if quantity is None else quantity
         if quantity > position.quantity or quantity % position.instrument.lot_size:
             raise DomainError(f"The position holds {position.quantity.normalize():f} contracts.",

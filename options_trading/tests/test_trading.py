@@ -7,7 +7,8 @@ import pytest
 
 from haunt.market import state
 from options_trading.models import OptionEvent
-from options_trading.services import early_assignments_run, options_expire_due
+from options_trading.services import early_assignments_run, option_quotes_refresh, options_expire_due
+from options_trading.tests.conftest import NOW
 from orders.models import Order, Trade
 from orders.tests.books import books_balance, make_portfolio, publish  # noqa: F401 (books_balance is autouse)
 from portfolios.models import Portfolio, Position
@@ -233,3 +234,47 @@ def test_portfolio_greeks_sum_the_positions(auth_client, portfolio):
     assert abs(D(greeks["by_underlying"]["AAPL"]["delta"]) - expected_delta) < D("0.000002")
     assert abs(D(greeks["total"]["delta"]) - D(greeks["by_underlying"]["AAPL"]["delta"]) * D("200.01")) < D("0.001")
     assert {row["symbol"] for row in greeks["positions"]} == {DEC_CALL_190, DEC_PUT_190}
+
+
+def test_orders_on_an_expired_contract_are_refused(auth_client, portfolio, monkeypatch):
+    order(auth_client, portfolio, DEC_PUT_190, "buy")
+    options_expire_due(now=AFTER_DEC_EXPIRY)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: AFTER_DEC_EXPIRY)
+    response = order(auth_client, portfolio, DEC_PUT_190, "buy")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "option_expired"
+
+
+def test_quote_refresh_requotes_held_contracts_off_the_moved_underlying(auth_client, portfolio):
+    order(auth_client, portfolio, DEC_CALL_190, "buy")
+    before_bid, _ = quote(DEC_CALL_190)
+    publish("AAPL", bids=[("205.00", "500")], asks=[("205.02", "500")])
+    assert option_quotes_refresh(now=NOW) == 1
+    after_bid, _ = quote(DEC_CALL_190)
+    assert after_bid - before_bid > D("4")  # a deep call moves almost dollar for dollar
+
+
+def test_iron_condor_holds_the_margin_of_its_wider_side(auth_client, portfolio):
+    legs = [("AAPL  261218P00180000", "buy"), (DEC_PUT_190, "sell"), ("AAPL  261218C00210000", "sell"),
+            ("AAPL  261218C00220000", "buy")]
+    response = auth_client.post("/api/options/strategies", {
+        "portfolio": str(portfolio.pk), "strategy": "iron_condor",
+        "legs": [{"symbol": symbol, "side": side} for symbol, side in legs]}, format="json")
+    assert response.status_code == 201, response.content
+    assert len(response.json()["order_ids"]) == 4 and len(response.json()["break_evens"]) == 2
+    margin = auth_client.get("/api/options/margin", {"portfolio": str(portfolio.pk)}).json()
+    assert D(margin["requirement"]) == 1000  # both spreads are $10 wide; only one side can lose
+
+
+def test_calendar_spread_preview_values_the_later_leg_at_the_first_expiry(auth_client, underlyings):
+    response = auth_client.post("/api/options/strategies/preview", {
+        "strategy": "calendar_spread",
+        "legs": [{"symbol": "AAPL  261218C00200000", "side": "sell"},
+                 {"symbol": "AAPL  270115C00200000", "side": "buy"}]}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert D(body["net_price"]) > 0  # the longer-dated call costs more: a debit
+    # Most profit at the shared strike at the first expiry, a loss far from it on either side.
+    payoff = [(D(price), D(value)) for price, value in body["payoff"]]
+    best = max(payoff, key=lambda point: point[1])
+    assert abs(best[0] - 200) < 10 and payoff[0][1] < 0 and payoff[-1][1] < 0
+    assert len(body["break_evens"]) == 2 and D(body["max_loss"]) < 0 < D(body["max_profit"])
