@@ -100,8 +100,9 @@ class MarkSweep:
     liquidation_move: np.ndarray
 
 
-def sweep_mark(*, positions: LeveragedPositions, mark_price: float, tiers: TierArrays) -> MarkSweep:
-    """Margin ratio, breach mask and distance to liquidation of every position at `mark_price`.
+def sweep_mark(*, positions: LeveragedPositions, mark_price: float | np.ndarray, tiers: TierArrays) -> MarkSweep:
+    """Margin ratio, breach mask and distance to liquidation of every position at `mark_price` (one
+    price for all, or one per row).
 
     Maintenance margin uses the tier of each position's notional at the mark; the liquidation price
     uses the tier of the notional at the liquidation price, as `margin.liquidation_price_tiered`.
@@ -150,6 +151,59 @@ def sweep_mark(*, positions: LeveragedPositions, mark_price: float, tiers: TierA
         liquidation_price=price,
         liquidation_move=price / mark_price - 1.0,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class WatchedBook:
+    """Every leveraged perpetual position of every account, one row each, with what the sweep of one
+    mark update needs of their accounts.
+
+    Rows: instrument (index into the marks array), account (index into the account columns), side
+    (+1/−1), quantity (> 0), entry_price, isolated (bool), collateral (isolated margin, quote
+    currency; 0 for cross rows) and rate (quote → the account's base currency).
+    Accounts: cross_wallet (wallet balance − isolated collateral, base currency), other_pnl and
+    other_maintenance (what the account's positions outside this book add to its cross pool: their
+    unrealized P&L and maintenance margin, as of the last refresh).
+    """
+
+    instrument: np.ndarray
+    account: np.ndarray
+    side: np.ndarray
+    quantity: np.ndarray
+    entry_price: np.ndarray
+    isolated: np.ndarray
+    collateral: np.ndarray
+    rate: np.ndarray
+    cross_wallet: np.ndarray
+    other_pnl: np.ndarray
+    other_maintenance: np.ndarray
+
+
+def sweep_book(*, book: WatchedBook, marks: np.ndarray, tiers: TierArrays) -> MarkSweep:
+    """`sweep_mark` across accounts and symbols at once: each row at its own symbol's mark, each
+    cross row against its account's whole cross pool at these marks (summed per account with one
+    bincount), each isolated row against its own collateral."""
+    mark = marks.take(book.instrument)
+    notional = book.quantity * mark
+    tier_index = _count_reached(notional, tiers.notional_floors[1:])
+    maintenance = notional * tiers.maintenance_rates.take(tier_index) - tiers.maintenance_amounts.take(tier_index)
+    unrealized = book.side * book.quantity * (mark - book.entry_price)
+    cross = ~book.isolated
+    accounts = book.cross_wallet.size
+    cross_pnl = book.other_pnl + np.bincount(book.account, weights=np.where(cross, unrealized * book.rate, 0.0),
+                                             minlength=accounts)
+    cross_maintenance = book.other_maintenance + np.bincount(
+        book.account, weights=np.where(cross, maintenance * book.rate, 0.0), minlength=accounts)
+    positions = LeveragedPositions(
+        side=book.side,
+        quantity=book.quantity,
+        entry_price=book.entry_price,
+        wallet_balance=np.where(book.isolated, book.collateral, book.cross_wallet.take(book.account) / book.rate),
+        other_maintenance_margin=np.where(
+            book.isolated, 0.0, cross_maintenance.take(book.account) / book.rate - maintenance),
+        other_unrealized_pnl=np.where(book.isolated, 0.0, cross_pnl.take(book.account) / book.rate - unrealized),
+    )
+    return sweep_mark(positions=positions, mark_price=mark, tiers=tiers)
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,6 +19,7 @@ api_patterns = [
     path("", include("haunt.market.urls")),
     path("", include("portfolios.urls")),
     path("", include("orders.urls")),
+    path("", include("derivatives.urls")),
     path("", include("options_trading.urls")),
     path("", include("portfolios.journal_urls")),
 ]

@@ -18,6 +18,7 @@ PURE_MODULES = [
     "derivatives.margin",
     "derivatives.funding",
     "derivatives.liquidation",
+    "derivatives.account",
     "portfolios.analytics",
     "portfolios.analytics_report",
     "portfolios.lots",

@@ -5,6 +5,7 @@ One instance runs per deployment: inside the platform process on the embedded pr
 in-memory channel layer does not cross processes), as `manage.py run_market` in production.
 """
 import asyncio
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from haunt.market.aggregator import AggregatedMarket, MarketDataSource, SourceSnapshot, aggregate
 from haunt.market.bars import BarBuilder
@@ -23,6 +25,8 @@ from haunt.market.state import market_state_write
 from haunt.market.universe import UNIVERSE, InstrumentSpec
 from haunt.periodic import run_every
 from haunt.market.stream import market_publisher
+
+logger = logging.getLogger(__name__)
 
 
 BAR_FLUSH_SECONDS = 2.0
@@ -96,12 +100,22 @@ class FeedUpdate:
 
 class MarketFeed:
     def __init__(self, *, sources: list[MarketDataSource], instrument_ids: dict[str, int], stale_after: timedelta,
-                 bars: BarBuilder | None = None):
+                 bars: BarBuilder | None = None, plugins: tuple = ()):
         self.sources = sources
         self.instrument_ids = instrument_ids
         self.stale_after = stale_after
         self.bars = bars or BarBuilder()
         self.sequence = 0
+        # Apps that act on every update (HAUNT_FEED_PLUGINS): `before_publish(quotes, books, now)` may
+        # add fields to the quotes; `after_publish(quotes, now)` sees the published state.
+        self.plugins = plugins
+
+    def _run_plugins(self, hook: str, **values) -> None:
+        for plugin in self.plugins:
+            try:
+                getattr(plugin, hook)(**values)
+            except Exception:  # a plugin's failure must not stop the feed
+                logger.exception("Feed plugin %s.%s failed", type(plugin).__name__, hook)
 
     def update(self, now: datetime) -> FeedUpdate:
         """One feed step: poll sources, aggregate each symbol, publish the state, extend the bars."""
@@ -129,7 +143,9 @@ class MarketFeed:
             "instruments": len(quotes),
             "sources": [source.name for source in self.sources],
         }
+        self._run_plugins("before_publish", quotes=quotes, books=books, now=now)
         market_state_write(quotes=quotes, books=books, status=status)
+        self._run_plugins("after_publish", quotes=quotes, now=now)
         return FeedUpdate(self.sequence, quotes, books)
 
     def flush_bars(self) -> int:
@@ -174,4 +190,5 @@ def build_feed(*, now: datetime | None = None) -> MarketFeed:
         bars.resume(symbol=symbol, resolution=resolution, bar=bar)
     instrument_ids = dict(Instrument.objects.filter(is_active=True).values_list("symbol", "pk"))
     return MarketFeed(sources=[SimulatorSource(simulator, UNIVERSE)], instrument_ids=instrument_ids,
-                      stale_after=timedelta(seconds=settings.HAUNT_MARKET_STALE_SECONDS), bars=bars)
+                      stale_after=timedelta(seconds=settings.HAUNT_MARKET_STALE_SECONDS), bars=bars,
+                      plugins=tuple(import_string(path)() for path in settings.HAUNT_FEED_PLUGINS))

@@ -1,0 +1,133 @@
+"""Reads of the derivatives app: a portfolio's margin account at the live marks, funding history,
+the insurance fund and liquidations. Reads on behalf of a user filter by owner (404 otherwise)."""
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from derivatives import funding
+from derivatives.account import AccountMargin, account_margin, row_for
+from derivatives.margin import PERP_LEVERAGE_TIERS
+from derivatives.models import (
+    FundingPayment,
+    FundingRate,
+    InsuranceFund,
+    InsuranceFundEntry,
+    Liquidation,
+    MarginEvent,
+    PremiumSample,
+)
+from haunt.errors import NotFound
+from haunt.market import state
+from haunt.market.models import Instrument
+from haunt.market.selectors import conversion_rate
+from haunt.money import quantize_money
+from portfolios.models import Portfolio, Position
+from portfolios.selectors import portfolio_get_for_user, portfolio_open_positions
+from portfolios.valuation import position_mark
+
+ZERO = Decimal(0)
+
+
+def portfolio_margin(portfolio: Portfolio, open_positions: list[Position] | None = None) -> AccountMargin:
+    """The portfolio's margin account at the live marks, in its base currency."""
+    positions = portfolio_open_positions(portfolio) if open_positions is None else open_positions
+    quotes = state.quotes_read([position.instrument.symbol for position in positions]) if positions else {}
+    rates: dict[str, Decimal] = {}
+    rows = []
+    for position in positions:
+        currency = position.instrument.quote_currency
+        if currency not in rates:
+            rates[currency] = conversion_rate(from_currency=currency, to_currency=portfolio.base_currency)
+        rows.append(row_for(position, mark_price=position_mark(position, quotes.get(position.instrument.symbol)),
+                            rate=rates[currency]))
+    return account_margin(cash=portfolio.cash, rows=rows)
+
+
+def perpetual_get(symbol: str) -> Instrument:
+    try:
+        return Instrument.objects.get(symbol=symbol, asset_class="perpetual", is_active=True)
+    except Instrument.DoesNotExist:
+        raise NotFound(f"No perpetual {symbol!r}.", field="symbol") from None
+
+
+def funding_history(instrument: Instrument) -> QuerySet[FundingRate]:
+    return FundingRate.objects.filter(instrument=instrument).order_by("-funding_time")
+
+
+def insurance_fund_get(currency: str = "USD") -> InsuranceFund | None:
+    return InsuranceFund.objects.filter(currency=currency).first()
+
+
+def liquidations_for_user(*, user) -> QuerySet[Liquidation]:
+    return (Liquidation.objects.filter(portfolio__owner=user).select_related("position__instrument")
+            .order_by("-created_at", "-pk"))
+
+
+def margin_history_for_user(*, user, position_id=None) -> QuerySet[MarginEvent]:
+    events = MarginEvent.objects.filter(portfolio__owner=user)
+    if position_id is not None:
+        events = events.filter(position_id=position_id)
+    return events.order_by("-pk")
+
+
+def tier_table(instrument: Instrument) -> dict:
+    """GET /api/derivatives/tiers/{symbol}: the notional tiers every perpetual shares (spec §6)."""
+    return {"symbol": instrument.symbol, "tiers": [
+        {"tier": tier.number, "notional_floor": f"{tier.notional_floor:f}",
+         "notional_cap": None if tier.notional_cap is None else f"{tier.notional_cap:f}",
+         "max_leverage": f"{tier.max_leverage:f}", "initial_margin_rate": f"{tier.initial_rate:f}",
+         "maintenance_margin_rate": f"{tier.maintenance_rate:f}", "maintenance_amount": f"{tier.maintenance_amount:f}"}
+        for tier in PERP_LEVERAGE_TIERS]}
+
+
+FUNDING_HISTORY_LIMIT = 90  # 30 days of 8-hour settlements
+
+
+def funding_overview(instrument: Instrument, *, now) -> dict:
+    """GET /api/derivatives/funding/{symbol}: rate history, the next funding time and the rate the
+    premium samples of the running interval predict for it."""
+    from derivatives.serializers import FundingRateOut  # serializers are the rendering layer of this read
+
+    next_time = funding.next_funding_time(now=now)
+    samples = list(PremiumSample.objects.filter(
+        instrument=instrument, sampled_at__gt=next_time - funding.FUNDING_INTERVAL, sampled_at__lte=now)
+        .order_by("sampled_at").values_list("premium", flat=True))
+    predicted = funding.funding_rate(average_premium=funding.average_premium_index(samples) if samples else ZERO)
+    quote = state.quote_read(instrument.symbol) or {}
+    return {
+        "symbol": instrument.symbol, "next_funding_time": next_time, "predicted_rate": f"{predicted:f}",
+        "predicted_from_samples": len(samples), "interest_rate": f"{funding.INTEREST_RATE_PER_INTERVAL:f}",
+        "mark_price": quote.get("mark"), "index_price": quote.get("index"),
+        "history": FundingRateOut(funding_history(instrument)[:FUNDING_HISTORY_LIMIT], many=True).data,
+    }
+
+
+FUND_HISTORY_LIMIT = 200
+
+
+def insurance_fund_overview(currency: str = "USD") -> dict:
+    """GET /api/derivatives/insurance-fund: the balance and the latest entries, newest first."""
+    from derivatives.serializers import FundEntryOut
+
+    fund = insurance_fund_get(currency)
+    if fund is None:
+        return {"currency": currency, "balance": f"{quantize_money(fund_seed()):f}", "history": []}
+    entries = InsuranceFundEntry.objects.filter(fund=fund).order_by("-pk")[:FUND_HISTORY_LIMIT]
+    return {"currency": currency, "balance": f"{fund.balance:f}", "history": FundEntryOut(entries, many=True).data}
+
+
+def fund_seed() -> Decimal:
+    return Decimal(str(getattr(settings, "HAUNT_INSURANCE_FUND_SEED", "1000000")))
+
+
+def funding_payments_for_user(*, user) -> QuerySet[FundingPayment]:
+    return (FundingPayment.objects.filter(portfolio__owner=user).select_related("funding_rate", "position__instrument")
+            .order_by("-created_at", "-pk"))
+
+
+def portfolio_margin_for_user(*, user, portfolio_id) -> dict:
+    from derivatives.services import margin_payload
+
+    portfolio = portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
+    return margin_payload(portfolio, portfolio_margin(portfolio))

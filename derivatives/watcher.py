@@ -1,0 +1,301 @@
+"""The derivatives watcher: runs inside the market feed on every update (spec §4, §6).
+
+Before the feed publishes an update it prices every perpetual's index and mark (Binance's
+formula, derivatives.funding.mark_price) into the perpetual's quote, so the REST quote, the
+WebSocket Quote, the order engine's mark-price triggers and every valuation read the same mark.
+After publishing, it checks the margin of every leveraged perpetual position at the new marks in
+one vectorised sweep (derivatives.liquidation.sweep_book) over an in-memory book of positions,
+which it refreshes from the rows changed since its last refresh (never a query per position). It
+pushes LiquidationWarning when a position's margin use crosses a threshold of its portfolio's
+ladder (once per crossing, re-armed on recovery) and hands positions in breach to
+derivatives.services.position_liquidate, which re-checks each under its row locks.
+
+The feed runs one instance (HAUNT_FEED_PLUGINS); the minute sweep job (derivatives.tasks)
+re-checks everything from the database as a backstop.
+"""
+import logging
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+
+from derivatives import funding, liquidation
+from derivatives.account import account_margin, row_for
+from derivatives.models import FundingRate
+from haunt.market import state
+from haunt.market.models import Instrument
+from haunt.market.selectors import conversion_rate
+from haunt.money import round_to_step
+from portfolios.models import Portfolio, Position
+from portfolios.valuation import position_mark
+
+logger = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 1.0
+SYNC_OVERLAP = timedelta(seconds=5)  # re-read rows changed this long before the last refresh
+BASIS_SAMPLES = 30  # Binance: the mark's basis moving average takes one sample a minute over 30 minutes
+FUNDING_RATES_SECONDS = 60.0
+LADDER_SETTING = "liquidation_warning_ladder"  # risk_settings key: percentages of maintenance margin use
+# A position just handed to the liquidation service is not handed again until the next refresh has
+# read what the service did.
+LIQUIDATION_RETRY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Perpetual:
+    symbol: str
+    underlying: str
+    tick_size: Decimal
+
+
+@dataclass(frozen=True)
+class WatchedRow:
+    position_id: object
+    portfolio_id: object
+    symbol: str
+    side: float
+    quantity: float
+    entry_price: float
+    isolated: bool
+    collateral: float
+    rate: float
+
+
+@dataclass(frozen=True)
+class WatchedAccount:
+    cross_wallet: float
+    other_pnl: float
+    other_maintenance: float
+    ladder: tuple[float, ...]
+
+
+def ladder_of(risk_settings: dict) -> tuple[float, ...]:
+    """The portfolio's warning thresholds as fractions of maintenance margin use (default 80/90/95%)."""
+    configured = risk_settings.get(LADDER_SETTING)
+    if not configured:
+        return liquidation.WARNING_THRESHOLDS
+    return tuple(float(value) / 100 for value in configured)
+
+
+class DerivativesWatcher:
+    def __init__(self, *, refresh_seconds: float = REFRESH_SECONDS):
+        self.refresh_seconds = refresh_seconds
+        self.perpetuals: dict[str, Perpetual] | None = None
+        self.basis: dict[str, deque] = defaultdict(lambda: deque(maxlen=BASIS_SAMPLES))
+        self.funding_rates: dict[str, Decimal] = {}
+        self.funding_rates_read_at: float | None = None
+        self.tiers = liquidation.tier_arrays()
+        self.rows: dict[object, WatchedRow] = {}
+        self.accounts: dict[object, WatchedAccount] = {}
+        self.levels: dict[object, int] = {}
+        self.liquidating: dict[object, float] = {}
+        self.synced_until: datetime | None = None
+        self.refreshed_at: float | None = None
+        self.book: liquidation.WatchedBook | None = None
+        self.keys: list = []  # position id of each book row
+        self.row_accounts: list = []  # portfolio id of each book row
+        self.level_array = np.zeros(0, dtype=np.int8)  # warning level of each book row
+        self.ladders: dict[tuple[float, ...], np.ndarray] = {}  # the book rows under each warning ladder
+        self.symbols: list[str] = []
+        self.marks: dict[str, Decimal] = {}
+
+    # --- marks ---------------------------------------------------------------------------------
+
+    def _perpetuals(self) -> dict[str, Perpetual]:
+        if self.perpetuals is None:
+            self.perpetuals = {
+                symbol: Perpetual(symbol=symbol, underlying=underlying, tick_size=tick)
+                for symbol, underlying, tick in Instrument.objects.filter(
+                    asset_class="perpetual", is_active=True, underlying__isnull=False).values_list(
+                    "symbol", "underlying__symbol", "tick_size")}
+        return self.perpetuals
+
+    def _last_funding_rates(self) -> dict[str, Decimal]:
+        clock = time.monotonic()
+        if self.funding_rates_read_at is None or clock - self.funding_rates_read_at >= FUNDING_RATES_SECONDS:
+            latest = {}
+            for symbol, rate in FundingRate.objects.order_by("instrument_id", "-funding_time").values_list(
+                    "instrument__symbol", "rate"):
+                latest.setdefault(symbol, rate)
+            self.funding_rates, self.funding_rates_read_at = latest, clock
+        return self.funding_rates
+
+    def before_publish(self, *, quotes: list[dict], books: list[dict], now: datetime) -> None:
+        """Add `index` and `mark` to every perpetual's quote (before the feed publishes it)."""
+        perpetuals = self._perpetuals()
+        if not perpetuals:
+            return
+        by_symbol = {quote["symbol"]: quote for quote in quotes}
+        rates = self._last_funding_rates()
+        time_to_funding = funding.next_funding_time(now=now) - now
+        minute = int(now.timestamp()) // 60
+        for symbol, perpetual in perpetuals.items():
+            quote, spot = by_symbol.get(symbol), by_symbol.get(perpetual.underlying)
+            if quote is None or spot is None or None in (spot["bid"], spot["ask"], quote["bid"], quote["ask"],
+                                                         quote["last"]):
+                continue
+            index = funding.index_price(sources=[funding.IndexSource(
+                price=(Decimal(spot["bid"]) + Decimal(spot["ask"])) / 2, weight=Decimal(1))])
+            if index is None:
+                continue
+            samples = self.basis[symbol]
+            if not samples or samples[-1][0] != minute:
+                samples.append((minute, (Decimal(quote["bid"]) + Decimal(quote["ask"])) / 2, index))
+            mark = funding.mark_price(
+                index_price=index, last_funding_rate=rates.get(symbol, funding.INTEREST_RATE_PER_INTERVAL),
+                time_to_funding=time_to_funding,
+                basis_moving_average=funding.basis_moving_average(
+                    book_mids=[mid for _, mid, _ in samples], index_prices=[price for _, _, price in samples]),
+                last_price=Decimal(quote["last"]))
+            quote["index"] = f"{round_to_step(index, perpetual.tick_size):f}"
+            quote["mark"] = f"{round_to_step(mark, perpetual.tick_size):f}"
+            self.marks[symbol] = Decimal(quote["mark"])
+
+    # --- margin check --------------------------------------------------------------------------
+
+    def after_publish(self, *, quotes: list[dict], now: datetime) -> None:
+        """Refresh the book if due, then check every watched position at the new marks."""
+        for quote in quotes:
+            if quote.get("mark") is not None:
+                self.marks[quote["symbol"]] = Decimal(quote["mark"])
+        clock = time.monotonic()
+        if self.refreshed_at is None or clock - self.refreshed_at >= self.refresh_seconds:
+            self.refresh(now=now)
+            self.refreshed_at = clock
+        if self.book is not None and self.keys:
+            self.check(now=now)
+
+    def refresh(self, *, now: datetime) -> int:
+        """Re-read the perpetual positions and the accounts changed since the last refresh."""
+        since = None if self.synced_until is None else self.synced_until - SYNC_OVERLAP
+        positions = Position.objects.filter(instrument__asset_class="perpetual")
+        positions = positions.filter(status=Position.Status.OPEN) if since is None else positions.filter(
+            updated_at__gte=since)
+        changed_portfolios = set(positions.values_list("portfolio_id", flat=True))
+        if since is not None:
+            changed_portfolios |= set(Portfolio.objects.filter(updated_at__gte=since).values_list("pk", flat=True)) \
+                & set(self.accounts)
+        self.synced_until = now
+        if not changed_portfolios:
+            return 0
+        self._reload_accounts(changed_portfolios)
+        self._rebuild()
+        return len(changed_portfolios)
+
+    def _reload_accounts(self, portfolio_ids: set) -> None:
+        ids = list(portfolio_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            portfolios = {portfolio.pk: portfolio for portfolio in Portfolio.objects.filter(pk__in=chunk).only(
+                "pk", "cash", "base_currency", "risk_settings")}
+            held: dict = defaultdict(list)
+            for position in Position.objects.filter(portfolio_id__in=chunk, status=Position.Status.OPEN) \
+                    .select_related("instrument"):
+                held[position.portfolio_id].append(position)
+            quotes = state.quotes_read(sorted({p.instrument.symbol for group in held.values() for p in group}))
+            for portfolio_id in chunk:
+                for key in [key for key, row in self.rows.items() if row.portfolio_id == portfolio_id]:
+                    del self.rows[key]
+                self.accounts.pop(portfolio_id, None)
+                portfolio = portfolios.get(portfolio_id)
+                if portfolio is None or not any(p.instrument.asset_class == "perpetual" for p in held[portfolio_id]):
+                    continue
+                self._load_account(portfolio, held[portfolio_id], quotes)
+
+    def _load_account(self, portfolio: Portfolio, positions: list[Position], quotes: dict) -> None:
+        rates: dict[str, Decimal] = {}
+        rows = []
+        for position in positions:
+            currency = position.instrument.quote_currency
+            if currency not in rates:
+                rates[currency] = conversion_rate(from_currency=currency, to_currency=portfolio.base_currency)
+            rows.append(row_for(position, mark_price=position_mark(position, quotes.get(position.instrument.symbol)),
+                                rate=rates[currency]))
+        account = account_margin(cash=portfolio.cash, rows=rows)
+        isolated_collateral = sum((row.collateral * row.rate for row in rows if row.is_isolated), Decimal(0))
+        cross_wallet = account.wallet_balance - isolated_collateral
+        perpetual_pnl = perpetual_maintenance = Decimal(0)
+        for position, row in zip(positions, rows, strict=True):
+            if position.instrument.asset_class != "perpetual":
+                continue
+            if not row.is_isolated:
+                perpetual_pnl += row.unrealized_pnl * row.rate
+                perpetual_maintenance += row.maintenance_margin * row.rate
+            self.rows[position.pk] = WatchedRow(
+                position_id=position.pk, portfolio_id=portfolio.pk, symbol=position.instrument.symbol,
+                side=float(row.side), quantity=float(row.quantity), entry_price=float(row.entry_price),
+                isolated=row.is_isolated, collateral=float(row.collateral), rate=float(row.rate))
+        self.accounts[portfolio.pk] = WatchedAccount(
+            cross_wallet=float(cross_wallet),
+            other_pnl=float(account.cross_margin_balance - cross_wallet - perpetual_pnl),
+            other_maintenance=float(account.cross_maintenance_margin - perpetual_maintenance),
+            ladder=ladder_of(portfolio.risk_settings))
+
+    def _rebuild(self) -> None:
+        rows = list(self.rows.values())
+        self.keys = [row.position_id for row in rows]
+        self.symbols = sorted(self._perpetuals())
+        symbol_index = {symbol: index for index, symbol in enumerate(self.symbols)}
+        account_ids = list(self.accounts)
+        account_index = {portfolio_id: index for index, portfolio_id in enumerate(account_ids)}
+        accounts = [self.accounts[portfolio_id] for portfolio_id in account_ids]
+        self.row_accounts = [row.portfolio_id for row in rows]
+        self.book = liquidation.WatchedBook(
+            instrument=np.array([symbol_index[row.symbol] for row in rows], dtype=np.intp),
+            account=np.array([account_index[row.portfolio_id] for row in rows], dtype=np.intp),
+            side=np.array([row.side for row in rows]),
+            quantity=np.array([row.quantity for row in rows]),
+            entry_price=np.array([row.entry_price for row in rows]),
+            isolated=np.array([row.isolated for row in rows], dtype=bool),
+            collateral=np.array([row.collateral for row in rows]),
+            rate=np.array([row.rate for row in rows]),
+            cross_wallet=np.array([account.cross_wallet for account in accounts]),
+            other_pnl=np.array([account.other_pnl for account in accounts]),
+            other_maintenance=np.array([account.other_maintenance for account in accounts]),
+        )
+        self.level_array = np.array([self.levels.get(key, 0) for key in self.keys], dtype=np.int8)
+        ladders: dict[tuple[float, ...], list[int]] = defaultdict(list)
+        for index, row in enumerate(rows):
+            ladders[self.accounts[row.portfolio_id].ladder].append(index)
+        self.ladders = {ladder: np.array(indices, dtype=np.intp) for ladder, indices in ladders.items()}
+
+    def check(self, *, now: datetime) -> dict[str, int]:
+        """One sweep at the current marks: warnings for new crossings, liquidation for breaches."""
+        from derivatives import services  # the services import the order services; the feed needs them only here
+
+        marks = np.array([float(self.marks.get(symbol, "nan")) for symbol in self.symbols])
+        sweep = liquidation.sweep_book(book=self.book, marks=marks, tiers=self.tiers)
+        warnings = 0
+        for ladder, indices in self.ladders.items():
+            transition = liquidation.advance_warnings(previous_level=self.level_array[indices],
+                                                      margin_ratio=sweep.margin_ratio[indices], thresholds=ladder)
+            self.level_array[indices] = transition.level
+            for offset in np.flatnonzero(transition.emitted):
+                row = indices[offset]
+                key = self.keys[row]
+                warnings += 1
+                price = float(sweep.liquidation_price[row])
+                services.liquidation_warning_send(
+                    portfolio_id=self.row_accounts[row], position_id=key, symbol=self.rows[key].symbol,
+                    threshold=ladder[transition.emitted[offset] - 1], margin_ratio=min(float(sweep.margin_ratio[row]), 1e9),
+                    liquidation_price=None if np.isnan(price) else price,
+                    move=None if np.isnan(price) else float(sweep.liquidation_move[row]))
+        self.levels = dict(zip(self.keys, self.level_array.tolist(), strict=True))
+        liquidated = 0
+        clock = time.monotonic()
+        for row in np.flatnonzero(sweep.breached & ~np.isnan(marks.take(self.book.instrument))):
+            key = self.keys[row]
+            if clock - self.liquidating.get(key, -LIQUIDATION_RETRY_SECONDS) < LIQUIDATION_RETRY_SECONDS:
+                continue
+            self.liquidating[key] = clock
+            try:
+                if services.position_liquidate(position_id=key, now=now) is not None:
+                    liquidated += 1
+            except Exception:  # one failed liquidation must not stop the feed or the others
+                logger.exception("Liquidation of position %s failed", key)
+        if liquidated:
+            self.refreshed_at = None  # read what the liquidations changed on the next update
+        return {"warnings": warnings, "liquidated": liquidated}
