@@ -1,11 +1,15 @@
 """Trading options through the order path: premium cash, margin, strategies, exercise, assignment
 and expiry, each worked by hand from the published quotes."""
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 
 from haunt.market import state
+from haunt.realtime import positions_group, publisher
 from options_trading.models import OptionEvent
 from options_trading.services import early_assignments_run, option_quotes_refresh, options_expire_due
 from options_trading.tests.conftest import NOW
@@ -278,3 +282,27 @@ def test_calendar_spread_preview_values_the_later_leg_at_the_first_expiry(auth_c
     best = max(payoff, key=lambda point: point[1])
     assert abs(best[0] - 200) < 10 and payoff[0][1] < 0 and payoff[-1][1] < 0
     assert len(body["break_evens"]) == 2 and D(body["max_loss"]) < 0 < D(body["max_profit"])
+
+
+def test_expiry_is_pushed_on_the_positions_stream(auth_client, portfolio, django_capture_on_commit_callbacks):
+    order(auth_client, portfolio, DEC_PUT_190, "buy")
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(positions_group(portfolio.pk), channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        options_expire_due(now=AFTER_DEC_EXPIRY)
+    publisher.flush()  # with Redis, committed events leave through a background loop
+
+    async def drain():
+        received = []
+        while True:
+            try:
+                received.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+            except TimeoutError:
+                return received
+
+    messages = async_to_sync(drain)()
+    option_events = [message for message in messages if message["event"] == "OptionEvent"]
+    assert len(option_events) == 1 and option_events[0]["change"] == "expired_worthless"
+    assert option_events[0]["data"]["symbol"] == DEC_PUT_190 and option_events[0]["data"]["quantity"] == "1.0000000000"
+    assert any(message["event"] == "PositionUpdate" and message.get("change") == "closed" for message in messages)
