@@ -7,12 +7,14 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from haunt.accounts.services import user_register
+from haunt.market.selectors import tradable_instruments_forget
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Quotes, books and throttle counters live in the cache: each test starts without them."""
     cache.clear()
+    tradable_instruments_forget()  # the per-process copy: each test makes its own instrument rows
     yield
     cache.clear()
 

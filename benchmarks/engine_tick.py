@@ -14,11 +14,12 @@ Runs the real orders.engine.OrderEngine in this process against a fresh database
    is vacuumed and analysed, as autovacuum would have done for a table of resting orders;
 3. builds OrderEngine, times rebuild() (load every open order into the trigger index), then times
    engine.tick(now=...) --ticks times, advancing the market (untimed) before each tick;
-4. times the parts of a tick on their own: the incremental sync query, the "due orders" query
-   (latency-delayed executions), the live-quote reads (one cache read per symbol with resting
-   orders) and the in-memory index work (trail + fire for every symbol, quotes already read);
+4. times the parts of a tick on their own: taking the changed-order notices, the reconcile query
+   (run once every HAUNT_ENGINE_RECONCILE_SECONDS), the due-order heap, the live-quote read (one
+   cache round trip for every symbol with resting orders) and the in-memory index work (trail +
+   fire for every symbol, quotes already read);
 5. checks that every portfolio's cash equals the sum of its ledger, and on PostgreSQL prints the
-   due-orders query plan (EXPLAIN ANALYZE).
+   reconcile query's plan (EXPLAIN ANALYZE).
 
 Each figure is p50/p99/mean/max in milliseconds; there is no HTTP here, so no status counts.
 
@@ -212,8 +213,9 @@ def run(arguments) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from orders.engine import INDEXED_STATUSES, OrderEngine
-    from orders.market_view import live_prices
+    from orders.changes import changed_order_ids
+    from orders.engine import SYNC_OVERLAP, OrderEngine
+    from orders.market_view import live_prices_many
     from orders.models import Order
     from orders import triggers
 
@@ -246,25 +248,29 @@ def run(arguments) -> None:
         for key, value in result.items():
             outcomes[key] += value
     print(f"\nticks: {arguments.ticks}; outcomes over all ticks {outcomes} (nothing should fire)")
-    stats("engine.tick (sync + due query + quotes + index, as run_engine runs it)", ticks)
+    stats(f"engine.tick (change notices + quotes + index, and a reconcile query every "
+          f"{settings.HAUNT_ENGINE_RECONCILE_SECONDS:g} s, as run_engine runs it)", ticks)
 
-    sync, due, quotes_cost, index_cost = [], [], [], []
+    notices, reconcile, due, quotes_cost, index_cost = [], [], [], [], []
     symbols = [symbol for symbol, keys in engine.symbols.items() if keys]
     for _ in range(arguments.ticks):
         advance()
         now = datetime.now(UTC)
         started = time.perf_counter()
-        engine.sync(now=now)
-        sync.append(time.perf_counter() - started)
+        changed_order_ids()
+        notices.append(time.perf_counter() - started)
         started = time.perf_counter()
-        list(Order.objects.filter(status__in=INDEXED_STATUSES, execute_after__lte=now).values_list("pk", flat=True))
+        list(Order.objects.filter(updated_at__gte=now - SYNC_OVERLAP).select_related("instrument"))
+        reconcile.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        engine._pop_due(now)
         due.append(time.perf_counter() - started)
         started = time.perf_counter()
-        prices = {symbol: live_prices(symbol) for symbol in symbols}
+        prices = live_prices_many(symbols)
         quotes_cost.append(time.perf_counter() - started)
         started = time.perf_counter()
         for symbol in symbols:
-            quote = prices[symbol]
+            quote = prices.get(symbol)
             if quote is None:
                 continue
             tick_prices = triggers.TickPrices(last=quote["last"], bid=quote["bid"], ask=quote["ask"], mid=quote["mid"])
@@ -273,15 +279,17 @@ def run(arguments) -> None:
                 raise RuntimeError("an order fired: the resting levels are not far enough from the market")
         index_cost.append(time.perf_counter() - started)
     print("\nparts of a tick, timed on their own:")
-    stats("  sync query (orders changed since the last tick; none)", sync)
-    stats("  due-orders query (execute_after <= now; none)", due)
-    stats(f"  live quotes ({len(symbols)} cache reads, one per symbol with resting orders)", quotes_cost)
+    stats("  change notices (take the list of changed order ids; none)", notices)
+    stats(f"  reconcile query (orders updated in the last {SYNC_OVERLAP.seconds} s; none; once every "
+          f"{settings.HAUNT_ENGINE_RECONCILE_SECONDS:g} s)", reconcile)
+    stats("  due orders (in-memory heap; none)", due)
+    stats(f"  live quotes (one cache read for the {len(symbols)} symbols with resting orders)", quotes_cost)
     stats(f"  index trail + fire over {len(symbols)} symbols (in memory)", index_cost)
     stats("  index per symbol", [value / len(symbols) for value in index_cost])
     ledger_check()
     if connection.vendor == "postgresql":
-        plan = Order.objects.filter(status__in=INDEXED_STATUSES, execute_after__lte=datetime.now(UTC)).explain(analyze=True)
-        print("\ndue-orders query plan (EXPLAIN ANALYZE):\n  " + "\n  ".join(plan.splitlines()))
+        plan = Order.objects.filter(updated_at__gte=datetime.now(UTC) - SYNC_OVERLAP).explain(analyze=True)
+        print("\nreconcile query plan (EXPLAIN ANALYZE):\n  " + "\n  ".join(plan.splitlines()))
     gc.unfreeze()
 
 

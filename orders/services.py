@@ -16,7 +16,7 @@ from django.utils import timezone
 from haunt.errors import Conflict, DomainError
 from haunt.market.calendars import calendar_for
 from haunt.market.models import Instrument
-from haunt.market.selectors import conversion_rate
+from haunt.market.selectors import conversion_rate, tradable_instrument
 from haunt.money import format_decimal, is_multiple_of, quantize_money, quantize_price
 from orders import events, execution
 from orders.market_view import instrument_spec, live_book, live_prices, on_demand_market_prepare
@@ -84,10 +84,10 @@ def order_profile(order: Order) -> execution.RealismProfile:
 
 def _instrument_for_order(symbol: str) -> Instrument:
     on_demand_market_prepare(symbol)
-    try:
-        return Instrument.objects.get(symbol=symbol, is_active=True)
-    except Instrument.DoesNotExist:
-        raise DomainError(f"No tradable instrument {symbol!r}.", code="unknown_symbol", field="symbol") from None
+    instrument = tradable_instrument(symbol)
+    if instrument is None:
+        raise DomainError(f"No tradable instrument {symbol!r}.", code="unknown_symbol", field="symbol")
+    return instrument
 
 
 def _check_grid(request: OrderRequest, instrument: Instrument) -> None:

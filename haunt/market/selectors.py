@@ -1,8 +1,11 @@
 """Market reads: instruments, live quotes and books, candles, currency conversion."""
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from haunt.errors import Conflict, DomainError, NotFound
 from haunt.market import state
@@ -17,6 +20,32 @@ class MarketUnavailable(Conflict):
 
 def instrument_list() -> QuerySet[Instrument]:
     return Instrument.objects.filter(is_active=True).select_related("underlying")
+
+
+# Orders look their instrument up on every placement; the registry changes only through the admin
+# and instruments_sync. Each process keeps what it read for a few seconds, and any save or delete
+# of an instrument in the process clears it at once.
+TRADABLE_INSTRUMENT_SECONDS = 5.0
+_tradable: dict[str, tuple[float, Instrument]] = {}
+
+
+def tradable_instrument(symbol: str) -> Instrument | None:
+    """The active instrument `symbol` names (a copy at most TRADABLE_INSTRUMENT_SECONDS old), or None."""
+    now = time.monotonic()
+    cached = _tradable.get(symbol)
+    if cached is not None and now - cached[0] < TRADABLE_INSTRUMENT_SECONDS:
+        return cached[1]
+    instrument = Instrument.objects.filter(symbol=symbol, is_active=True).first()
+    if instrument is not None:
+        _tradable[symbol] = (now, instrument)
+    else:
+        _tradable.pop(symbol, None)
+    return instrument
+
+
+@receiver([post_save, post_delete], sender=Instrument)
+def tradable_instruments_forget(**kwargs) -> None:
+    _tradable.clear()
 
 
 def instrument_get(*, symbol: str) -> Instrument:
