@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from derivatives import margin
+from derivatives.selectors import portfolio_margin
 from haunt.errors import DomainError
 from haunt.market.models import Candle
 from haunt.market.selectors import conversion_rate
@@ -86,6 +87,8 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
         margin.check_leverage(asset_class=margin.AssetClass(MARGIN_CLASS[instrument.asset_class]),
                               notional=held_notional + opening * price * instrument.contract_multiplier,
                               leverage=leverage)
+        _check_final_warning(portfolio=portfolio, instrument=instrument, request=request,
+                             position=position if same_side else None, leverage=leverage)
         # In the portfolio's base currency: prices are in the instrument's quote currency.
         rate = conversion_rate(from_currency=instrument.quote_currency, to_currency=portfolio.base_currency)
         price = price * rate
@@ -120,6 +123,24 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
             _violate(warnings, settings, "max_open_positions",
                      f"{open_count} positions are open; the limit is {settings['max_open_positions']}.")
     return warnings
+
+
+def _check_final_warning(*, portfolio, instrument, request, position, leverage: Decimal) -> None:
+    """Spec §4: past the final liquidation warning (95% of maintenance margin use unless the
+    portfolio's ladder says otherwise) a margined position, or the cross pool, takes no new exposure."""
+    isolated = position.margin_mode == "isolated" if position is not None else request.margin_mode == "isolated"
+    margined = isolated or leverage != 1 or instrument.asset_class == "perpetual"
+    if not margined or (isolated and position is None):
+        return  # a new isolated position brings its own margin
+    account = portfolio_margin(portfolio)
+    ratio = account.position(position.pk).margin_ratio if isolated else account.cross_margin_ratio
+    ladder = portfolio.risk_settings.get("liquidation_warning_ladder") or ["95"]
+    final = Decimal(str(ladder[-1])) / 100
+    if ratio >= final:
+        raise RiskCheckFailed(
+            f"Margin use is {min(ratio, Decimal(999)) * 100:.2f}% of maintenance, past the final warning at "
+            f"{final * 100:.0f}%: only orders that reduce exposure are accepted.",
+            code="margin_final_warning", field="quantity")
 
 
 def _check_losses(*, portfolio, equity: Decimal, warnings: list[dict], settings: dict) -> None:

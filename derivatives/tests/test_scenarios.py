@@ -192,3 +192,24 @@ def test_a_bankruptcy_the_fund_cannot_cover_deleverages_the_top_ranked_counterpa
     [adl_trade] = [trade for trade in high_short.trades.select_related("order") if "adl" in trade.order.tags]
     assert (adl_trade.realized_pnl, adl_trade.fee) == (D(350), D(0))
     assert not LedgerEntry.objects.filter(kind="fee", reference=str(adl_trade.pk)).exists()
+
+
+def test_past_the_final_warning_only_orders_that_reduce_exposure_are_accepted(user):
+    """1,000 of cash, 0.9 BTC long at 50,000, 100x cross (fee 22.50). At 49,170 the cross pool holds
+    977.50 − 0.9 × 830 = 230.50 against 0.9 × 49,170 × 0.5% = 221.265 of maintenance: 95.99% used,
+    past the 95% final warning. Adding is refused; reducing is not."""
+    from orders.risk import RiskCheckFailed
+    from orders.services import OrderRequest, order_place
+
+    publish(BTC_PERP="50000")
+    portfolio = make_portfolio(user, cash="1000")
+    open_position(user, portfolio, margin_mode="cross")
+    publish(BTC_PERP="49170")
+    with pytest.raises(RiskCheckFailed) as refused:
+        order_place(user=user, portfolio_id=portfolio.pk, now=NOW, request=OrderRequest(
+            symbol="BTC-PERP", side="buy", order_type="market", quantity=D("0.01")))
+    assert refused.value.code == "margin_final_warning"
+    assert refused.value.message.startswith("Margin use is 95.99% of maintenance")
+    order, _ = order_place(user=user, portfolio_id=portfolio.pk, now=NOW, request=OrderRequest(
+        symbol="BTC-PERP", side="sell", order_type="market", quantity=D("0.1")))
+    assert order.status == "filled"
