@@ -31,22 +31,31 @@ DAYS_PER_YEAR = 365.0
 PERCENTAGE_POINT = 0.01
 
 DEFAULT_TREE_STEPS = 203
-"""Steps of the finer of the two Leisen-Reimer trees behind an American price (the coarser has
-about a third as many).
+"""Steps of the finer of the two Leisen-Reimer trees behind an American premium (the coarser has
+about a third as many). Vega and rho come from plain trees a third as deep.
 
-Measured against QuantLib's high-precision QdFp American engine on 900 random contracts on a $100
-underlying (strikes 70-130, 1 day to 2 years, volatility 10%-100%, rates 0-6%, yields 0-3%), the
-error is under $0.001 for 99.3% of them, $0.00075 at the 99th percentile and $0.0017 at worst.
-The largest errors are long-dated in-the-money puts whose spot sits near the early-exercise
-boundary, where the tree error oscillates with the step count instead of shrinking as 1/steps:
-on the grid of the module tests (strikes 80/100/120, r = 5%) the worst is $0.0035, a two-year
-put struck at 120. At 405 steps (four times the work) 99.9% of the random contracts are under
-$0.001, the 99th percentile is $0.00025 and the worst $0.0015."""
+Measured against QuantLib's converged price (its QdFp engine with the high-precision scheme), the
+premium is within $0.001 for 105 of the 108 contracts of the module tests' grid (worst $0.0035),
+for 1,490 of 1,500 random contracts on a $100 underlying (strikes 60%-160% of spot, 1 day to 3
+years, volatility 5%-150%, rates 0-8%, yields 0-5%: 99th percentile $0.0007, worst $0.0059) and
+for 1,956 of the 2,000 contracts of the benchmark chain (worst $0.0051).
+
+The misses are long-dated in-the-money options whose spot sits near the early-exercise boundary.
+There the tree error is c/steps with a c that swings by a factor of two as the step count moves
+the boundary across the nodes, so no extrapolation between step counts removes it and depth buys
+little: at 405 steps (four times the work) 1,493 of the 1,500 random contracts are within $0.001
+and the worst is $0.0029, and a plain 4,001-step tree is still $0.0004 off on the worst contract
+of the chain."""
 
 _VOLATILITY_BUMP = 0.001
 _RATE_BUMP = 0.0005
 _IV_MAX_ITERATIONS = 60
-_TREE_BLOCK = 1024
+# Bytes of each of a block of trees' two working arrays. Measured fastest on the development
+# machine (2 MiB of L2 cache); halving or doubling it costs 10-25%.
+_TREE_BLOCK_BYTES = 1 << 20
+# Steps between folds of the running weight product into the stored tree values. The smallest
+# weight a Leisen-Reimer tree uses is about 3e-5, so sixteen steps of it stay far inside float range.
+_FOLD_EVERY = 16
 _SQRT_2 = np.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
@@ -220,9 +229,10 @@ def american_valuation(
     Delta and gamma are finite differences over the tree's nodes one and two steps in, as in
     QuantLib's binomial engine. Theta follows from the Black-Scholes equation, which holds
     wherever holding beats exercising (there theta = rV - (r-q)SΔ - ½σ²S²Γ). Where immediate
-    exercise is optimal the option is its exercise value: delta is ±1 and gamma and theta are 0. Vega and rho are
-    central differences of tree prices with volatility bumped by ±0.1 and the rate by ±0.05
-    percentage points. Options that are never exercised early get the analytic European Greeks.
+    exercise is optimal the option is its exercise value: delta is ±1 and gamma and theta are 0.
+    Vega and rho are central differences of plain (not extrapolated) tree prices a third as deep,
+    with volatility bumped by ±0.1 and the rate by ±0.05 percentage points. Options that are
+    never exercised early get the analytic European Greeks.
     """
     sign, s, k, t, r, q, v = _pricing_inputs(
         option_type, spot, strike, time_to_expiry, rate, dividend_yield, volatility
@@ -500,42 +510,52 @@ class _TreeResult:
 
 
 def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dict[str, np.ndarray]:
-    """American premium and Greeks (in the quoted units) from one stacked batch of trees."""
+    """American premium and Greeks (in the quoted units): the base trees, then the bumped ones.
+
+    Vega and rho are differences of prices on plain trees a third as deep as the premium's: the
+    tree errors of two prices a small bump apart are nearly the same and cancel in the
+    difference, and a third of the depth is a ninth of the work. Richardson extrapolation would
+    not help there: it cancels the smooth part of the error but amplifies its oscillating part,
+    and only the oscillating part survives differencing.
+    """
     n = contracts.spot.size
     vol, rate = contracts.volatility, contracts.rate
-    # Base contracts, then volatility up/down, then rate up/down, priced in one batch. A bump
-    # down never takes volatility to zero: the tree needs some diffusion.
+    base = _extrapolated_tree(contracts, steps, extrapolate)
+    # Volatility up/down, then rate up/down, priced in one batch. A bump down never takes
+    # volatility to zero: the tree needs some diffusion.
     vol_down = np.maximum(vol - _VOLATILITY_BUMP, 0.5 * vol)
     vol_up = vol + _VOLATILITY_BUMP
-    stacked = _Contracts(
-        sign=np.tile(contracts.sign, 5),
-        spot=np.tile(contracts.spot, 5),
-        strike=np.tile(contracts.strike, 5),
-        time=np.tile(contracts.time, 5),
-        rate=np.concatenate([rate, rate, rate, rate + _RATE_BUMP, rate - _RATE_BUMP]),
-        dividend_yield=np.tile(contracts.dividend_yield, 5),
-        volatility=np.concatenate([vol, vol_up, vol_down, vol, vol]),
+    bumped = _Contracts(
+        sign=np.tile(contracts.sign, 4),
+        spot=np.tile(contracts.spot, 4),
+        strike=np.tile(contracts.strike, 4),
+        time=np.tile(contracts.time, 4),
+        rate=np.concatenate([rate, rate, rate + _RATE_BUMP, rate - _RATE_BUMP]),
+        dividend_yield=np.tile(contracts.dividend_yield, 4),
+        volatility=np.concatenate([vol_up, vol_down, vol, vol]),
     )
-    result = _extrapolated_tree(stacked, steps, extrapolate)
-    price = result.price.reshape(5, n)
-    delta, gamma = result.delta[:n], result.gamma[:n]
-    base = price[0]
+    bumped_price = _leisen_reimer_tree(bumped, _bump_steps(steps)).price.reshape(4, n)
     annual_theta = (
-        rate * base
-        - (rate - contracts.dividend_yield) * contracts.spot * delta
-        - 0.5 * vol * vol * contracts.spot * contracts.spot * gamma
+        rate * base.price
+        - (rate - contracts.dividend_yield) * contracts.spot * base.delta
+        - 0.5 * vol * vol * contracts.spot * contracts.spot * base.gamma
     )
-    annual_theta = np.where(result.exercised_now[:n], 0.0, annual_theta)
-    vega = (price[1] - price[2]) / (vol_up - vol_down)
-    rho = (price[3] - price[4]) / (2.0 * _RATE_BUMP)
+    annual_theta = np.where(base.exercised_now, 0.0, annual_theta)
+    vega = (bumped_price[0] - bumped_price[1]) / (vol_up - vol_down)
+    rho = (bumped_price[2] - bumped_price[3]) / (2.0 * _RATE_BUMP)
     return {
-        "price": base,
-        "delta": delta,
-        "gamma": gamma,
+        "price": base.price,
+        "delta": base.delta,
+        "gamma": base.gamma,
         "theta": annual_theta / DAYS_PER_YEAR,
         "vega": vega * PERCENTAGE_POINT,
         "rho": rho * PERCENTAGE_POINT,
     }
+
+
+def _bump_steps(steps: int) -> int:
+    """Depth of the trees behind vega and rho: a third of the premium's, odd, at least 3."""
+    return max(steps // 3 | 1, 3)
 
 
 def _extrapolated_tree(contracts: _Contracts, steps: int, extrapolate: bool) -> _TreeResult:
@@ -581,24 +601,53 @@ def _peizer_pratt_inversion(z: np.ndarray, steps: int) -> np.ndarray:
 
 
 def _leisen_reimer_tree(contracts: _Contracts, steps: int) -> _TreeResult:
-    """Backward induction on Leisen-Reimer trees, a block of contracts at a time.
+    """Backward induction on Leisen-Reimer trees, a block of calls or of puts at a time.
 
-    A block's working arrays stay in cache; one tree over the whole chain would stream them
-    through memory at every step, which is about 1.7 times slower on a 2,000-contract chain.
+    Calls and puts go to separate blocks because their exercise regions lie at opposite ends of
+    the tree. A block's working arrays stay in cache; one tree over the whole chain would stream
+    them through memory at every step.
     """
-    blocks = []
-    for start in range(0, contracts.spot.size, _TREE_BLOCK):
-        block = _Contracts(*(getattr(contracts, f.name)[start : start + _TREE_BLOCK] for f in fields(_Contracts)))
-        blocks.append(_leisen_reimer_block(block, steps))
-    return _TreeResult(*(np.concatenate([getattr(block, f.name) for block in blocks]) for f in fields(_TreeResult)))
+    size = contracts.spot.size
+    block_size = max(_TREE_BLOCK_BYTES // (8 * (steps + 1)), 64)
+    result = _TreeResult(*(np.empty(size, dtype=dtype) for dtype in (float, float, float, bool)))
+    for is_call in (True, False):
+        members = np.flatnonzero((contracts.sign > 0) == is_call)
+        # Contracts alike in standardised moneyness have their exercise boundaries and their far
+        # out-of-the-money rows at similar rows of the tree: blocked together, a block's bands of
+        # work stay narrow.
+        moneyness = contracts.sign[members] * np.log(contracts.spot[members] / contracts.strike[members])
+        members = members[np.argsort(moneyness / (contracts.volatility[members] * np.sqrt(contracts.time[members])))]
+        for start in range(0, members.size, block_size):
+            index = members[start : start + block_size]
+            block = _Contracts(*(getattr(contracts, f.name)[index] for f in fields(_Contracts)))
+            block_result = _leisen_reimer_block(block, steps, is_call)
+            for f in fields(_TreeResult):
+                getattr(result, f.name)[index] = getattr(block_result, f.name)
+    return result
 
 
-def _leisen_reimer_block(contracts: _Contracts, steps: int) -> _TreeResult:
-    """Backward induction on Leisen-Reimer trees for a block of contracts at once.
+def _leisen_reimer_block(contracts: _Contracts, steps: int, is_call: bool) -> _TreeResult:
+    """Backward induction on Leisen-Reimer trees for a block of calls, or of puts, at once.
 
-    Arrays are laid out node-major (node, contract) so each step works on contiguous rows.
+    Arrays are laid out node-major (node, contract) so each step works on contiguous rows. Row 0
+    is the node deepest in the money (the lowest spot for puts, the highest for calls), so the
+    exercise region always lies at the low rows and the far out-of-the-money region at the high
+    ones. Four devices keep the work per step down:
+
+    - Values are stored divided by a running product of the weight of the child away from the
+      money, so a step is one multiply and one add: stored[k] += weight ratio · stored[k + 1].
+      The product is folded back into the values every few steps, before it can leave float range.
+    - Early exercise is checked only up to two rows past the last row where some contract of the
+      block exercised one step later: earlier in the tree the exercise region is never larger,
+      since more time to expiry never makes exercising more attractive.
+    - Below the first row where some contract held one step later, every node has both children
+      exercised, so it is exercised too: holding it is worth the discounted forward payoff, which
+      exercising beats wherever exercise was optimal a step later and deeper in the money. Those
+      rows are skipped, and filled with their exercise value when the skipped region shrinks.
+    - Rows more than ten standard deviations (of the remaining life) out of the money for every
+      contract are left alone: their values are below e^-50 of the strike.
     """
-    sign, spot, strike = contracts.sign, contracts.spot, contracts.strike
+    spot, strike = contracts.spot, contracts.strike
     time, rate, dividend_yield, vol = (
         contracts.time, contracts.rate, contracts.dividend_yield, contracts.volatility,
     )
@@ -617,42 +666,103 @@ def _leisen_reimer_block(contracts: _Contracts, steps: int) -> _TreeResult:
     up = growth * spot_up_probability / up_probability
     down = growth * (1.0 - spot_up_probability) / (1.0 - up_probability)
     discount = np.exp(-rate * dt)
-    weight_up = discount * up_probability
-    weight_down = discount * (1.0 - up_probability)
-    inverse_down = 1.0 / down
+    log_spread = np.log(up / down)
+    # Towards the money is up for puts and down for calls: row k of level i is the node with k
+    # moves that way, and its children are rows k (one more move away) and k + 1.
+    if is_call:
+        away, away_probability, sign = up, up_probability, 1.0
+        # "Exercised a step later and deeper in the money, so exercised now" needs a positive
+        # yield for calls and a positive rate for puts.
+        skip_deep_rows = bool((dividend_yield > 0).all())
+    else:
+        away, away_probability, sign = down, 1.0 - up_probability, -1.0
+        skip_deep_rows = bool((rate > 0).all())
+    away_weight = discount * away_probability
+    weight_ratio = (1.0 - away_probability) / away_probability
 
-    nodes = np.arange(steps + 1, dtype=float)[:, None]
-    log_spot = np.log(spot) + steps * np.log(down) + nodes * np.log(up / down)
-    signed_spot = sign * np.exp(log_spot)
-    signed_strike = sign * strike
-    values = np.maximum(signed_spot - signed_strike, 0.0)
-    exercise = np.empty_like(values)
-    continuation = np.empty_like(values)
-    values_at = {}
-    spots_at = {}
+    # Spot at row k of level i is row_spot[k]·away^i, and the stored value at level i is the
+    # true value over away_weight^m, m being the steps since the last fold. Exercise values are
+    # built from these already signed (+ for calls, - for puts) and scaled. Powers are running
+    # products, a multiply each instead of a power each (rounding grows by one ulp a step).
+    signed_row_spot = _running_product(sign * spot, (up / down) ** -sign, steps)
+    unfolded_steps = (steps - np.arange(steps + 1)) % _FOLD_EVERY
+    inverse_scale = _running_product(np.ones_like(spot), 1.0 / away_weight, _FOLD_EVERY - 1)[unfolded_steps]
+    spot_factor = _running_product(np.ones_like(spot), away, steps) * inverse_scale
+    signed_strike = sign * strike * inverse_scale
+    fold_factor = away_weight**_FOLD_EVERY
+    # Moneyness sign·ln(S/K) at row k of level i is sign·(ln(S/K) + i·ln(away)) - k·ln(up/down).
+    # A row is out of reach when that is more than ten standard deviations of the remaining
+    # life below zero for every contract; bounding the block's largest reach term by term keeps
+    # this to a few operations per contract.
+    remaining_steps = steps - np.arange(steps + 1, dtype=float)
+    reach = (
+        np.max(sign * np.log(spot / strike) / log_spread)
+        + np.arange(steps + 1) * np.max(sign * np.log(away) / log_spread)
+        + np.sqrt(remaining_steps) * np.max(10.0 * vol * np.sqrt(dt) / log_spread)
+        + remaining_steps * np.max(np.abs(rate - dividend_yield) * dt / log_spread)
+    )
+    live_rows = np.clip(np.ceil(reach).astype(int) + 2, 1, steps + 1)
+
+    def exercise_value(level, start, stop, out):
+        np.multiply(signed_row_spot[start:stop], spot_factor[level], out=out)
+        out -= signed_strike[level]
+        return out
+
+    values = exercise_value(steps, 0, steps + 1, np.empty_like(signed_row_spot))
+    in_the_money = values > 0
+    np.maximum(values, 0.0, out=values)
+    scratch = np.empty_like(values)
+    exercise_rows = int(np.count_nonzero(in_the_money.any(axis=1)))
+    all_exercised_rows = 0
+    valid_from = 0  # the stored level's rows below this were skipped: exercised, not stored
+    exercised_now = np.zeros(spot.shape, dtype=bool)
+    saved = {}
     for level in range(steps - 1, -1, -1):
-        width = level + 1
-        v = values[:width]
-        c = continuation[:width]
-        np.multiply(weight_down, v, out=c)
-        np.multiply(weight_up, values[1 : width + 1], out=v)
-        v += c
-        s = signed_spot[:width]
-        s *= inverse_down
-        e = exercise[:width]
-        np.subtract(s, signed_strike, out=e)
-        np.maximum(v, e, out=v)
+        width = min(level + 1, max(live_rows[level], exercise_rows + 2))
+        low = max(all_exercised_rows - 1, 0) if skip_deep_rows and level > 2 else 0
+        if low < valid_from:
+            exercise_value(level + 1, low, valid_from, values[low:valid_from])
+        valid_from = low
+        np.multiply(weight_ratio, values[low + 1 : width + 1], out=scratch[low:width])
+        values[low:width] += scratch[low:width]
+        if (steps - level) % _FOLD_EVERY == 0:
+            values[low : level + 1] *= fold_factor
+        band = min(exercise_rows + 2, width)
+        if band > low:
+            held = values[low:band]
+            exercised = exercise_value(level, low, band, scratch[low:band])
+            exercising = exercised > held
+            np.maximum(held, exercised, out=held)
+            some_exercise = np.flatnonzero(exercising.any(axis=1))
+            exercise_rows = low + (int(some_exercise[-1]) + 1 if some_exercise.size else 0)
+            some_hold = np.flatnonzero(~exercising.all(axis=1))
+            all_exercised_rows = low + (int(some_hold[0]) if some_hold.size else band - low)
+            if level == 0:
+                exercised_now = exercising[0]
+        else:
+            exercise_rows = all_exercised_rows = low
         if level <= 2:
-            values_at[level] = v.copy()
-            spots_at[level] = sign * s
-    (v2, s2), (v1, s1) = (values_at[2], spots_at[2]), (values_at[1], spots_at[1])
+            saved[level] = values[: level + 1] / inverse_scale[level]
+    away_spot = sign * signed_row_spot[:3] * away
+    s1, s2 = away_spot[:2], away_spot[:3] * away
+    v1, v2 = saved[1], saved[2]
     delta = (v1[1] - v1[0]) / (s1[1] - s1[0])
     delta_up = (v2[2] - v2[1]) / (s2[2] - s2[1])
     delta_down = (v2[1] - v2[0]) / (s2[1] - s2[0])
     gamma = (delta_up - delta_down) / (0.5 * (s2[2] - s2[0]))
-    price = values_at[0][0]
-    exercised_now = price <= sign * (spot - strike)
-    return _TreeResult(price=price, delta=delta, gamma=gamma, exercised_now=exercised_now)
+    return _TreeResult(price=saved[0][0], delta=delta, gamma=gamma, exercised_now=exercised_now)
+
+
+def _running_product(first: np.ndarray, factor: np.ndarray, count: int) -> np.ndarray:
+    """Rows first·factor^0, first·factor^1, ..., first·factor^count, node-major.
+
+    A multiply a row, which is five times quicker than numpy's cumprod down the rows.
+    """
+    rows = np.empty((count + 1, first.size))
+    rows[0] = first
+    for row in range(1, count + 1):
+        np.multiply(rows[row - 1], factor, out=rows[row])
+    return rows
 
 
 def _normalised_otm_call(x: np.ndarray, total_vol: np.ndarray) -> np.ndarray:
