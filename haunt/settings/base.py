@@ -152,7 +152,10 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "haunt"}}
+    # Room for the live market state: two entries per quoted instrument, option contracts included
+    # (the default of 300 entries would cull live quotes and throttle counters).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "haunt",
+                          "OPTIONS": {"MAX_ENTRIES": 100_000}}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}}
 
 AUTH_PASSWORD_VALIDATORS = [
