@@ -70,8 +70,7 @@ def test_chain_refuses_what_is_not_listed(auth_client, underlyings):
     response = auth_client.get("/api/options/chains/AAPL", {"expiry": "2026-12-17"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "expiry_not_listed"
-    response = auth_client.get("/api/options/chains/EUR-USD")
-    assert response.status_code == 404 or response.json()["error"]["code"] == "not_optionable"
+    assert auth_client.get("/api/options/chains/EUR-USD").status_code == 404  # not in this test's market
     assert auth_client.get("/api/options/chains/AAPL", {"strikes": 0}).json()["error"]["field"] == "strikes"
     assert auth_client.get("/api/options/chains/AAPL", {"bogus": 1}).json()["error"]["code"] == "unknown_field"
 
@@ -131,3 +130,24 @@ def test_implied_volatility_422_says_why_no_volatility_fits(auth_client, style):
 
 def test_calculator_needs_a_login(api_client, db):
     assert api_client.get("/api/options/price").status_code == 401
+
+
+def test_admin_lists_contracts_and_events_read_only(client, auth_client, underlyings):
+    from haunt.accounts.models import User
+
+    auth_client.get("/api/options/chains/AAPL", {"expiry": "2026-12-18", "strikes": 1})
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "admin-password-123"))
+    page = client.get("/admin/options_trading/optioncontract/")
+    assert page.status_code == 200 and b"AAPL  261218C00200000" in page.content
+    assert client.get("/admin/options_trading/optionevent/").status_code == 200
+    assert client.get("/admin/options_trading/optioncontract/add/").status_code == 403
+
+
+def test_underlyings_without_listed_options_are_refused(auth_client, underlyings):
+    from haunt.market.services import instruments_sync
+    from orders.tests.books import publish
+
+    instruments_sync((spec_by_symbol("DOGE-USD"),))
+    publish("DOGE-USD", bids=[("0.14500", "1000")], asks=[("0.14510", "1000")])
+    response = auth_client.get("/api/options/chains/DOGE-USD")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "not_optionable"
