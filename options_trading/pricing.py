@@ -733,9 +733,10 @@ def _leisen_reimer_block(contracts: _Contracts, steps: int, is_call: bool) -> _T
             exercised = exercise_value(level, low, band, scratch[low:band])
             exercising = exercised > held
             np.maximum(held, exercised, out=held)
-            some_exercise = np.flatnonzero(exercising.any(axis=1))
+            exercising_contracts = np.count_nonzero(exercising, axis=1)
+            some_exercise = np.flatnonzero(exercising_contracts)
             exercise_rows = low + (int(some_exercise[-1]) + 1 if some_exercise.size else 0)
-            some_hold = np.flatnonzero(~exercising.all(axis=1))
+            some_hold = np.flatnonzero(exercising_contracts < spot.size)
             all_exercised_rows = low + (int(some_hold[0]) if some_hold.size else band - low)
             if level == 0:
                 exercised_now = exercising[0]
