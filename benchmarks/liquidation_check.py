@@ -1,13 +1,18 @@
-"""Per-mark liquidation check over all leveraged positions of a symbol (spec §4; target < 20 ms for 100,000).
+"""Per-mark-update liquidation check over every leveraged perpetual position (spec §4; target < 20 ms for 100,000).
 
 Run: .venv/bin/python benchmarks/liquidation_check.py [positions] [updates]
 
-One mark update is what the liquidation service runs when a symbol's mark price moves:
-`sweep_mark` (tier lookup, maintenance margin, margin ratio, breach mask, tiered liquidation price
-and distance to it) followed by `advance_warnings` (the 80/90/95% ladder state transition). The
-book mixes longs and shorts, isolated and cross rows, leverage from 1x to each tier's maximum and
-notionals across all five tiers; the mark follows a random walk of 0.05% steps, so ratios move
-and warnings fire.
+One mark update is what the derivatives watcher (derivatives.watcher.DerivativesWatcher.check)
+computes when the feed publishes new marks: `liquidation.check_book` over its in-memory book —
+each row at its own perpetual's mark, tier lookup, maintenance margin, the cross pool of every
+account summed per account, margin ratio, breach mask, tiered liquidation price and distance to
+it — followed by the warning ladder's state transition. What the watcher then does for the few
+rows that emit a warning or breach (an event, a liquidation transaction) is not in the figure.
+
+The book spreads the positions over the six perpetuals and over accounts of one to five positions,
+mixes longs and shorts, isolated and cross rows (30% cross), leverage from 1x to each tier's
+maximum and notionals across all five tiers; every mark follows its own random walk of 0.05% steps,
+so ratios move and warnings fire.
 """
 
 import sys
@@ -19,31 +24,37 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from derivatives.liquidation import (  # noqa: E402
-    LeveragedPositions,
+    WARNING_THRESHOLDS,
     TierArrays,
-    advance_warnings,
-    sweep_mark,
+    WatchedBook,
+    check_book,
     tier_arrays,
 )
 from derivatives.margin import PERP_LEVERAGE_TIERS  # noqa: E402
 
-ENTRY_CENTRE = 60_000.0
+SYMBOL_PRICES = np.array([60_000.0, 3_000.0, 140.0, 2.1, 880.0, 0.145])
 WARMUP_UPDATES = 20
 
 
-def random_book(count: int, rng: np.random.Generator, tiers: TierArrays) -> LeveragedPositions:
+def random_book(count: int, rng: np.random.Generator, tiers: TierArrays) -> WatchedBook:
+    instrument = rng.integers(0, SYMBOL_PRICES.size, count)
+    account = np.sort(rng.integers(0, max(count // 3, 1), count))
+    accounts = int(account.max()) + 1
     side = rng.choice([-1.0, 1.0], count)
-    entry = ENTRY_CENTRE * rng.uniform(0.98, 1.02, count)
+    entry = SYMBOL_PRICES[instrument] * rng.uniform(0.98, 1.02, count)
     notional = np.exp(rng.uniform(np.log(100.0), np.log(20_000_000.0), count))  # every tier represented
-    quantity = notional / entry
     tier_max_leverage = np.array([float(tier.max_leverage) for tier in PERP_LEVERAGE_TIERS])
     tier_index = np.searchsorted(tiers.notional_floors, notional, side="right") - 1
     leverage = rng.uniform(1.0, tier_max_leverage[tier_index])
-    is_cross = rng.random(count) < 0.3
-    wallet = np.where(is_cross, notional / leverage * rng.uniform(1.0, 3.0, count), notional / leverage)
-    other_maintenance = np.where(is_cross, rng.uniform(0.0, 0.01, count) * notional, 0.0)
-    other_pnl = np.where(is_cross, rng.normal(0.0, 0.02, count) * notional, 0.0)
-    return LeveragedPositions(side, quantity, entry, wallet, other_maintenance, other_pnl)
+    isolated = rng.random(count) >= 0.3
+    cross_margin = np.bincount(account, weights=np.where(isolated, 0.0, notional / leverage), minlength=accounts)
+    return WatchedBook(
+        instrument=instrument, account=account, side=side, quantity=notional / entry, entry_price=entry,
+        isolated=isolated, collateral=np.where(isolated, notional / leverage, 0.0), rate=np.ones(count),
+        cross_wallet=cross_margin * rng.uniform(1.0, 3.0, accounts),
+        other_pnl=rng.normal(0.0, 0.01, accounts) * cross_margin,
+        other_maintenance=rng.uniform(0.0, 0.01, accounts) * cross_margin,
+    )
 
 
 def main() -> None:
@@ -52,24 +63,26 @@ def main() -> None:
     rng = np.random.default_rng(11)
     tiers = tier_arrays()
     book = random_book(count, rng, tiers)
-    marks = ENTRY_CENTRE * np.exp(np.cumsum(rng.normal(0.0, 0.0005, WARMUP_UPDATES + updates)))
+    steps = rng.normal(0.0, 0.0005, (WARMUP_UPDATES + updates, SYMBOL_PRICES.size))
+    marks_path = SYMBOL_PRICES * np.exp(np.cumsum(steps, axis=0))
+    ladders = {WARNING_THRESHOLDS: np.arange(count)}
 
     level = np.zeros(count, dtype=np.int8)
     wall_ms, cpu_ms = [], []
     breached = alerts = 0
-    for step, mark in enumerate(marks):
+    for step, marks in enumerate(marks_path):
         wall_began, cpu_began = time.perf_counter_ns(), time.process_time_ns()
-        sweep = sweep_mark(positions=book, mark_price=float(mark), tiers=tiers)
-        transition = advance_warnings(previous_level=level, margin_ratio=sweep.margin_ratio)
+        checked = check_book(book=book, marks=marks, tiers=tiers, level=level, ladders=ladders)
         wall_elapsed, cpu_elapsed = time.perf_counter_ns() - wall_began, time.process_time_ns() - cpu_began
-        level = transition.level
+        level = checked.level
         if step >= WARMUP_UPDATES:
             wall_ms.append(wall_elapsed / 1e6)
             cpu_ms.append(cpu_elapsed / 1e6)
-            breached += int(np.count_nonzero(sweep.breached))
-            alerts += int(np.count_nonzero(transition.emitted))
+            breached += int(np.count_nonzero(checked.sweep.breached))
+            alerts += int(np.count_nonzero(checked.emitted))
 
-    print(f"liquidation check: {count:,} positions, {updates} mark updates (after {WARMUP_UPDATES} warm-up)")
+    print(f"liquidation check: {count:,} positions in {int(book.account.max()) + 1:,} accounts on "
+          f"{SYMBOL_PRICES.size} perpetuals, {updates} mark updates (after {WARMUP_UPDATES} warm-up)")
     # CPU time is shown beside wall time because a busy machine stretches the wall clock of a
     # single-threaded numpy kernel without it doing any more work.
     for label, samples in (("wall", np.array(wall_ms)), ("cpu ", np.array(cpu_ms))):

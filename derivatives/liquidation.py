@@ -238,6 +238,36 @@ def advance_warnings(
     return WarningTransition(level=level, emitted=emitted)
 
 
+@dataclass(frozen=True, eq=False)
+class BookCheck:
+    """One mark update over a WatchedBook: the sweep, each row's warning level after it, and the
+    alert each row emits (0 none, k: its ladder's k-th threshold)."""
+
+    sweep: MarkSweep
+    level: np.ndarray
+    emitted: np.ndarray
+
+
+def check_book(*, book: WatchedBook, marks: np.ndarray, tiers: TierArrays, level: np.ndarray,
+               ladders: dict[tuple[float, ...], np.ndarray]) -> BookCheck:
+    """Everything the watcher computes per mark update: `sweep_book`, then each ladder's rows
+    (`ladders` maps thresholds to row indices) through `advance_warnings`."""
+    sweep = sweep_book(book=book, marks=marks, tiers=tiers)
+    if len(ladders) == 1:
+        [(thresholds, rows)] = ladders.items()
+        if rows.size == level.size:  # every row on one ladder: no gather and scatter
+            transition = advance_warnings(previous_level=level, margin_ratio=sweep.margin_ratio, thresholds=thresholds)
+            return BookCheck(sweep=sweep, level=transition.level, emitted=transition.emitted)
+    new_level = level.copy()
+    emitted = np.zeros(level.shape, dtype=np.int8)
+    for thresholds, rows in ladders.items():
+        transition = advance_warnings(previous_level=level[rows], margin_ratio=sweep.margin_ratio[rows],
+                                      thresholds=thresholds)
+        new_level[rows] = transition.level
+        emitted[rows] = transition.emitted
+    return BookCheck(sweep=sweep, level=new_level, emitted=emitted)
+
+
 @dataclass(frozen=True)
 class PartialLiquidation:
     close_quantity: Decimal

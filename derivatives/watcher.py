@@ -90,7 +90,6 @@ class DerivativesWatcher:
         self.tiers = liquidation.tier_arrays()
         self.rows: dict[object, WatchedRow] = {}
         self.accounts: dict[object, WatchedAccount] = {}
-        self.levels: dict[object, int] = {}
         self.liquidating: dict[object, float] = {}
         self.synced_until: datetime | None = None
         self.refreshed_at: float | None = None
@@ -235,6 +234,7 @@ class DerivativesWatcher:
             ladder=ladder_of(portfolio.risk_settings))
 
     def _rebuild(self) -> None:
+        previous_levels = dict(zip(self.keys, self.level_array.tolist(), strict=True))  # warnings survive a rebuild
         rows = list(self.rows.values())
         self.keys = [row.position_id for row in rows]
         self.symbols = sorted(self._perpetuals())
@@ -256,7 +256,7 @@ class DerivativesWatcher:
             other_pnl=np.array([account.other_pnl for account in accounts]),
             other_maintenance=np.array([account.other_maintenance for account in accounts]),
         )
-        self.level_array = np.array([self.levels.get(key, 0) for key in self.keys], dtype=np.int8)
+        self.level_array = np.array([previous_levels.get(key, 0) for key in self.keys], dtype=np.int8)
         ladders: dict[tuple[float, ...], list[int]] = defaultdict(list)
         for index, row in enumerate(rows):
             ladders[self.accounts[row.portfolio_id].ladder].append(index)
@@ -267,23 +267,20 @@ class DerivativesWatcher:
         from derivatives import services  # the services import the order services; the feed needs them only here
 
         marks = np.array([float(self.marks.get(symbol, "nan")) for symbol in self.symbols])
-        sweep = liquidation.sweep_book(book=self.book, marks=marks, tiers=self.tiers)
+        checked = liquidation.check_book(book=self.book, marks=marks, tiers=self.tiers, level=self.level_array,
+                                         ladders=self.ladders)
+        sweep, self.level_array = checked.sweep, checked.level
         warnings = 0
-        for ladder, indices in self.ladders.items():
-            transition = liquidation.advance_warnings(previous_level=self.level_array[indices],
-                                                      margin_ratio=sweep.margin_ratio[indices], thresholds=ladder)
-            self.level_array[indices] = transition.level
-            for offset in np.flatnonzero(transition.emitted):
-                row = indices[offset]
-                key = self.keys[row]
-                warnings += 1
-                price = float(sweep.liquidation_price[row])
-                services.liquidation_warning_send(
-                    portfolio_id=self.row_accounts[row], position_id=key, symbol=self.rows[key].symbol,
-                    threshold=ladder[transition.emitted[offset] - 1], margin_ratio=min(float(sweep.margin_ratio[row]), 1e9),
-                    liquidation_price=None if np.isnan(price) else price,
-                    move=None if np.isnan(price) else float(sweep.liquidation_move[row]))
-        self.levels = dict(zip(self.keys, self.level_array.tolist(), strict=True))
+        for row in np.flatnonzero(checked.emitted):
+            key = self.keys[row]
+            warnings += 1
+            price = float(sweep.liquidation_price[row])
+            services.liquidation_warning_send(
+                portfolio_id=self.row_accounts[row], position_id=key, symbol=self.rows[key].symbol,
+                threshold=self.accounts[self.row_accounts[row]].ladder[checked.emitted[row] - 1],
+                margin_ratio=min(float(sweep.margin_ratio[row]), 1e9),
+                liquidation_price=None if np.isnan(price) else price,
+                move=None if np.isnan(price) else float(sweep.liquidation_move[row]))
         liquidated = 0
         clock = time.monotonic()
         for row in np.flatnonzero(sweep.breached & ~np.isnan(marks.take(self.book.instrument))):
