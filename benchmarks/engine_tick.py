@@ -13,7 +13,8 @@ Runs the real orders.engine.OrderEngine in this process against a fresh database
    incremental sync only re-reads rows changed in the last few seconds), and on PostgreSQL the table
    is vacuumed and analysed, as autovacuum would have done for a table of resting orders;
 3. builds OrderEngine, times rebuild() (load every open order into the trigger index), then times
-   engine.tick(now=...) --ticks times, advancing the market (untimed) before each tick;
+   engine.tick(now=...) --ticks times, advancing the market (untimed) before each tick and handing
+   the engine the update as run_engine's market-hub subscription does;
 4. times the parts of a tick on their own: taking the changed-order notices, the reconcile query
    (run once every HAUNT_ENGINE_RECONCILE_SECONDS), the due-order heap, the live-quote read (one
    cache round trip for every symbol with resting orders) and the in-memory index work (trail +
@@ -236,7 +237,9 @@ def run(arguments) -> None:
           f"(peak RSS grew {(rss_after - rss_before) / 1024:.0f} MiB)")
 
     def advance():
-        feed.update(datetime.now(UTC))
+        """Step the market; the engine gets the update as run_engine's market-hub subscription gives it."""
+        update = feed.update(datetime.now(UTC))
+        engine.on_market_update({"seq": update.sequence, "quotes": update.quotes, "books": update.books})
 
     ticks, outcomes = [], {"executed": 0, "fired": 0, "expired": 0}
     for _ in range(arguments.ticks):
@@ -248,8 +251,8 @@ def run(arguments) -> None:
         for key, value in result.items():
             outcomes[key] += value
     print(f"\nticks: {arguments.ticks}; outcomes over all ticks {outcomes} (nothing should fire)")
-    stats(f"engine.tick (change notices + quotes + index, and a reconcile query every "
-          f"{settings.HAUNT_ENGINE_RECONCILE_SECONDS:g} s, as run_engine runs it)", ticks)
+    stats(f"engine.tick after each market update (change notices + pushed prices + index, and a reconcile "
+          f"query every {settings.HAUNT_ENGINE_RECONCILE_SECONDS:g} s, as run_engine runs it)", ticks)
 
     notices, reconcile, due, quotes_cost, index_cost = [], [], [], [], []
     symbols = [symbol for symbol, keys in engine.symbols.items() if keys]

@@ -24,7 +24,8 @@ from django.utils import timezone
 from haunt.periodic import run_every
 from orders import services, triggers
 from orders.changes import changed_order_ids
-from orders.market_view import live_prices_many
+from haunt.market.stream import market_hub
+from orders.market_view import live_prices_many, market_prices
 from orders.models import Order, OrderStatus, OrderType
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,13 @@ class OrderEngine:
         self.due_at: dict = {}  # order id -> the execute_after its heap entry is for
         self.synced_until: datetime | None = None
         self.reconciled_at = 0.0
+        # With a market subscription (run_engine), the latest prices arrive with each feed update and
+        # the triggers are evaluated only when prices moved or orders were indexed; without one
+        # (tests, one-off calls) every tick reads the live quotes from the cache.
+        self.pushed_prices: dict[str, dict] | None = None
+        self.pushed_sequence = 0
+        self.evaluated_sequence = -1
+        self.index_changed = True
 
     def rebuild(self, *, now: datetime) -> None:
         """Load every open order from the database (on start)."""
@@ -87,9 +95,16 @@ class OrderEngine:
         if order.is_open:
             self._index(order)
 
+    def on_market_update(self, update: dict) -> None:
+        """A feed update from the market hub (called in the engine's event loop; the tick reads the
+        new dict, never a half-built one)."""
+        self.pushed_prices = {quote["symbol"]: market_prices(quote) for quote in update["quotes"]}
+        self.pushed_sequence = update["seq"]
+
     def _index(self, order: Order) -> None:
         key = order.pk
         symbol = order.instrument.symbol
+        self.index_changed = True
         if order.expires_at is not None:
             self.expiries.add(order_id=key, expires_at=order.expires_at)
         if order.execute_after is not None and order.status in INDEXED_STATUSES:
@@ -139,7 +154,13 @@ class OrderEngine:
                 self._reindex(order)  # e.g. a market order bigger than the book, due again next tick
         fired = 0
         watched = [symbol for symbol, keys in self.symbols.items() if keys]
-        quotes = live_prices_many(watched) if watched else {}
+        if self.pushed_prices is None:
+            quotes = live_prices_many(watched) if watched else {}
+        elif self.pushed_sequence != self.evaluated_sequence or self.index_changed:
+            quotes, self.evaluated_sequence = self.pushed_prices, self.pushed_sequence
+        else:
+            watched, quotes = [], {}  # nothing moved since the last evaluation
+        self.index_changed = False
         for symbol in watched:
             keys, quote = self.symbols[symbol], quotes.get(symbol)
             if quote is None:
@@ -191,5 +212,8 @@ class OrderEngine:
 async def run_engine(*, engine: OrderEngine, interval: float, stop: asyncio.Event) -> None:
     """Tick the engine every `interval` seconds until `stop` is set; each tick runs in a worker thread
     (it does database work)."""
+    hub = market_hub()
+    hub.listen(engine.on_market_update)
+    await hub.start()
     tick = database_sync_to_async(lambda: engine.tick(now=timezone.now()))
     await run_every(interval=interval, stop=stop, step=tick, name="Order engine")

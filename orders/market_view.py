@@ -48,15 +48,16 @@ def live_book(symbol: str) -> execution.OrderBook | None:
 def live_prices(symbol: str) -> dict[str, Decimal | None] | None:
     """bid, ask, mid and last of the live quote (None when the feed has no quote)."""
     quote = state.quote_read(symbol)
-    return None if quote is None else _prices(quote)
+    return None if quote is None else market_prices(quote)
 
 
 def live_prices_many(symbols: list[str]) -> dict[str, dict[str, Decimal | None]]:
     """live_prices for many symbols in one cache round trip (symbols without a quote are absent)."""
-    return {symbol: _prices(quote) for symbol, quote in state.quotes_read(symbols).items()}
+    return {symbol: market_prices(quote) for symbol, quote in state.quotes_read(symbols).items()}
 
 
-def _prices(quote: dict) -> dict[str, Decimal | None]:
+def market_prices(quote: dict) -> dict[str, Decimal | None]:
+    """bid, ask, mid, last and (perpetuals) mark of a published quote, as Decimals."""
     bid = Decimal(quote["bid"]) if quote["bid"] is not None else None
     ask = Decimal(quote["ask"]) if quote["ask"] is not None else None
     last = Decimal(quote["last"]) if quote["last"] is not None else None

@@ -49,6 +49,7 @@ class MarketHub:
 
     def __init__(self):
         self.subscribers: dict[str, dict[str, set]] = {QUOTES: defaultdict(set), BOOKS: defaultdict(set)}
+        self.update_listeners: list = []  # callables given every whole update (the order engine)
         self._listener: asyncio.Task | None = None
         self._listening: asyncio.Event | None = None
 
@@ -67,11 +68,15 @@ class MarketHub:
     def symbols_of(self, subscriber: MarketSubscriber, kind: str) -> set[str]:
         return {symbol for symbol, sockets in self.subscribers[kind].items() if subscriber in sockets}
 
+    def listen(self, callback) -> None:
+        """Call `callback(update)` with every update (a dict: seq, quotes, books), in this loop."""
+        self.update_listeners.append(callback)
+
     async def leave(self, subscriber: MarketSubscriber) -> None:
         """Forget a closed socket; the last one out stops the Redis listener."""
         for kind in (QUOTES, BOOKS):
             self.unsubscribe(subscriber, kind, list(self.symbols_of(subscriber, kind)))
-        if not any(self.subscribers.values()) and self._listener is not None:
+        if not any(self.subscribers.values()) and not self.update_listeners and self._listener is not None:
             self._listener.cancel()
             self._listener, self._listening = None, None
 
@@ -109,6 +114,8 @@ class MarketHub:
         """Write one feed update to the subscribed sockets: each quote encoded once, each book once
         per depth in use."""
         sequence = update["seq"]
+        for listener in self.update_listeners:
+            listener(update)
         quote_subscribers, book_subscribers = self.subscribers[QUOTES], self.subscribers[BOOKS]
         for quote in update["quotes"]:
             sockets = quote_subscribers.get(quote["symbol"])

@@ -76,3 +76,19 @@ def test_without_notices_the_engine_does_not_know(user, quiet_engine):
     changed_order_ids()
     quiet_engine.sync(now=NOW)
     assert resting.pk not in quiet_engine.symbols.get("ETH-USD", set())
+
+
+def test_prices_pushed_by_the_market_hub_fire_a_stop(user, quiet_engine):
+    """run_engine subscribes the engine to the feed's updates: the trigger then reads the pushed
+    prices, not the cache (which still shows ETH at 1999.50 here)."""
+    portfolio = make_portfolio(user)
+    place(portfolio, symbol="ETH-USD", side="buy", order_type="market", quantity=D("1"))
+    stop = place(portfolio, symbol="ETH-USD", side="sell", order_type="stop", quantity=D("1"), stop_price=D("1995"))
+    assert quiet_engine.tick(now=NOW)["fired"] == 0  # no push yet: the cached last, 1999.50
+
+    quiet_engine.on_market_update({"seq": 7, "books": [], "quotes": [
+        {"symbol": "ETH-USD", "bid": "1989.00", "ask": "1990.00", "last": "1990.00"}]})
+    assert quiet_engine.tick(now=NOW)["fired"] == 1
+    stop.refresh_from_db()
+    assert stop.status == OrderStatus.FILLED
+    assert stop.average_fill_price == D("1999")  # filled against the live book, at its bid
