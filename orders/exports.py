@@ -33,9 +33,11 @@ FORMATS = ("csv", "json", "pdf")
 @dataclass(frozen=True)
 class ExportKind:
     json_serializer: type[Serializer]
+    csv_serializer: type[Serializer]
     csv_columns: tuple[str, ...]
     date_field: str
     ordering: tuple[str, ...]
+    json_prefetch: tuple[str, ...] = ()  # what only the JSON rows' nested lists read
 
 
 def _columns(serializer: type[Serializer], *, without: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -44,10 +46,12 @@ def _columns(serializer: type[Serializer], *, without: tuple[str, ...] = ()) -> 
 
 EXPORT_KINDS = {
     # The same order as each history endpoint: newest first.
-    "orders": ExportKind(OrderHistoryOut, _columns(OrderOut), "created_at", ("-created_at", "-pk")),
-    "trades": ExportKind(TradeOut, _columns(TradeOut), "executed_at", ("-executed_at", "-pk")),
-    "positions": ExportKind(PositionOut, _columns(PositionOut, without=("lots",)), "closed_at", ("-closed_at", "-pk")),
-    "ledger": ExportKind(LedgerEntryOut, _columns(LedgerEntryOut), "created_at", ("-pk",)),
+    "orders": ExportKind(OrderHistoryOut, OrderOut, _columns(OrderOut), "created_at", ("-created_at", "-pk"),
+                         json_prefetch=("events", "trades__instrument")),
+    "trades": ExportKind(TradeOut, TradeOut, _columns(TradeOut), "executed_at", ("-executed_at", "-pk")),
+    "positions": ExportKind(PositionOut, PositionOut, _columns(PositionOut, without=("lots",)), "closed_at",
+                            ("-closed_at", "-pk")),
+    "ledger": ExportKind(LedgerEntryOut, LedgerEntryOut, _columns(LedgerEntryOut), "created_at", ("-pk",)),
 }
 
 
@@ -58,7 +62,7 @@ def export_queryset_for_user(*, user, kind: str, portfolio_id=None, symbol: str 
     if portfolio_id is not None:
         portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
     if kind == "orders":
-        rows = order_list_for_user(user=user).prefetch_related("events", "trades__instrument")
+        rows = order_list_for_user(user=user)
     elif kind == "trades":
         rows = trade_list_for_user(user=user)
     elif kind == "positions":
@@ -80,18 +84,17 @@ def export_queryset_for_user(*, user, kind: str, portfolio_id=None, symbol: str 
 
 
 def _representations(rows: QuerySet, serializer: type[Serializer]) -> Iterator[dict]:
-    context = {}  # shared, so per-request caches in the serializers (marks, valuations) work
     for row in rows.iterator(chunk_size=ROWS_PER_QUERY):
-        yield serializer(row, context=context).data
+        yield serializer(row).data
 
 
 def export_chunks(*, rows: QuerySet, kind: str, file_format: str) -> Iterator[str]:
     spec = EXPORT_KINDS[kind]
     if file_format == "csv":
-        return csv_chunks(spec.csv_columns, _representations(rows, spec.json_serializer), rows_per_chunk=ROWS_PER_QUERY)
+        return csv_chunks(spec.csv_columns, _representations(rows, spec.csv_serializer), rows_per_chunk=ROWS_PER_QUERY)
     encoder = JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-    return json_array_chunks(_representations(rows, spec.json_serializer), encode=encoder.encode,
-                             rows_per_chunk=ROWS_PER_QUERY)
+    return json_array_chunks(_representations(rows.prefetch_related(*spec.json_prefetch), spec.json_serializer),
+                             encode=encoder.encode, rows_per_chunk=ROWS_PER_QUERY)
 
 
 CONTENT_TYPES = {

@@ -168,3 +168,20 @@ def test_csv_cell_rules():
     assert csv_cell("-12.5") == "-12.5"
     assert csv_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
     assert csv_cell({"b": 1, "a": [1, 2]}) == '{"a":[1,2],"b":1}'
+
+
+def test_under_asgi_the_export_streams_from_an_asynchronous_iterator(user_and_token, traded):
+    """Daphne serves the platform over ASGI, where Django would read a synchronous iterator into
+    a list first; the export hands it an asynchronous one instead."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    async def fetch():
+        client = AsyncClient()
+        response = await client.get("/api/history/export", {"format": "json", "kind": "trades"},
+                                    headers={"Authorization": f"Token {user_and_token[1].key}"})
+        return response, b"".join([chunk async for chunk in response.streaming_content])
+
+    response, body = async_to_sync(fetch)()
+    assert response.status_code == 200 and response.is_async
+    assert len(json.loads(body)) == 3
