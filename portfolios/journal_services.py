@@ -3,8 +3,8 @@ orders, trades or positions, and screenshot attachments.
 
 Every write locks the portfolio first (portfolio_lock_for_user: another user's portfolio is 404,
 an archived one refuses changes) and refuses bad input before it writes. Attachment files go
-through Django's default storage; a file is removed only once the transaction that dropped its
-row has committed, so a rollback never leaves a row without its file.
+through Django's default storage, written before the row that names them and removed only once
+the transaction that dropped their row has committed, so no row ever names a missing file.
 """
 from collections.abc import Sequence
 
@@ -141,21 +141,24 @@ def _checked_image_type(upload: UploadedFile, *, max_bytes: int) -> str:
     return proven
 
 
-@transaction.atomic
 def journal_attachment_add(*, user, entry_id, upload: UploadedFile, max_bytes: int) -> JournalAttachment:
-    """Store a PNG, JPEG or WebP screenshot of at most `max_bytes` on an entry."""
-    entry = _locked_entry(user=user, entry_id=entry_id)
+    """Store a PNG, JPEG or WebP screenshot of at most `max_bytes` on an entry.
+
+    The file is written before the transaction, so the database write lock is never held during
+    disk I/O; if the row cannot be inserted (the entry went, the portfolio was archived), the file
+    is removed again."""
+    entry = journal_entry_get_for_user(user=user, entry_id=entry_id)
     content_type = _checked_image_type(upload, max_bytes=max_bytes)
     attachment = JournalAttachment(entry=entry, content_type=content_type, size=upload.size,
                                    original_name=(upload.name or "")[:200])
     attachment.file.save(f"screenshot.{EXTENSIONS[content_type]}", upload, save=False)
     try:
-        attachment.save(force_insert=True)
+        with transaction.atomic():
+            _locked_entry(user=user, entry_id=entry.pk)
+            attachment.save(force_insert=True)
     except BaseException:
         default_storage.delete(attachment.file.name)
         raise
-    # If the surrounding transaction rolls back after this point, the stored file is orphaned but
-    # unreachable (no row names it); it is never served.
     return attachment
 
 

@@ -201,3 +201,15 @@ def test_another_users_entries_and_attachments_are_404(auth_client, other_client
     response = other_client.post("/api/journal", {"trade": str(trade.pk), "note": "x"}, format="json")
     assert (response.status_code, response.json()["error"]["field"]) == (404, "trade")
     assert JournalEntry.objects.get().note == "mine"
+
+
+def test_an_archived_portfolio_keeps_its_entries_but_takes_no_attachment(auth_client, user, traded, media_root):
+    from portfolios.services import portfolio_archive
+
+    entry = write(auth_client, portfolio=str(traded.pk), note="kept")
+    portfolio_archive(user=user, portfolio_id=traded.pk)
+    response = upload(auth_client, entry["id"], "chart.png", PNG, "image/png")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "portfolio_archived")
+    assert JournalAttachment.objects.count() == 0
+    assert list((media_root / "journal").rglob("*.png")) == []  # the file written first is gone again
+    assert auth_client.get(f"/api/journal/{entry['id']}").json()["note"] == "kept"
