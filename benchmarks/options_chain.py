@@ -87,7 +87,7 @@ def main():
     for symbol in BOOKS:
         publish_underlyings()  # market state lives a minute: keep it current between measurements
         underlying = Instrument.objects.get(symbol=symbol)
-        expiry = listed_expirations(underlying=underlying, today=now.date())[8]  # the first monthly, ~3 months
+        expiry = listed_expirations(underlying=underlying, now=now)[8]  # the first monthly, ~3 months
         path = f"/api/options/chains/{symbol}"
         began = time.perf_counter()
         response = client.get(path, {"expiry": expiry.isoformat()})
@@ -101,7 +101,7 @@ def main():
     publish_underlyings()
     for symbol in BOOKS:
         underlying = Instrument.objects.get(symbol=symbol)
-        for expiry in listed_expirations(underlying=underlying, today=now.date())[:6]:
+        for expiry in listed_expirations(underlying=underlying, now=now)[:6]:
             held += option_contracts_list(underlying=underlying, expiry=expiry, now=now)[:20]
     for contract in held:
         response = client.post("/api/orders", {

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from haunt.errors import Conflict, DomainError, NotFound
 from haunt.market import state
-from haunt.market.calendars import NYSE
+from haunt.market.calendars import NYSE, calendar_for
 from haunt.market.models import AssetClass, Instrument, TradingHours
-from haunt.market.selectors import conversion_rate, instrument_get, reference_price
+from haunt.market.selectors import MarketUnavailable, conversion_rate, instrument_get, reference_price
 from haunt.market.universe import spec_by_symbol
 from options_trading import contracts as terms
 from options_trading import events, exercise, margin, pricing, strategies
@@ -52,10 +52,12 @@ def _contract_class(underlying: Instrument, spot: Decimal | None = None) -> term
     return contract_class
 
 
-def listed_expirations(*, underlying: Instrument, today: date, spot: Decimal | None = None) -> list[date]:
+def listed_expirations(*, underlying: Instrument, now: datetime, spot: Decimal | None = None) -> list[date]:
+    """The expirations listed on the underlying that have not expired at ``now``."""
     contract_class = _contract_class(underlying, spot)
-    return terms.listed_expirations(today=today, settlement=terms.Settlement(contract_class.settlement),
-                                    is_trading_day=_trading_day_rule(contract_class))
+    listed = terms.listed_expirations(today=now.date(), settlement=contract_class.settlement,
+                                      is_trading_day=_trading_day_rule(contract_class))
+    return [day for day in listed if terms.expires_at(expiry=day, settlement=contract_class.settlement) > now]
 
 
 def _trading_day_rule(contract_class: terms.ContractClass):
@@ -71,7 +73,7 @@ def option_contracts_list(*, underlying: Instrument, expiry: date, now: datetime
     The strikes are those listed around the spot when the expiration is first requested; they
     stay listed (as exchanges keep strikes) while the underlying moves."""
     spot = reference_price(symbol=underlying.symbol) if spot is None else spot
-    if expiry not in listed_expirations(underlying=underlying, today=now.date(), spot=spot):
+    if expiry not in listed_expirations(underlying=underlying, now=now, spot=spot):
         raise DomainError(f"{underlying.symbol} lists no expiration on {expiry.isoformat()}.",
                           code="expiry_not_listed", field="expiry")
     existing = list(_contracts_query().filter(underlying=underlying, expiry=expiry))
@@ -324,7 +326,7 @@ def option_chain_build(*, underlying_symbol: str, expiry: date | None, strikes: 
     strikes nearest the money. The quotes are published as the contracts' live market."""
     underlying = instrument_get(symbol=underlying_symbol)
     spot = reference_price(symbol=underlying.symbol)
-    expirations = listed_expirations(underlying=underlying, today=now.date(), spot=spot)
+    expirations = listed_expirations(underlying=underlying, now=now, spot=spot)
     expiry = expiry or expirations[0]
     contracts = option_contracts_list(underlying=underlying, expiry=expiry, now=now, spot=spot)
     if strikes is not None:
@@ -480,6 +482,9 @@ def strategy_place(*, user, portfolio_id, strategy: str, legs: list[dict], quant
 
     with transaction.atomic():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
+        if not calendar_for(AssetClass.OPTION).is_open(now):
+            raise Conflict("Options trade in NYSE hours; a strategy fills at once or not at all.",
+                           code="market_closed")
         resolved = _strategy_legs(strategy=strategy, legs=legs, now=now)
         quotes = option_quotes_publish(contracts=[contract for contract, _ in resolved], now=now)
         trades = []
@@ -604,7 +609,11 @@ def options_expire_due(*, now: datetime) -> int:
     under its own lock; a contract is marked settled once all its positions are. Idempotent."""
     settled = 0
     for contract in _contracts_query().filter(settled_at__isnull=True, expires_at__lte=now):
-        underlying_price = reference_price(symbol=contract.underlying.symbol)
+        try:
+            underlying_price = reference_price(symbol=contract.underlying.symbol)
+        except MarketUnavailable:
+            logger.warning("No price for %s: %s settles on a later run", contract.underlying.symbol, contract)
+            continue
         in_the_money = exercise.exercises_at_expiry(option_type=terms.OptionType(contract.option_type),
                                                     strike=contract.strike, underlying_price=underlying_price)
         for portfolio_id in _holders(contract):

@@ -306,3 +306,13 @@ def test_expiry_is_pushed_on_the_positions_stream(auth_client, portfolio, django
     assert len(option_events) == 1 and option_events[0]["change"] == "expired_worthless"
     assert option_events[0]["data"]["symbol"] == DEC_PUT_190 and option_events[0]["data"]["quantity"] == "1.0000000000"
     assert any(message["event"] == "PositionUpdate" and message.get("change") == "closed" for message in messages)
+
+
+def test_strategies_wait_for_the_session(auth_client, portfolio, monkeypatch):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # Saturday
+    response = auth_client.post("/api/options/strategies", {
+        "portfolio": str(portfolio.pk), "strategy": "straddle",
+        "legs": [{"symbol": "AAPL  261218C00200000", "side": "buy"},
+                 {"symbol": "AAPL  261218P00200000", "side": "buy"}]}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "market_closed"
+    assert not Order.objects.filter(portfolio=portfolio).exists()
