@@ -21,12 +21,13 @@ from haunt.errors import NotFound
 from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
-from haunt.money import quantize_money
+from haunt.money import RATE_PLACES, quantize_money, quantum
 from portfolios.models import Portfolio, Position
 from portfolios.selectors import portfolio_get_for_user, portfolio_open_positions
 from portfolios.valuation import position_mark
 
 ZERO = Decimal(0)
+RATE_QUANTUM = quantum(RATE_PLACES)
 
 
 def portfolio_margin(portfolio: Portfolio, open_positions: list[Position] | None = None) -> AccountMargin:
@@ -96,8 +97,9 @@ def funding_overview(instrument: Instrument, *, now) -> dict:
     predicted = funding.funding_rate(average_premium=funding.average_premium_index(samples) if samples else ZERO)
     quote = state.quote_read(instrument.symbol) or {}
     return {
-        "symbol": instrument.symbol, "next_funding_time": next_time, "predicted_rate": f"{predicted:f}",
-        "predicted_from_samples": len(samples), "interest_rate": f"{funding.INTEREST_RATE_PER_INTERVAL:f}",
+        "symbol": instrument.symbol, "next_funding_time": next_time,
+        "predicted_rate": f"{predicted.quantize(RATE_QUANTUM):f}", "predicted_from_samples": len(samples),
+        "interest_rate": f"{funding.INTEREST_RATE_PER_INTERVAL.quantize(RATE_QUANTUM):f}",
         "mark_price": quote.get("mark"), "index_price": quote.get("index"),
         "history": FundingRateOut(funding_history(instrument)[:FUNDING_HISTORY_LIMIT], many=True).data,
     }

@@ -297,32 +297,29 @@ def funding_rate_predicted(*, instrument: Instrument, now: datetime) -> tuple[De
 def funding_settle(*, instrument: Instrument, funding_time: datetime) -> FundingRate:
     """Settle one funding time of one perpetual: fix its rate from the interval's premium samples,
     then charge or pay every position open in it: size × mark × F, longs paying shorts when F > 0.
-    Idempotent: a settled (instrument, time) is returned as it is, and each position is paid once."""
-    existing = FundingRate.objects.filter(instrument=instrument, funding_time=funding_time).first()
-    if existing is not None:
-        return existing
-    samples = list(PremiumSample.objects.filter(
-        instrument=instrument, sampled_at__gt=funding_time - funding.FUNDING_INTERVAL, sampled_at__lte=funding_time)
-        .order_by("sampled_at").values_list("premium", "index_price"))
-    average = funding.average_premium_index([premium for premium, _ in samples]) if samples else ZERO
-    rate = funding.funding_rate(average_premium=average)
-    quote = state.quote_read(instrument.symbol)
-    mark = _mark_of(quote)
-    index = samples[-1][1] if samples else mark
-    with transaction.atomic():
-        funding_rate, created = FundingRate.objects.get_or_create(
+    Idempotent: the rate is fixed once per (instrument, time), each position is paid once, and a
+    run cut short is completed by the next."""
+    funding_rate = FundingRate.objects.filter(instrument=instrument, funding_time=funding_time).first()
+    if funding_rate is None:
+        samples = list(PremiumSample.objects.filter(
+            instrument=instrument, sampled_at__gt=funding_time - funding.FUNDING_INTERVAL,
+            sampled_at__lte=funding_time).order_by("sampled_at").values_list("premium", "index_price"))
+        average = funding.average_premium_index([premium for premium, _ in samples]) if samples else ZERO
+        mark = _mark_of(state.quote_read(instrument.symbol))
+        funding_rate, _ = FundingRate.objects.get_or_create(
             instrument=instrument, funding_time=funding_time,
-            defaults={"rate": rate, "average_premium": average.quantize(Decimal("1e-10")), "samples": len(samples),
-                      "mark_price": quantize_price(mark), "index_price": quantize_price(index)})
-    if not created:
-        return funding_rate
-    settled = 0
+            defaults={"rate": funding.funding_rate(average_premium=average),
+                      "average_premium": average.quantize(Decimal("1e-10")), "samples": len(samples),
+                      "mark_price": quantize_price(mark),
+                      "index_price": quantize_price(samples[-1][1] if samples else mark)})
     for position_id, portfolio_id in Position.objects.filter(
-            instrument=instrument, status=Position.Status.OPEN, opened_at__lte=funding_time).values_list(
-            "pk", "portfolio_id"):
-        settled += funding_pay(funding_rate=funding_rate, position_id=position_id, portfolio_id=portfolio_id)
-    FundingRate.objects.filter(pk=funding_rate.pk).update(settled_positions=settled)
-    funding_rate.settled_positions = settled
+            instrument=instrument, status=Position.Status.OPEN, opened_at__lte=funding_time).exclude(
+            funding_payments__funding_rate=funding_rate).values_list("pk", "portfolio_id"):
+        funding_pay(funding_rate=funding_rate, position_id=position_id, portfolio_id=portfolio_id)
+    settled = FundingPayment.objects.filter(funding_rate=funding_rate).count()
+    if funding_rate.settled_positions != settled:
+        FundingRate.objects.filter(pk=funding_rate.pk).update(settled_positions=settled)
+        funding_rate.settled_positions = settled
     return funding_rate
 
 

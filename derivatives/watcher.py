@@ -28,7 +28,7 @@ from derivatives.models import FundingRate
 from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
-from haunt.money import round_to_step
+from haunt.money import format_decimal, places_of, round_to_step
 from portfolios.models import Portfolio, Position
 from portfolios.valuation import position_mark
 
@@ -149,8 +149,9 @@ class DerivativesWatcher:
                 basis_moving_average=funding.basis_moving_average(
                     book_mids=[mid for _, mid, _ in samples], index_prices=[price for _, _, price in samples]),
                 last_price=Decimal(quote["last"]))
-            quote["index"] = f"{round_to_step(index, perpetual.tick_size):f}"
-            quote["mark"] = f"{round_to_step(mark, perpetual.tick_size):f}"
+            places = places_of(perpetual.tick_size)  # priced like the perpetual's own quote: on its tick
+            quote["index"] = format_decimal(round_to_step(index, perpetual.tick_size), places)
+            quote["mark"] = format_decimal(round_to_step(mark, perpetual.tick_size), places)
             self.marks[symbol] = Decimal(quote["mark"])
 
     # --- margin check --------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def test_funding_endpoint_shows_history_next_time_and_predicted_rate(user, auth_
     body = auth_client.get("/api/derivatives/funding/BTC-PERP").json()
     assert body["history"][0]["rate"] == "0.0002000000"
     assert body["mark_price"] == "50000"
-    assert body["predicted_rate"] == "0.0001"  # no samples yet in the running interval: the interest rate
+    assert body["predicted_rate"] == "0.0001000000"  # no samples yet in the running interval: the interest rate
     assert datetime.fromisoformat(body["next_funding_time"].replace("Z", "+00:00")).hour in (0, 8, 16)
     assert auth_client.get("/api/derivatives/funding/BTC-USD").status_code == 404
 
