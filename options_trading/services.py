@@ -17,7 +17,7 @@ import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from haunt.errors import Conflict, DomainError, NotFound
+from haunt.errors import Conflict, DomainError
 from haunt.market import state
 from haunt.market.calendars import NYSE, calendar_for
 from haunt.market.models import AssetClass, Instrument, TradingHours
@@ -40,7 +40,9 @@ ZERO = Decimal(0)
 logger = logging.getLogger(__name__)
 
 
-class UnknownContract(NotFound):
+class UnknownContract(DomainError):
+    """An option symbol naming no listed contract (400, as an order for an unknown symbol is)."""
+
     code = "unknown_option"
 
 

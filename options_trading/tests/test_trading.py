@@ -316,3 +316,11 @@ def test_strategies_wait_for_the_session(auth_client, portfolio, monkeypatch):
                  {"symbol": "AAPL  261218P00200000", "side": "buy"}]}, format="json")
     assert response.status_code == 409 and response.json()["error"]["code"] == "market_closed"
     assert not Order.objects.filter(portfolio=portfolio).exists()
+
+
+@pytest.mark.parametrize("symbol", ["AAPL  261218C00200100", "AAPL  261217C00200000", "ZZZZ  261218C00200000"])
+def test_orders_for_unlisted_contracts_are_refused(auth_client, portfolio, symbol):
+    response = order(auth_client, portfolio, symbol, "buy")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] in ("unknown_option", "expiry_not_listed")
+    assert not Order.objects.filter(portfolio=portfolio).exists()
