@@ -47,8 +47,8 @@ little: at 405 steps (four times the work) 1,493 of the 1,500 random contracts a
 and the worst is $0.0029, and a plain 4,001-step tree is still $0.0004 off on the worst contract
 of the chain."""
 
-_VOLATILITY_BUMP = 0.001
-_RATE_BUMP = 0.0005
+_VOLATILITY_BUMP = 0.0001
+_RATE_BUMP = 0.00005
 _IV_MAX_ITERATIONS = 60
 # Bytes of each of a block of trees' two working arrays. Measured fastest on the development
 # machine (2 MiB of L2 cache); halving or doubling it costs 10-25%.
@@ -229,9 +229,10 @@ def american_valuation(
     Delta and gamma are finite differences over the tree's nodes one and two steps in, as in
     QuantLib's binomial engine. Theta follows from the Black-Scholes equation, which holds
     wherever holding beats exercising (there theta = rV - (r-q)SΔ - ½σ²S²Γ). Where immediate
-    exercise is optimal the option is its exercise value: delta is ±1 and gamma and theta are 0.
-    Vega and rho are central differences of plain (not extrapolated) tree prices a third as deep,
-    with volatility bumped by ±0.1 and the rate by ±0.05 percentage points. Options that are
+    exercise is optimal the option is its exercise value: delta is ±1 and the other Greeks are 0.
+    Vega and rho are forward differences of plain (not extrapolated) tree prices a third as deep,
+    with volatility bumped up by 0.01 and the rate by 0.005 percentage point, or of full-depth
+    tree prices where the spot is within two steps of the exercise boundary. Options that are
     never exercised early get the analytic European Greeks.
     """
     sign, s, k, t, r, q, v = _pricing_inputs(
@@ -507,42 +508,77 @@ class _TreeResult:
     delta: np.ndarray
     gamma: np.ndarray
     exercised_now: np.ndarray
+    exercised_near_root: np.ndarray
+    """Whether exercise is optimal at some node within two steps of the root."""
 
 
 def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dict[str, np.ndarray]:
-    """American premium and Greeks (in the quoted units): the base trees, then the bumped ones.
+    """American premium and Greeks (in the quoted units): one deep tree and three shallow ones.
 
-    Vega and rho are differences of prices on plain trees a third as deep as the premium's: the
-    tree errors of two prices a small bump apart are nearly the same and cancel in the
-    difference, and a third of the depth is a ninth of the work. Richardson extrapolation would
-    not help there: it cancels the smooth part of the error but amplifies its oscillating part,
-    and only the oscillating part survives differencing.
+    The shallow trees, a third as deep, price the contracts as they are (the coarse half of the
+    Richardson extrapolation), with volatility 0.01 point higher and with the rate 0.005 point
+    higher. Vega and rho are the forward differences of those prices. The tree errors of two
+    prices a small bump apart are nearly the same and cancel in the difference, and a third of
+    the depth is a ninth of the work. Bumps this small keep the one-sided difference's own error
+    (half the bump times the second derivative) to a few hundredths of a percent of vega, below
+    the tree's, and spare the two trees a central difference would need. The differences are of
+    plain prices: Richardson extrapolation cancels the smooth part of the tree error but
+    amplifies its oscillating part, and only the oscillating part survives differencing.
     """
     n = contracts.spot.size
+    fine_steps = _fine_steps(steps, extrapolate)
+    shallow_steps = _coarse_steps(fine_steps)
+    fine = _leisen_reimer_tree(contracts, fine_steps)
     vol, rate = contracts.volatility, contracts.rate
-    base = _extrapolated_tree(contracts, steps, extrapolate)
-    # Volatility up/down, then rate up/down, priced in one batch. A bump down never takes
-    # volatility to zero: the tree needs some diffusion.
-    vol_down = np.maximum(vol - _VOLATILITY_BUMP, 0.5 * vol)
-    vol_up = vol + _VOLATILITY_BUMP
-    bumped = _Contracts(
-        sign=np.tile(contracts.sign, 4),
-        spot=np.tile(contracts.spot, 4),
-        strike=np.tile(contracts.strike, 4),
-        time=np.tile(contracts.time, 4),
-        rate=np.concatenate([rate, rate, rate + _RATE_BUMP, rate - _RATE_BUMP]),
-        dividend_yield=np.tile(contracts.dividend_yield, 4),
-        volatility=np.concatenate([vol_up, vol_down, vol, vol]),
+    shallow = _leisen_reimer_tree(
+        _Contracts(
+            sign=np.tile(contracts.sign, 3),
+            spot=np.tile(contracts.spot, 3),
+            strike=np.tile(contracts.strike, 3),
+            time=np.tile(contracts.time, 3),
+            rate=np.concatenate([rate, rate, rate + _RATE_BUMP]),
+            dividend_yield=np.tile(contracts.dividend_yield, 3),
+            volatility=np.concatenate([vol, vol + _VOLATILITY_BUMP, vol]),
+        ),
+        shallow_steps,
     )
-    bumped_price = _leisen_reimer_tree(bumped, _bump_steps(steps)).price.reshape(4, n)
+    shallow_price = shallow.price.reshape(3, n)
+    vega = (shallow_price[1] - shallow_price[0]) / _VOLATILITY_BUMP
+    rho = (shallow_price[2] - shallow_price[0]) / _RATE_BUMP
+    # Where either tree exercises within two steps of the root but the deep one holds at it, the
+    # spot sits so near the exercise boundary that the shallow tree resolves poorly how the
+    # premium moves (it may even exercise at once): those contracts are bumped on deep trees.
+    near_boundary = shallow.exercised_near_root[:n] | fine.exercised_near_root
+    unresolved = np.flatnonzero(near_boundary & ~fine.exercised_now)
+    if unresolved.size:
+        picked = _Contracts(*(getattr(contracts, f.name)[unresolved] for f in fields(_Contracts)))
+        deep = _leisen_reimer_tree(
+            _Contracts(
+                sign=np.tile(picked.sign, 2),
+                spot=np.tile(picked.spot, 2),
+                strike=np.tile(picked.strike, 2),
+                time=np.tile(picked.time, 2),
+                rate=np.concatenate([picked.rate, picked.rate + _RATE_BUMP]),
+                dividend_yield=np.tile(picked.dividend_yield, 2),
+                volatility=np.concatenate([picked.volatility + _VOLATILITY_BUMP, picked.volatility]),
+            ),
+            fine_steps,
+        ).price.reshape(2, unresolved.size)
+        vega[unresolved] = (deep[0] - fine.price[unresolved]) / _VOLATILITY_BUMP
+        rho[unresolved] = (deep[1] - fine.price[unresolved]) / _RATE_BUMP
+    if extrapolate:
+        coarse = _TreeResult(*(getattr(shallow, f.name)[:n] for f in fields(_TreeResult)))
+        base = _richardson_extrapolation(contracts, fine, fine_steps, coarse, shallow_steps)
+    else:
+        base = fine
     annual_theta = (
         rate * base.price
         - (rate - contracts.dividend_yield) * contracts.spot * base.delta
         - 0.5 * vol * vol * contracts.spot * contracts.spot * base.gamma
     )
-    annual_theta = np.where(base.exercised_now, 0.0, annual_theta)
-    vega = (bumped_price[0] - bumped_price[1]) / (vol_up - vol_down)
-    rho = (bumped_price[2] - bumped_price[3]) / (2.0 * _RATE_BUMP)
+    # An option worth exercising now is worth its exercise value nearby too: no time value to
+    # decay and nothing for volatility or the rate to move.
+    annual_theta, vega, rho = (np.where(base.exercised_now, 0.0, greek) for greek in (annual_theta, vega, rho))
     return {
         "price": base.price,
         "delta": base.delta,
@@ -553,24 +589,38 @@ def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dic
     }
 
 
-def _bump_steps(steps: int) -> int:
-    """Depth of the trees behind vega and rho: a third of the premium's, odd, at least 3."""
-    return max(steps // 3 | 1, 3)
-
-
-def _extrapolated_tree(contracts: _Contracts, steps: int, extrapolate: bool) -> _TreeResult:
+def _fine_steps(steps: int, extrapolate: bool) -> int:
+    """The depth of the premium's tree: ``steps``, made odd as Leisen-Reimer trees require."""
     minimum = 9 if extrapolate else 3
     if steps < minimum:
         raise ValueError(f"the tree needs at least {minimum} steps")
-    fine_steps = steps if steps % 2 else steps + 1
+    return steps if steps % 2 else steps + 1
+
+
+def _coarse_steps(fine_steps: int) -> int:
+    """A third of the depth, odd, and at least 3 (the delta and gamma nodes are two steps in).
+
+    A third rather than a half for the Richardson extrapolation: the tree error is c/steps plus an
+    oscillating part, and the wider ratio amplifies the oscillation less.
+    """
+    coarse_steps = fine_steps // 3
+    return max(coarse_steps - (1 - coarse_steps % 2), 3)
+
+
+def _extrapolated_tree(contracts: _Contracts, steps: int, extrapolate: bool) -> _TreeResult:
+    fine_steps = _fine_steps(steps, extrapolate)
     fine = _leisen_reimer_tree(contracts, fine_steps)
     if not extrapolate:
         return fine
-    # A coarse tree a third as deep rather than half: the tree error is c/steps plus an
-    # oscillating part, and the wider ratio amplifies the oscillation less.
-    coarse_steps = fine_steps // 3
-    coarse_steps -= 1 - coarse_steps % 2
-    coarse = _leisen_reimer_tree(contracts, coarse_steps)
+    coarse_steps = _coarse_steps(fine_steps)
+    return _richardson_extrapolation(
+        contracts, fine, fine_steps, _leisen_reimer_tree(contracts, coarse_steps), coarse_steps
+    )
+
+
+def _richardson_extrapolation(
+    contracts: _Contracts, fine: _TreeResult, fine_steps: int, coarse: _TreeResult, coarse_steps: int
+) -> _TreeResult:
     # The discrete-exercise error of the tree is first order in 1/steps; this cancels it.
     weight_fine = fine_steps / (fine_steps - coarse_steps)
     weight_coarse = coarse_steps / (fine_steps - coarse_steps)
@@ -591,6 +641,7 @@ def _extrapolated_tree(contracts: _Contracts, steps: int, extrapolate: bool) -> 
         delta=np.where(exercised_now, contracts.sign, weight_fine * fine.delta - weight_coarse * coarse.delta),
         gamma=np.where(exercised_now, 0.0, weight_fine * fine.gamma - weight_coarse * coarse.gamma),
         exercised_now=exercised_now,
+        exercised_near_root=fine.exercised_near_root,
     )
 
 
@@ -609,7 +660,7 @@ def _leisen_reimer_tree(contracts: _Contracts, steps: int) -> _TreeResult:
     """
     size = contracts.spot.size
     block_size = max(_TREE_BLOCK_BYTES // (8 * (steps + 1)), 64)
-    result = _TreeResult(*(np.empty(size, dtype=dtype) for dtype in (float, float, float, bool)))
+    result = _TreeResult(*(np.empty(size, dtype=dtype) for dtype in (float, float, float, bool, bool)))
     for is_call in (True, False):
         members = np.flatnonzero((contracts.sign > 0) == is_call)
         # Contracts alike in standardised moneyness have their exercise boundaries and their far
@@ -716,6 +767,7 @@ def _leisen_reimer_block(contracts: _Contracts, steps: int, is_call: bool) -> _T
     all_exercised_rows = 0
     valid_from = 0  # the stored level's rows below this were skipped: exercised, not stored
     exercised_now = np.zeros(spot.shape, dtype=bool)
+    exercised_near_root = np.zeros(spot.shape, dtype=bool)
     saved = {}
     for level in range(steps - 1, -1, -1):
         width = min(level + 1, max(live_rows[level], exercise_rows + 2))
@@ -738,6 +790,8 @@ def _leisen_reimer_block(contracts: _Contracts, steps: int, is_call: bool) -> _T
             exercise_rows = low + (int(some_exercise[-1]) + 1 if some_exercise.size else 0)
             some_hold = np.flatnonzero(exercising_contracts < spot.size)
             all_exercised_rows = low + (int(some_hold[0]) if some_hold.size else band - low)
+            if level <= 2:
+                exercised_near_root |= exercising.any(axis=0)
             if level == 0:
                 exercised_now = exercising[0]
         else:
@@ -751,7 +805,10 @@ def _leisen_reimer_block(contracts: _Contracts, steps: int, is_call: bool) -> _T
     delta_up = (v2[2] - v2[1]) / (s2[2] - s2[1])
     delta_down = (v2[1] - v2[0]) / (s2[1] - s2[0])
     gamma = (delta_up - delta_down) / (0.5 * (s2[2] - s2[0]))
-    return _TreeResult(price=saved[0][0], delta=delta, gamma=gamma, exercised_now=exercised_now)
+    return _TreeResult(
+        price=saved[0][0], delta=delta, gamma=gamma, exercised_now=exercised_now,
+        exercised_near_root=exercised_near_root,
+    )
 
 
 def _running_product(first: np.ndarray, factor: np.ndarray, count: int) -> np.ndarray:

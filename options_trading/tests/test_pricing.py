@@ -416,6 +416,26 @@ def test_american_greeks_match_finite_differences_of_the_converged_price():
     np.testing.assert_allclose(valuation.rho, rho, rtol=1e-2)
 
 
+@pytest.mark.parametrize("strike, days", [(146.0, 540), (140.0, 365)])
+def test_vega_and_rho_near_the_exercise_boundary_come_from_full_depth_trees(strike, days):
+    # Given deep in-the-money puts worth only 2 or 3 cents more than exercising now, whose spot
+    # is within two steps of the exercise boundary on the trees
+    case = (PUT, strike, days, 0.04, 0.015, 0.25)
+    assert quantlib_converged_american(*case) - (strike - SPOT) < 0.035
+
+    # When they are valued at the default depth
+    valuation = priced(american_valuation, [case])
+
+    # Then vega and rho are within 12% of the converged price's (central differences of 0.01
+    # point): near the boundary a tree resolves them no better. (The 67-step tree's differences
+    # are 40% off for the first: 0.074 and -0.178 against 0.053 and -0.122.)
+    value = lambda rate=0.04, vol=0.25: quantlib_converged_american(PUT, strike, days, rate, 0.015, vol)  # noqa: E731
+    vega = (value(vol=0.2501) - value(vol=0.2499)) / 2e-4 / 100
+    rho = (value(rate=0.0401) - value(rate=0.0399)) / 2e-4 / 100
+    assert valuation.vega[0] == pytest.approx(vega, rel=0.12)
+    assert valuation.rho[0] == pytest.approx(rho, rel=0.12)
+
+
 def test_american_call_without_dividends_is_priced_as_european():
     # Given calls on a non-dividend underlying with a positive rate: early exercise never pays
     terms = dict(option_type=CALL, spot=100.0, strike=[80.0, 100.0, 130.0], time_to_expiry=1.5, rate=0.04,
