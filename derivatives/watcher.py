@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+from django.utils import timezone
 
 from derivatives import funding, liquidation
 from derivatives.account import account_margin, row_for
@@ -89,6 +90,7 @@ class DerivativesWatcher:
         self.funding_rates_read_at: float | None = None
         self.tiers = liquidation.tier_arrays()
         self.rows: dict[object, WatchedRow] = {}
+        self.account_rows: dict[object, list] = defaultdict(list)  # portfolio id → its rows' position ids
         self.accounts: dict[object, WatchedAccount] = {}
         self.liquidating: dict[object, float] = {}
         self.synced_until: datetime | None = None
@@ -163,14 +165,16 @@ class DerivativesWatcher:
                 self.marks[quote["symbol"]] = Decimal(quote["mark"])
         clock = time.monotonic()
         if self.refreshed_at is None or clock - self.refreshed_at >= self.refresh_seconds:
-            self.refresh(now=now)
+            self.refresh()
             self.refreshed_at = clock
         if self.book is not None and self.keys:
             self.check(now=now)
 
-    def refresh(self, *, now: datetime) -> int:
-        """Re-read the perpetual positions and the accounts changed since the last refresh."""
+    def refresh(self) -> int:
+        """Re-read the perpetual positions and the accounts changed since the last refresh (by the
+        rows' own clock, updated_at, whatever time the feed's update carries)."""
         since = None if self.synced_until is None else self.synced_until - SYNC_OVERLAP
+        started = timezone.now()
         positions = Position.objects.filter(instrument__asset_class="perpetual")
         positions = positions.filter(status=Position.Status.OPEN) if since is None else positions.filter(
             updated_at__gte=since)
@@ -178,7 +182,7 @@ class DerivativesWatcher:
         if since is not None:
             changed_portfolios |= set(Portfolio.objects.filter(updated_at__gte=since).values_list("pk", flat=True)) \
                 & set(self.accounts)
-        self.synced_until = now
+        self.synced_until = started
         if not changed_portfolios:
             return 0
         self._reload_accounts(changed_portfolios)
@@ -197,7 +201,7 @@ class DerivativesWatcher:
                 held[position.portfolio_id].append(position)
             quotes = state.quotes_read(sorted({p.instrument.symbol for group in held.values() for p in group}))
             for portfolio_id in chunk:
-                for key in [key for key, row in self.rows.items() if row.portfolio_id == portfolio_id]:
+                for key in self.account_rows.pop(portfolio_id, ()):
                     del self.rows[key]
                 self.accounts.pop(portfolio_id, None)
                 portfolio = portfolios.get(portfolio_id)
@@ -224,6 +228,7 @@ class DerivativesWatcher:
             if not row.is_isolated:
                 perpetual_pnl += row.unrealized_pnl * row.rate
                 perpetual_maintenance += row.maintenance_margin * row.rate
+            self.account_rows[portfolio.pk].append(position.pk)
             self.rows[position.pk] = WatchedRow(
                 position_id=position.pk, portfolio_id=portfolio.pk, symbol=position.instrument.symbol,
                 side=float(row.side), quantity=float(row.quantity), entry_price=float(row.entry_price),

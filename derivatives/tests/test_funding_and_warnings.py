@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from derivatives import events, services
-from derivatives.models import FundingPayment, FundingRate, PremiumSample
+from derivatives.models import FundingPayment, FundingRate, Liquidation, PremiumSample
 from derivatives.services import funding_settle
 from derivatives.tests.scenarios import (  # noqa: F401 (fixtures)
     NOW,
@@ -186,3 +186,20 @@ def test_the_minute_sweep_is_idempotent_and_stores_liquidation_prices(user):
     assert services.liquidation_sweep(now=NOW)["liquidated"] == 0
     assert Position.objects.get(pk=position.pk).status == Position.Status.CLOSED
     assert Portfolio.objects.get(pk=portfolio.pk).cash == D("5000000") - D("22.5") - D(450)
+
+
+def test_the_watcher_reads_margin_added_since_its_last_refresh(user):
+    """The 100x long's liquidation price is 49,748.74; with 450 more collateral it is 49,246.23, so
+    the watcher, once it has re-read the changed row, leaves it alone at 49,700."""
+    publish(BTC_PERP="50000")
+    portfolio = make_portfolio(user)
+    position = open_position(user, portfolio)
+    watcher = DerivativesWatcher()
+    watcher.after_publish(quotes=publish(BTC_PERP="49800"), now=NOW)
+    assert watcher.keys == [position.pk]
+    services.position_margin_adjust(user=user, position_id=position.pk, amount=D(450))
+    watcher.refreshed_at = None  # a second has passed
+    watcher.after_publish(quotes=publish(BTC_PERP="49700"), now=NOW)
+    assert watcher.book.collateral.tolist() == [900.0]
+    assert not Liquidation.objects.exists()
+    assert Position.objects.get(pk=position.pk).status == Position.Status.OPEN
