@@ -16,6 +16,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0
+FREQUENT = timedelta(minutes=1)
 
 
 def _schedule_object(entry: dict):
@@ -58,7 +59,9 @@ async def run_beat_schedule(stop: asyncio.Event) -> None:
             task_name = task.name
             try:
                 result = await database_sync_to_async(task.apply)()
-                logger.info("Periodic job %s (%s) finished: %r", name, task_name, result.result)
+                # Jobs that run every few seconds (option quotes) would flood the log at INFO.
+                level = logging.DEBUG if isinstance(schedule, every) and schedule.run_every < FREQUENT else logging.INFO
+                logger.log(level, "Periodic job %s (%s) finished: %r", name, task_name, result.result)
             except Exception:  # one failing job must not stop the others
                 logger.exception("Periodic job %s (%s) failed", name, task_name)
         try:
