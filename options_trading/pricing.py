@@ -56,6 +56,8 @@ _TREE_BLOCK_BYTES = 1 << 20
 # Steps between folds of the running weight product into the stored tree values. The smallest
 # weight a Leisen-Reimer tree uses is about 3e-5, so sixteen steps of it stay far inside float range.
 _FOLD_EVERY = 16
+# Steps between surveys of which tree rows some contract, or every contract, exercises.
+_EXERCISE_SURVEY_EVERY = 4
 _SQRT_2 = np.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
@@ -780,7 +782,7 @@ def _leisen_reimer_block(contracts: _Contracts, steps: int, is_call: bool) -> _T
         if (steps - level) % _FOLD_EVERY == 0:
             values[low : level + 1] *= fold_factor
         band = min(exercise_rows + 2, width)
-        if band > low:
+        if band > low and (level <= 2 or level % _EXERCISE_SURVEY_EVERY == 0):
             held = values[low:band]
             exercised = exercise_value(level, low, band, scratch[low:band])
             exercising = exercised > held
@@ -794,6 +796,13 @@ def _leisen_reimer_block(contracts: _Contracts, steps: int, is_call: bool) -> _T
                 exercised_near_root |= exercising.any(axis=0)
             if level == 0:
                 exercised_now = exercising[0]
+        elif band > low:
+            # Between surveys the rows are bounded without looking: those some contract exercised
+            # at the last survey still bound the exercise region, and a row whose children were
+            # both exercised is exercised, so the all-exercised rows shrink by at most one a step.
+            held = values[low:band]
+            np.maximum(held, exercise_value(level, low, band, scratch[low:band]), out=held)
+            all_exercised_rows = max(all_exercised_rows - 1, 0)
         else:
             exercise_rows = all_exercised_rows = low
         if level <= 2:
