@@ -170,6 +170,12 @@ class OrderEngine:
             for moved in self.index.trail(symbol, prices):
                 services.order_trail(order_id=moved.order_id, high_water_mark=moved.state.high_water_mark,
                                      stop_price=moved.state.stop_price)
+            if quote.get("volume") and quote["last"] is not None:
+                # Volume printed at or through resting limits' prices works through their queues.
+                for order_id in self.index.limits_traded_at(symbol, quote["last"]):
+                    order = self._act(services.order_trade_through, order_id, now, traded_quantity=quote["volume"])
+                    if order is not None:
+                        self._reindex(order)
             for order_id in self.index.fire(symbol, prices):
                 keys.discard(order_id)
                 self.expiries.remove(order_id)
@@ -200,10 +206,10 @@ class OrderEngine:
         return due
 
     @staticmethod
-    def _act(action, order_id, now: datetime) -> Order | None:
+    def _act(action, order_id, now: datetime, **arguments) -> Order | None:
         """Run one service action for one order; on failure log it and answer the order as it stands."""
         try:
-            return action(order_id=order_id, now=now)
+            return action(order_id=order_id, now=now, **arguments)
         except Exception:
             logger.exception("Order engine: %s failed for order %s", action.__name__, order_id)
             return Order.objects.select_related("instrument").filter(pk=order_id).first()

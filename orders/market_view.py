@@ -57,11 +57,13 @@ def live_prices_many(symbols: list[str]) -> dict[str, dict[str, Decimal | None]]
 
 
 def market_prices(quote: dict) -> dict[str, Decimal | None]:
-    """bid, ask, mid, last and (perpetuals) mark of a published quote, as Decimals."""
+    """bid, ask, mid, last, (perpetuals) mark and the volume traded since the previous update of a
+    published quote, as Decimals."""
     bid = Decimal(quote["bid"]) if quote["bid"] is not None else None
     ask = Decimal(quote["ask"]) if quote["ask"] is not None else None
     last = Decimal(quote["last"]) if quote["last"] is not None else None
     mid = (bid + ask) / 2 if bid is not None and ask is not None else None
     # A perpetual's quote carries the mark price the derivatives watcher computed (spec §6).
     mark = Decimal(quote["mark"]) if quote.get("mark") is not None else None
-    return {"bid": bid, "ask": ask, "mid": mid, "last": last, "mark": mark}
+    volume = Decimal(quote["volume"]) if quote.get("volume") is not None else Decimal(0)
+    return {"bid": bid, "ask": ask, "mid": mid, "last": last, "mark": mark, "volume": volume}

@@ -621,6 +621,22 @@ def order_fire(*, order_id, now: datetime) -> Order | None:
         return order
 
 
+def order_trade_through(*, order_id, traded_quantity: Decimal, now: datetime) -> Order | None:
+    """The market traded `traded_quantity` at or through this resting limit's price without the
+    other side crossing it: the volume first works through the queue ahead of the order, and what
+    is left fills it, at its limit, as maker (execution.simulate_resting_limit_update). The queue
+    left ahead is saved. Idempotent for an order no longer resting."""
+    with transaction.atomic():
+        locked = _locked_for_engine(order_id)
+        if locked is None:
+            return None
+        order, portfolio = locked
+        if order.is_open and order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) \
+                and order.status not in (OrderStatus.HELD, OrderStatus.PENDING_TRIGGER) and order.execute_after is None:
+            _fill_resting_limit(order=order, portfolio=portfolio, now=now, traded_quantity=traded_quantity)
+        return order
+
+
 def _cancel_oco_sibling(order: Order, reason: str) -> None:
     if not order.linked_order_id:
         return
@@ -629,9 +645,11 @@ def _cancel_oco_sibling(order: Order, reason: str) -> None:
         _finish(sibling, OrderStatus.CANCELLED, reason, OrderEvent.Kind.CANCELLED)
 
 
-def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
+def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime,
+                        traded_quantity: Decimal = Decimal(0)) -> None:
     """A resting limit the market has reached fills as maker at its limit price, up to the size the
-    opposite side shows at that price or better, within buying power."""
+    opposite side shows at that price or better plus what `traded_quantity` leaves after the queue
+    ahead of it, within buying power."""
     book = live_book(order.instrument.symbol)
     if book is None:
         return
@@ -639,8 +657,12 @@ def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime) ->
     if quantity == 0:
         _finish(order, OrderStatus.CANCELLED, NOTHING_TO_REDUCE, OrderEvent.Kind.CANCELLED)
         return
-    update = _simulate_resting(order=order, portfolio=portfolio, book=book, quantity=quantity)
+    update = _simulate_resting(order=order, portfolio=portfolio, book=book, quantity=quantity,
+                               traded_quantity=traded_quantity)
     if update.fill_quantity == 0:
+        if update.queue_ahead != order.queue_ahead:
+            order.queue_ahead = update.queue_ahead  # trades worked through part of the queue ahead
+            order.save(update_fields=["queue_ahead", "updated_at"])
         return
     # Resting orders reserve no cash, so the fill is checked against buying power as it happens.
     cost = update.fill_price * update.fill_quantity * order.instrument.contract_multiplier + update.fee
@@ -650,7 +672,8 @@ def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime) ->
         return
     short_of_funds = affordable < update.fill_quantity
     if short_of_funds:
-        update = _simulate_resting(order=order, portfolio=portfolio, book=book, quantity=affordable)
+        update = _simulate_resting(order=order, portfolio=portfolio, book=book, quantity=affordable,
+                                   traded_quantity=traded_quantity)
     _record_fill(order=order, portfolio=portfolio, quantity=update.fill_quantity, price=update.fill_price,
                  fee=update.fee, slippage=Decimal(0), liquidity=update.liquidity.value,
                  explanation={"resting_fill": update.explain(), "profile": _profile_explained(order)}, now=now)
@@ -670,10 +693,10 @@ def _profile_explained(order: Order) -> dict:
 
 
 def _simulate_resting(*, order: Order, portfolio: Portfolio, book: execution.OrderBook,
-                      quantity: Decimal) -> execution.RestingUpdate:
+                      quantity: Decimal, traded_quantity: Decimal = Decimal(0)) -> execution.RestingUpdate:
     return execution.simulate_resting_limit_update(
         side=order.side, limit_price=order.limit_price, remaining_quantity=quantity,
-        queue_ahead=order.queue_ahead or Decimal(0), book=book, traded_quantity=Decimal(0),
+        queue_ahead=order.queue_ahead or Decimal(0), book=book, traded_quantity=traded_quantity,
         profile=order_profile(order), instrument=instrument_spec(order.instrument),
     )
 

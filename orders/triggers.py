@@ -133,6 +133,7 @@ class TriggerEntry:
     direction: Direction
     level: Decimal
     source: PriceSource
+    is_limit: bool = False  # a resting limit, which also fills from volume traded at its price
 
     @classmethod
     def for_order(
@@ -153,6 +154,7 @@ class TriggerEntry:
             direction=trigger_direction(kind=kind, side=side),
             level=level,
             source=source,
+            is_limit=kind is TriggerKind.LIMIT,
         )
 
     def is_crossed_by(self, prices: TickPrices) -> bool:
@@ -440,6 +442,26 @@ class TriggerIndex:
                     _delete_key(resting.trailing_ladder, resting.trailing_key)
         return fired
 
+    def limits_traded_at(self, symbol: str, last: Decimal) -> list[Hashable]:
+        """Resting limit orders on ``symbol`` that a trade at ``last`` printed at or through: buys
+        priced at or above it, sells at or below it (those still resting, so the other side has not
+        crossed them). They may fill from the traded volume once the queue ahead of them is used up.
+        O(1 + found) per side; nothing leaves the index."""
+        ladders = self._ladders.get(symbol)
+        if ladders is None:
+            return []
+        found: list[Hashable] = []
+        for side in (Side.BUY, Side.SELL):
+            negated = side is Side.SELL  # a sell limit fires upwards (bid rises to it): negated keys
+            ladder = ladders[_ladder_position(source=PriceSource.BID_ASK, side=side, negated=negated)]
+            threshold = last.copy_negate() if negated else last
+            for key in reversed(ladder):
+                if key[0] < threshold:
+                    break
+                if self._resting[key[2]].entry.is_limit:
+                    found.append(key[2])
+        return found
+
     def trail(self, symbol: str, prices: TickPrices) -> list[TrailingEntry]:
         """Advance the trailing stops on ``symbol`` whose high-water mark this tick beats.
 
@@ -543,6 +565,7 @@ class TriggerIndex:
             direction=entry.direction,
             level=level,
             source=entry.source,
+            is_limit=entry.is_limit,
         )
         resting.key = _key(level, resting.negated, resting.sequence, entry.order_id)
         insort(resting.ladder, resting.key)

@@ -41,7 +41,7 @@ class InstrumentDetailView(APIView):
                summary="Latest aggregated quote: best bid/ask with sizes, last trade, contributing sources",
                examples=[OpenApiExample("BTC-USD", response_only=True, value={
                    "symbol": "BTC-USD", "bid": "65727.24", "ask": "65730.00", "last": "65730.00",
-                   "bid_size": "2.07632", "ask_size": "3.51756", "timestamp": "2026-11-24T06:22:57.996188Z",
+                   "bid_size": "2.07632", "ask_size": "3.51756", "volume": "0.84210", "timestamp": "2026-11-24T06:22:57.996188Z",
                    "sources": ["simulator"], "is_open": True})])
 class QuoteView(APIView):
     def get(self, request, symbol):

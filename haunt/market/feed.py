@@ -74,6 +74,8 @@ def quote_payload(market: AggregatedMarket, timestamp: str) -> dict:
         "last": _decimal(market.last),
         "bid_size": _decimal(market.bids[0][1]) if market.bids else None,
         "ask_size": _decimal(market.asks[0][1]) if market.asks else None,
+        # Quantity traded since the previous update (resting limits at the touch fill from it).
+        "volume": _decimal(market.traded_quantity),
         "timestamp": timestamp,
         "sources": list(market.sources),
         "is_open": market.is_open,

@@ -43,6 +43,8 @@ class QuoteOut(serializers.Serializer):
     last = serializers.DecimalField(max_digits=24, decimal_places=10, allow_null=True)
     bid_size = serializers.DecimalField(max_digits=24, decimal_places=10, allow_null=True)
     ask_size = serializers.DecimalField(max_digits=24, decimal_places=10, allow_null=True)
+    volume = serializers.DecimalField(max_digits=24, decimal_places=10, required=False,
+                                      help_text="Quantity traded since the feed's previous update.")
     timestamp = serializers.DateTimeField()
     sources = serializers.ListField(child=serializers.CharField())
     is_open = serializers.BooleanField()

@@ -28,16 +28,17 @@ def instruments(db):
     instruments_sync(tuple(spec_by_symbol(symbol) for symbol in TRADED_SYMBOLS))
 
 
-def publish(symbol, *, bids, asks, last=None):
-    """Make this the live book and quote of `symbol` (prices and sizes as strings, best first)."""
+def publish(symbol, *, bids, asks, last=None, volume="0"):
+    """Make this the live book and quote of `symbol` (prices and sizes as strings, best first;
+    `volume` traded since the previous update)."""
     bid = bids[0][0] if bids else None
     ask = asks[0][0] if asks else None
     if last is None:
         last = f"{(D(bid) + D(ask)) / 2:f}" if bid and ask else bid or ask
     state.market_state_write(
         quotes=[{"symbol": symbol, "bid": bid, "ask": ask, "last": last, "bid_size": bids[0][1] if bids else None,
-                 "ask_size": asks[0][1] if asks else None, "timestamp": NOW.isoformat(), "sources": ["test"],
-                 "is_open": True}],
+                 "ask_size": asks[0][1] if asks else None, "volume": volume, "timestamp": NOW.isoformat(),
+                 "sources": ["test"], "is_open": True}],
         books=[{"symbol": symbol, "bids": [list(level) for level in bids], "asks": [list(level) for level in asks],
                 "timestamp": NOW.isoformat(), "sources": ["test"], "is_open": True}],
         status={"timestamp": NOW.isoformat()},

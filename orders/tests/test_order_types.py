@@ -1008,3 +1008,31 @@ def test_a_reduce_only_exit_sells_no_more_than_the_position_left_after_a_partial
     assert trades_of(stop) == [(D("0.5"), D("1899.00"), D("0.9495"))]
     assert not Position.objects.filter(portfolio=frictionless, status="open").exists()
     assert stop.status == OrderStatus.CANCELLED and stop.filled_quantity == D("0.5")
+
+
+def test_a_resting_limit_at_the_bid_fills_from_traded_volume_after_the_queue_ahead(realistic, clock, engine):
+    # given a buy limit joining the 1999.00 bid, behind the 5 ETH already shown there
+    publish_eth()
+    order = place(realistic, clock, symbol="ETH-USD", side="buy", order_type="limit", quantity=D("4"),
+                  limit_price=D("1999.00"))
+    assert reload(order).queue_ahead == D("5")
+    engine.tick(now=clock.now)
+
+    # 3 ETH trade at 1999.00: they take the first 3 of the 5 ahead; nothing fills yet
+    publish_eth(last="1999.00", volume="3")
+    engine.tick(now=clock.now)
+    order = reload(order)
+    assert order.status == OrderStatus.ACCEPTED and order.queue_ahead == D("2")
+
+    # volume traded higher up (last 1999.50) never reached the bid: the queue stays
+    publish_eth(last="1999.50", volume="7")
+    engine.tick(now=clock.now)
+    assert reload(order).queue_ahead == D("2")
+
+    # 5 more at 1999.00: 2 finish the queue, 3 fill the order at its limit, as maker (0.08 %)
+    publish_eth(last="1999.00", volume="5")
+    clock.advance(seconds=1)
+    engine.tick(now=clock.now)
+    order = reload(order)
+    assert order.status == OrderStatus.PARTIALLY_FILLED and order.queue_ahead == D("0")
+    assert trades_of(order) == [(D("3"), D("1999.00"), D("4.79760"))]

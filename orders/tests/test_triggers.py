@@ -742,3 +742,20 @@ def test_rebuild_is_equivalent_to_adding_in_order(levels, ticks):
     rebuilt.rebuild(entries=entries)
     for prices in ticks:
         assert rebuilt.fire("X", prices) == one_by_one.fire("X", prices)
+
+
+def test_limits_traded_at_finds_resting_limits_a_trade_printed_at_or_through():
+    index = TriggerIndex()
+    bid_ask = PriceSource.BID_ASK
+    for order_id, side, level in (("buy-at-99", Side.BUY, "99"), ("buy-at-98", Side.BUY, "98"),
+                                  ("sell-at-101", Side.SELL, "101"), ("sell-at-102", Side.SELL, "102")):
+        index.add(entry(order_id, kind=TriggerKind.LIMIT, side=side, level=level, source=bid_ask))
+    # A take-profit in the same ladder as the buy limits is not a limit: volume never fills it.
+    index.add(entry("buy-take-profit-at-99", kind=TriggerKind.TAKE_PROFIT, side=Side.BUY, level="99", source=bid_ask))
+
+    assert index.limits_traded_at("BTC-USD", D("99")) == ["buy-at-99"]
+    assert set(index.limits_traded_at("BTC-USD", D("97.5"))) == {"buy-at-99", "buy-at-98"}
+    assert index.limits_traded_at("BTC-USD", D("101")) == ["sell-at-101"]
+    assert index.limits_traded_at("BTC-USD", D("100")) == []
+    assert index.limits_traded_at("ETH-USD", D("99")) == []
+    assert len(index) == 5  # nothing leaves the index

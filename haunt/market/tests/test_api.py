@@ -169,7 +169,9 @@ def test_quote_from_the_live_feed(auth_client, market_feed):
 
     assert response.status_code == 200
     quote = response.json()
-    assert set(quote) == {"symbol", "bid", "ask", "last", "bid_size", "ask_size", "timestamp", "sources", "is_open"}
+    assert set(quote) == {"symbol", "bid", "ask", "last", "bid_size", "ask_size", "volume", "timestamp", "sources",
+                          "is_open"}
+    assert Decimal(quote["volume"]) >= 0
     assert quote["symbol"] == "BTC-USD"
     assert quote["timestamp"] == "2026-11-24T15:00:01Z"
     assert quote["sources"] == ["simulator"]
