@@ -333,3 +333,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
+if not REDIS_URL:
+    # Embedded: the in-process scheduler runs the beat jobs through Celery's eager apply and logs
+    # each one itself; Celery's own line per task would repeat it, every 2 s for option quotes.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
