@@ -51,12 +51,13 @@ DEFAULT_CRYPTO_BENCHMARK = "BTC-USD"
 DEFAULT_BENCHMARK = "SPY"
 UNTAGGED = "untagged"
 UNASSIGNED = "unassigned"
-# Ledger kinds charged to a position (their reference is the position's id) and the attribution
-# column each fills. A new kind of position-level cost slots in here.
-POSITION_COST_COLUMNS = {
-    LedgerEntry.Kind.FUNDING: "funding",
-    LedgerEntry.Kind.BORROW_FEE: "borrow_fees",
-    LedgerEntry.Kind.LIQUIDATION: "liquidation_penalties",
+# Ledger kinds charged to a position: the attribution column each fills, and the lookup from a
+# Position to the row its reference names (the position itself, or a derivatives.Liquidation).
+# A new kind of position-level cost slots in here.
+POSITION_CHARGES = {
+    LedgerEntry.Kind.FUNDING: ("funding", "pk"),
+    LedgerEntry.Kind.BORROW_FEE: ("borrow_fees", "pk"),
+    LedgerEntry.Kind.LIQUIDATION: ("liquidation_penalties", "liquidations__pk"),
 }
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -163,16 +164,17 @@ def _attribution(window: _Window) -> dict:
     tags_of_order = dict(zip(tagged_orders, order_tags, strict=True))
     ledger_end = {"created_at__lte": window.end} if window.end else {}
     charges = list(LedgerEntry.objects.filter(
-        portfolio=portfolio, kind__in=list(POSITION_COST_COLUMNS), created_at__gte=window.start, **ledger_end,
+        portfolio=portfolio, kind__in=list(POSITION_CHARGES), created_at__gte=window.start, **ledger_end,
     ).values_list("kind", "amount", "reference"))
     # Without an end the window reaches now, so it holds the open positions' unrealized P&L too.
     open_positions = [] if window.end else list(
         Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN).select_related("instrument"))
     marked_at = timezone.now()
 
-    position_ids = {uuid.UUID(reference) for _, _, reference in charges if _is_uuid(reference)}
-    position_ids |= {position.pk for position in open_positions}
-    instrument_of_position = dict(Position.objects.filter(pk__in=position_ids).values_list("pk", "instrument_id"))
+    charged = _charged_positions(portfolio, charges)
+    position_ids = {position_id for position_id, _ in charged.values()} | {position.pk for position in open_positions}
+    instrument_of_position = {position_id: instrument_id for position_id, instrument_id in charged.values()}
+    instrument_of_position.update({position.pk: position.instrument_id for position in open_positions})
     tags_of_position: dict = {}
     for position_id, tags in portfolio.trades.filter(position_id__in=position_ids).order_by(
             "-executed_at").values_list("position_id", "order__tags"):
@@ -201,10 +203,11 @@ def _attribution(window: _Window) -> dict:
     tags.add_texts([tags_of_order.get(order_id) for order_id in fill_orders])
     row = fill_count
     for kind, amount, reference in charges:
-        costs[row, column_of[POSITION_COST_COLUMNS[kind]]] = float(-amount)  # ledger amounts are in the base currency
-        position_id = uuid.UUID(reference) if _is_uuid(reference) else None
-        if position_id in instrument_of_position:
-            row_instrument[row] = index_of[instrument_of_position[position_id]]
+        column, _ = POSITION_CHARGES[kind]
+        costs[row, column_of[column]] = float(-amount)  # ledger amounts are in the base currency
+        position_id, instrument_id = charged.get((kind, reference), (None, None))
+        if instrument_id is not None:
+            row_instrument[row] = index_of[instrument_id]
         tags.add(row, tags_of_position.get(position_id))
         row += 1
     quotes = state.quotes_read([position.instrument.symbol for position in open_positions]) if open_positions else {}
@@ -403,6 +406,24 @@ def _epoch_microseconds(values: list) -> np.ndarray:
     if values and isinstance(values[0], str):
         return np.array(values, dtype="datetime64[us]").astype(np.int64)
     return np.array([(value - _EPOCH) // _MICROSECOND for value in values], dtype=np.int64)
+
+
+def _charged_positions(portfolio: Portfolio, charges: list[tuple]) -> dict[tuple, tuple]:
+    """(kind, reference) of each position charge → (position id, instrument id), for the charges
+    whose reference names a position of this portfolio."""
+    references_by_lookup: dict[str, set] = {}
+    for kind, _, reference in charges:
+        lookup = POSITION_CHARGES[kind][1]
+        # A reference that cannot be such an id (the lookups name UUID or integer keys) would fail the query.
+        if _is_uuid(reference) if lookup == "pk" else reference.isdigit():
+            references_by_lookup.setdefault(lookup, set()).add(reference)
+    found = {}
+    for lookup, references in references_by_lookup.items():
+        for named, position_id, instrument_id in Position.objects.filter(
+                portfolio=portfolio, **{f"{lookup}__in": references}).values_list(lookup, "pk", "instrument_id"):
+            found[(lookup, str(named))] = (position_id, instrument_id)
+    return {(kind, reference): found[(POSITION_CHARGES[kind][1], reference)]
+            for kind, _, reference in charges if (POSITION_CHARGES[kind][1], reference) in found}
 
 
 def _is_uuid(reference: str) -> bool:

@@ -451,3 +451,33 @@ def test_trades_and_attribution_windows(auth_client, user, trader):
     attribution = get(auth_client, "attribution", trader, **around).json()
     assert attribution["by_instrument"][0]["items"] == 2
     assert attribution["conventions"]["marked_at"] is None
+
+
+def test_position_charges_are_attributed_to_their_instrument(auth_client, user, trader):
+    from django.db import transaction
+
+    from derivatives.models import Liquidation
+    from portfolios.selectors import portfolio_get
+    from portfolios.services import ledger_post
+
+    # Given an open ETH position charged 5 of funding (booked against the position) and a 12.50
+    # liquidation fee (booked against its liquidation record), and a borrow fee naming nothing
+    publish_eth()
+    buy(user, trader, "ETH-USD", "1")
+    position = Position.objects.get(portfolio=trader)
+    liquidation = Liquidation.objects.create(
+        position=position, portfolio=trader, kind="partial", margin_mode="cross", side="long", quantity=D("0.1"),
+        mark_price=D("1999"), margin_ratio=D("1.01"), realized_pnl=D("0"), fee=D("12.5"))
+    with transaction.atomic():
+        locked = portfolio_get(portfolio_id=trader.pk, for_update=True)
+        ledger_post(portfolio=locked, amount=D("-5"), kind="funding", reference=str(position.pk))
+        ledger_post(portfolio=locked, amount=D("-12.5"), kind="liquidation", reference=str(liquidation.pk))
+        ledger_post(portfolio=locked, amount=D("-1"), kind="borrow_fee", reference="not-a-position")
+        locked.save(update_fields=["cash", "updated_at"])
+
+    body = get(auth_client, "attribution", trader).json()
+
+    rows = {row["symbol"]: row for row in body["by_instrument"]}
+    assert (rows["ETH-USD"]["funding"], rows["ETH-USD"]["liquidation_penalties"]) == ("5.00000000", "12.50000000")
+    assert (rows["unassigned"]["borrow_fees"], rows["unassigned"]["items"]) == ("1.00000000", 1)
+    assert body["total"]["liquidation_penalties"] == "12.50000000"
