@@ -154,6 +154,7 @@ def test_pdf_report_has_its_pages_and_sections(auth_client, traded):
     assert "Performance report: Crème momentum" in pages[0]
     assert "Summary" in pages[0] and "Max drawdown" in pages[0] and "Sharpe ratio" in pages[0]
     assert "Equity curve" in pages[1] and "Drawdown" in pages[1]
+    assert len(reader.pages[1].images) == 2  # the two charts
     assert "Monthly returns" in pages[2] and "1.00%" in pages[2] and "-2.00%" in pages[2]
     assert "No trades in this period." in pages[2]  # the trades came after `end`
     _, everything = download(auth_client, format="pdf", portfolio=str(traded.pk))

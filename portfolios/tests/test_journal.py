@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.models import Order, Trade
@@ -19,6 +21,7 @@ from orders.tests.books import (
     publish_eth,
 )
 from portfolios.models import JournalAttachment, JournalEntry, Position
+from portfolios.services import portfolio_archive
 
 pytestmark = pytest.mark.django_db
 
@@ -204,8 +207,6 @@ def test_another_users_entries_and_attachments_are_404(auth_client, other_client
 
 
 def test_an_archived_portfolio_keeps_its_entries_but_takes_no_attachment(auth_client, user, traded, media_root):
-    from portfolios.services import portfolio_archive
-
     entry = write(auth_client, portfolio=str(traded.pk), note="kept")
     portfolio_archive(user=user, portfolio_id=traded.pk)
     response = upload(auth_client, entry["id"], "chart.png", PNG, "image/png")
@@ -213,3 +214,18 @@ def test_an_archived_portfolio_keeps_its_entries_but_takes_no_attachment(auth_cl
     assert JournalAttachment.objects.count() == 0
     assert list((media_root / "journal").rglob("*.png")) == []  # the file written first is gone again
     assert auth_client.get(f"/api/journal/{entry['id']}").json()["note"] == "kept"
+
+
+def test_listing_costs_the_same_queries_for_more_entries(auth_client, traded):
+    def list_queries():
+        with CaptureQueriesContext(connection) as queries:
+            assert auth_client.get("/api/journal").status_code == 200
+        return len(queries)
+
+    entry = write(auth_client, trade=str(Trade.objects.first().pk), note="one")
+    upload(auth_client, entry["id"], "chart.png", PNG, "image/png")
+    one = list_queries()
+    for number in range(3):
+        entry = write(auth_client, position=str(Position.objects.first().pk), note=f"more {number}")
+        upload(auth_client, entry["id"], "chart.png", PNG, "image/png")
+    assert list_queries() == one
