@@ -84,7 +84,7 @@ class Conventions:
 
 @dataclass(frozen=True, eq=False)
 class ClosedPositions:
-    """One row per position closed in the window, P&L net of its fees and borrow, in the base currency."""
+    """One row per position closed in the window, P&L net of its fees, borrow and funding, in the base currency."""
 
     net_pnl: np.ndarray  # float64
     holding_seconds: np.ndarray  # float64

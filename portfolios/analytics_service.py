@@ -138,16 +138,17 @@ def _trades(window: _Window) -> dict:
         closed_at__gt=window.track_start, closed_at__gte=window.start,
         **({"closed_at__lte": window.end} if window.end else {}),
     ).values_list(_as_float("realized_pnl"), _as_float("fees_paid"), _as_float("borrow_fees_paid"),
-                  _Instant("opened_at"), _Instant("closed_at"), "instrument__quote_currency")
-    realized, fees, borrow_fees, opened_at, closed_at, quote_currencies = _columns(closed, 6)
+                  _as_float("funding_paid"), _Instant("opened_at"), _Instant("closed_at"),
+                  "instrument__quote_currency")
+    realized, fees, borrow_fees, funding, opened_at, closed_at, quote_currencies = _columns(closed, 7)
     rates = _RatesToBase(window.portfolio.base_currency).per_row(quote_currencies)
     report = analytics_report.trades_report(ClosedPositions(
-        net_pnl=(np.array(realized) - np.array(fees) - np.array(borrow_fees)) * rates,
+        net_pnl=(np.array(realized) - np.array(fees) - np.array(borrow_fees) - np.array(funding)) * rates,
         holding_seconds=(_epoch_microseconds(closed_at) - _epoch_microseconds(opened_at)) / MICROSECONDS_PER_SECOND,
     ))
     return {**window.header(), "conventions": {
         "currency": window.portfolio.base_currency,
-        "unit": "closed position; P&L net of its trading fees and borrow fees",
+        "unit": "closed position; P&L net of its trading fees, borrow fees and funding",
         "conversion": "P&L in another quote currency is converted at the current market rate",
     }, **report}
 

@@ -481,3 +481,16 @@ def test_position_charges_are_attributed_to_their_instrument(auth_client, user, 
     assert (rows["ETH-USD"]["funding"], rows["ETH-USD"]["liquidation_penalties"]) == ("5.00000000", "12.50000000")
     assert (rows["unassigned"]["borrow_fees"], rows["unassigned"]["items"]) == ("1.00000000", 1)
     assert body["total"]["liquidation_penalties"] == "12.50000000"
+
+
+def test_funding_paid_counts_against_a_closed_position(auth_client, user, trader):
+    publish_eth()
+    buy(user, trader, "ETH-USD", "1")
+    Position.objects.filter(portfolio=trader).update(funding_paid=D("7"))  # as derivatives' funding_pay books it
+    buy(user, trader, "ETH-USD", "1", side="sell")
+
+    statistics = get(auth_client, "trades", trader).json()["statistics"]
+
+    position = Position.objects.get(portfolio=trader)
+    assert position.realized_pnl == D("-1")  # bought at the 2000 ask, sold at the 1999 bid
+    assert statistics["largest_loss"] == fraction(1 + position.fees_paid + 7)
