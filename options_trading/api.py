@@ -39,7 +39,8 @@ from options_trading.services import (
     strategy_preview,
 )
 
-PORTFOLIO_PARAMETER = OpenApiParameter("portfolio", OpenApiTypes.UUID, required=True, description="Your portfolio's id.")
+PORTFOLIO_PARAMETER = OpenApiParameter("portfolio", OpenApiTypes.UUID, required=True,
+                                       description="Your portfolio's id.")
 
 
 def _query(serializer_class, request) -> dict:

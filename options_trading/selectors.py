@@ -63,8 +63,9 @@ def portfolio_greeks_for_user(*, user, portfolio_id) -> dict:
                                 * contracts[position.instrument_id].multiplier) for position in held])
         greeks = {name: np.asarray(getattr(valuation.valuation, name), dtype=float) * sizes for name in GREEK_NAMES}
         for row, position in enumerate(held):
+            signed = position.quantity if position.side == "long" else -position.quantity
             rows.append({"position": str(position.pk), "symbol": position.instrument.symbol, "underlying": symbol,
-                         "quantity": f"{(position.quantity if position.side == 'long' else -position.quantity).normalize():f}",
+                         "quantity": f"{signed.normalize():f}",
                          **{name: _text(greeks[name][row]) for name in GREEK_NAMES}})
         sums[symbol] = {name: float(greeks[name].sum()) for name in GREEK_NAMES}
         totals["delta"] += sums[symbol]["delta"] * spot

@@ -27,7 +27,7 @@ from options_trading import contracts as terms
 from options_trading import events, exercise, margin, pricing, strategies
 from haunt.money import from_float, quantize_money, quantize_price
 from options_trading.market import (
-    GREEK_PLACES, SECONDS_PER_YEAR, chain_valuation, contract_values_at, option_quotes_publish, years_to_expiry,
+    GREEK_PLACES, SECONDS_PER_YEAR, chain_valuation, contract_values_at, option_quotes_publish,
 )
 from options_trading.models import OptionContract, OptionEvent, OptionSettings
 from orders.risk import RiskCheckFailed
@@ -353,7 +353,8 @@ def option_chain_build(*, underlying_symbol: str, expiry: date | None, strikes: 
             **{name: _text(getattr(valuation.valuation, name)[row]) for name in ("delta", "gamma", "theta", "vega",
                                                                                  "rho")},
         })
-    return {"underlying": underlying.symbol, "spot": f"{spot:f}", "rate": f"{Decimal(str(valuation.rate)):f}",
+    rate = Decimal(str(valuation.rate)).normalize()
+    return {"underlying": underlying.symbol, "spot": f"{spot:f}", "rate": f"{rate:f}",
             "dividend_yield": "0", "as_of": _iso(now), "expiry": expiry.isoformat(),
             "expirations": [day.isoformat() for day in expirations], "contracts": rows}
 

@@ -2,7 +2,6 @@
 from datetime import datetime
 from decimal import Decimal
 
-import numpy as np
 import pytest
 
 from haunt.market.universe import spec_by_symbol

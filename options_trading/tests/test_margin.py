@@ -32,7 +32,8 @@ def test_naked_short_call_far_out_of_the_money_pays_the_minimum():
 
 def test_in_the_money_naked_call_has_no_out_of_the_money_relief():
     # Stock 200, call struck 180 marked 21.50: 21.50 + 40 = 61.50 per share.
-    assert option_margin(holdings=[holding(CALL, 180, -1, "21.50")], underlying_price=D(200)).requirement == D("6150.00")
+    result = option_margin(holdings=[holding(CALL, 180, -1, "21.50")], underlying_price=D(200))
+    assert result.requirement == D("6150.00")
 
 
 def test_covered_call_needs_nothing():
