@@ -494,3 +494,23 @@ def test_funding_paid_counts_against_a_closed_position(auth_client, user, trader
     position = Position.objects.get(portfolio=trader)
     assert position.realized_pnl == D("-1")  # bought at the 2000 ask, sold at the 1999 bid
     assert statistics["largest_loss"] == fraction(1 + position.fees_paid + 7)
+
+
+def test_migration_books_earlier_topups_with_the_next_snapshot(user, trader):
+    import importlib
+
+    from django.apps import apps
+
+    # Given snapshots from before top-ups were snapshotted: invested rose by 250,000 between two
+    # of them, and a reset brought it back down (a new track record, not a withdrawal)
+    migration = importlib.import_module("portfolios.migrations.0005_analytics_settings_and_cash_flow")
+    opened = EquitySnapshot.objects.get(portfolio=trader)
+    rows = [(1, "scheduled", "5000000"), (2, "scheduled", "5250000"), (3, "fill", "5250000"), (4, "reset", "5000000")]
+    EquitySnapshot.objects.bulk_create([
+        EquitySnapshot(portfolio=trader, taken_at=opened.taken_at + timedelta(hours=hour), equity=D(invested),
+                       cash=D(invested), invested=D(invested), reason=reason) for hour, reason, invested in rows])
+
+    migration.cash_flow_from_invested(apps, None)
+
+    flows = list(EquitySnapshot.objects.filter(portfolio=trader).order_by("taken_at").values_list("cash_flow", flat=True))
+    assert flows == [0, 0, D("250000"), 0, 0]
