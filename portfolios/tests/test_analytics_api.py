@@ -512,5 +512,5 @@ def test_migration_books_earlier_topups_with_the_next_snapshot(user, trader):
 
     migration.cash_flow_from_invested(apps, None)
 
-    flows = list(EquitySnapshot.objects.filter(portfolio=trader).order_by("taken_at").values_list("cash_flow", flat=True))
-    assert flows == [0, 0, D("250000"), 0, 0]
+    snapshots = EquitySnapshot.objects.filter(portfolio=trader).order_by("taken_at")
+    assert list(snapshots.values_list("cash_flow", flat=True)) == [0, 0, D("250000"), 0, 0]
