@@ -7,7 +7,7 @@ changes; cash moves only through portfolios.services.ledger_post and the fund on
 Binance USDⓈ-M futures is the reference for the rules (docs/derivatives.md).
 """
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import numpy as np
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from derivatives import events, funding, liquidation
 from derivatives.account import AccountMargin, PositionMargin
+from derivatives.margin import PERP_LEVERAGE_TIERS
 from derivatives.models import (
     FundingPayment,
     FundingRate,
@@ -269,7 +270,7 @@ def premium_sample_all(*, now: datetime) -> int:
             continue
         bids = [(Decimal(price), Decimal(size)) for price, size in book["bids"]]
         asks = [(Decimal(price), Decimal(size)) for price, size in book["asks"]]
-        notional = funding.impact_margin_notional(initial_rate=Decimal("0.01"))
+        notional = funding.impact_margin_notional(initial_rate=PERP_LEVERAGE_TIERS[0].initial_rate)
         impact_bid = funding.impact_price(levels=bids, notional=notional)
         impact_ask = funding.impact_price(levels=asks, notional=notional)
         if impact_bid is None or impact_ask is None:
@@ -367,7 +368,12 @@ def funding_settle_due(*, now: datetime) -> int:
     for instrument in _perpetuals():
         funding_settle(instrument=instrument, funding_time=latest)
         settled += 1
+    # Premium samples matter only to the interval they fall in; a day of them is kept for inspection.
+    PremiumSample.objects.filter(sampled_at__lt=latest - PREMIUM_SAMPLE_RETENTION).delete()
     return settled
+
+
+PREMIUM_SAMPLE_RETENTION = timedelta(days=1)
 
 
 # --- liquidation -------------------------------------------------------------------------------
@@ -670,7 +676,7 @@ def liquidation_sweep(*, now: datetime | None = None) -> dict[str, int]:
                 try:
                     if position_liquidate(position_id=entry.row.key, now=now) is not None:
                         liquidated += 1
-                except DomainError:
+                except Exception:  # one failure (a lock conflict with a concurrent ADL) must not stop the sweep
                     logger.exception("Liquidation sweep: position %s could not be liquidated", entry.row.key)
                 break  # the account changed: its other positions are checked on the next sweep
     scored = adl_scores_refresh()

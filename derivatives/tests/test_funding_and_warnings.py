@@ -203,3 +203,16 @@ def test_the_watcher_reads_margin_added_since_its_last_refresh(user):
     assert watcher.book.collateral.tolist() == [900.0]
     assert not Liquidation.objects.exists()
     assert Position.objects.get(pk=position.pk).status == Position.Status.OPEN
+
+
+def test_the_funding_job_settles_the_last_funding_time_of_every_perpetual_once(user):
+    """At 15:00:02 UTC the last funding time is 08:00. Samples older than a day before it go."""
+    publish(BTC_PERP="50000", ETH_PERP="3000")
+    instrument = Instrument.objects.get(symbol="BTC-PERP")
+    PremiumSample.objects.create(instrument=instrument, sampled_at=NOW - timedelta(days=2), premium=D("0.001"),
+                                 index_price=D(50000), book_mid=D(50000))
+    assert services.funding_settle_due(now=NOW) == 2
+    assert services.funding_settle_due(now=NOW) == 2
+    assert sorted(FundingRate.objects.values_list("instrument__symbol", "funding_time")) == [
+        ("BTC-PERP", datetime(2026, 11, 24, 8, tzinfo=UTC)), ("ETH-PERP", datetime(2026, 11, 24, 8, tzinfo=UTC))]
+    assert not PremiumSample.objects.exists()
