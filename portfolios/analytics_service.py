@@ -119,7 +119,7 @@ def _performance(window: _Window) -> dict:
     history = _equity_history(window)
     conventions = _conventions(window, history)
     report = analytics_report.performance_report(
-        history, benchmark=_benchmark_history(window, conventions, history), conventions=conventions)
+        history, benchmark=_benchmark_history(conventions, history), conventions=conventions)
     return {**window.header(), "conventions": conventions.as_json(), **report}
 
 
@@ -127,7 +127,7 @@ def _metrics(window: _Window) -> dict:
     history = _equity_history(window)
     conventions = _conventions(window, history)
     report = analytics_report.metrics_report(
-        history, benchmark=_benchmark_history(window, conventions, history), conventions=conventions)
+        history, benchmark=_benchmark_history(conventions, history), conventions=conventions)
     return {**window.header(), "conventions": conventions.as_json(), **report}
 
 
@@ -302,7 +302,7 @@ def _conventions(window: _Window, history: EquityHistory) -> Conventions:
     )
 
 
-def _benchmark_history(window: _Window, conventions: Conventions, history: EquityHistory) -> BenchmarkHistory | None:
+def _benchmark_history(conventions: Conventions, history: EquityHistory) -> BenchmarkHistory | None:
     """Hourly closes of the benchmark from the day before the history starts (its first return's base)."""
     instrument = Instrument.objects.filter(symbol=conventions.benchmark_symbol).first()
     if instrument is None or history.times_us.size == 0:
@@ -310,14 +310,13 @@ def _benchmark_history(window: _Window, conventions: Conventions, history: Equit
     first = _utc_from_microseconds(history.times_us[0]).replace(hour=0, minute=0, second=0, microsecond=0)
     last = _utc_from_microseconds(history.times_us[-1]) + dt.timedelta(days=1)
     # Ten days back reaches the previous session's close across any weekend and holiday.
-    bars = candle_range(instrument=instrument, resolution=Candle.Resolution.HOUR,
-                        start=first - dt.timedelta(days=10), end=last).values_list("start", "close")
-    rows = list(bars)
+    bar_starts, closes = _columns(candle_range(
+        instrument=instrument, resolution=Candle.Resolution.HOUR, start=first - dt.timedelta(days=10), end=last,
+    ).values_list(_Instant("start"), _as_float("close")), 2)
     return BenchmarkHistory(
         symbol=instrument.symbol,
-        bar_end_seconds=np.array([int(start.timestamp()) + Candle.Resolution.HOUR for start, _ in rows],
-                                 dtype=np.int64),
-        closes=np.array([close for _, close in rows], dtype=np.float64),
+        bar_end_seconds=_epoch_microseconds(bar_starts) // MICROSECONDS_PER_SECOND + Candle.Resolution.HOUR,
+        closes=np.array(closes, dtype=np.float64),
     )
 
 
