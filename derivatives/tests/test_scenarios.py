@@ -20,6 +20,7 @@ from derivatives.tests.scenarios import (  # noqa: F401 (fixtures)
     publish,
 )
 from derivatives.watcher import DerivativesWatcher
+from orders.services import OrderRequest, order_place
 from portfolios.models import LedgerEntry, Portfolio, Position
 
 D = Decimal
@@ -48,6 +49,8 @@ def test_an_isolated_long_at_100x_is_liquidated_by_a_0_6_percent_drop(user):
     assert entry.initial_margin == D(450)
     assert entry.liquidation_price.quantize(D("0.01")) == D("49748.74")
     assert entry.bankruptcy_price == D(49500)
+    resting, _ = order_place(user=user, portfolio_id=portfolio.pk, now=NOW, request=OrderRequest(
+        symbol="BTC-PERP", side="sell", order_type="limit", quantity=D("0.9"), limit_price=D(52000)))
     watcher = DerivativesWatcher()
 
     watch(watcher, BTC_PERP="49750")
@@ -65,6 +68,8 @@ def test_an_isolated_long_at_100x_is_liquidated_by_a_0_6_percent_drop(user):
     assert list(InsuranceFundEntry.objects.order_by("pk").values_list("kind", "amount")) == [
         ("seed", SEED), ("takeover", D(180))]
     assert MarginEvent.objects.filter(position=position, reason="liquidation").exists()
+    resting.refresh_from_db()
+    assert (resting.status, resting.reject_reason) == ("cancelled", "Cancelled: the position is being liquidated.")
 
 
 def test_cross_margin_lets_a_winner_keep_a_loser_alive(user, other_user):
@@ -199,7 +204,6 @@ def test_past_the_final_warning_only_orders_that_reduce_exposure_are_accepted(us
     977.50 − 0.9 × 830 = 230.50 against 0.9 × 49,170 × 0.5% = 221.265 of maintenance: 95.99% used,
     past the 95% final warning. Adding is refused; reducing is not."""
     from orders.risk import RiskCheckFailed
-    from orders.services import OrderRequest, order_place
 
     publish(BTC_PERP="50000")
     portfolio = make_portfolio(user, cash="1000")
