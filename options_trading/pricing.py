@@ -522,8 +522,8 @@ def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dic
     higher. Vega and rho are the forward differences of those prices. The tree errors of two
     prices a small bump apart are nearly the same and cancel in the difference, and a third of
     the depth is a ninth of the work. Bumps this small keep the one-sided difference's own error
-    (half the bump times the second derivative) to a few hundredths of a percent of vega, below
-    the tree's, and spare the two trees a central difference would need. The differences are of
+    (half the bump times the second derivative) mostly below the tree's, and spare the two
+    trees a central difference would need. The differences are of
     plain prices: Richardson extrapolation cancels the smooth part of the tree error but
     amplifies its oscillating part, and only the oscillating part survives differencing.
     """
@@ -691,12 +691,14 @@ def _leisen_reimer_block(contracts: _Contracts, steps: int, is_call: bool) -> _T
       money, so a step is one multiply and one add: stored[k] += weight ratio · stored[k + 1].
       The product is folded back into the values every few steps, before it can leave float range.
     - Early exercise is checked only up to two rows past the last row where some contract of the
-      block exercised one step later: earlier in the tree the exercise region is never larger,
-      since more time to expiry never makes exercising more attractive.
-    - Below the first row where some contract held one step later, every node has both children
-      exercised, so it is exercised too: holding it is worth the discounted forward payoff, which
-      exercising beats wherever exercise was optimal a step later and deeper in the money. Those
-      rows are skipped, and filled with their exercise value when the skipped region shrinks.
+      block exercised when the rows were last surveyed (every few steps): earlier in the tree
+      the exercise region is never larger, since more time to expiry never makes exercising
+      more attractive.
+    - Below the first row where some contract held at the last survey (less a row for each step
+      since), every node has both children exercised, so it is exercised too: holding it is
+      worth the discounted forward payoff, which exercising beats wherever exercise was optimal a
+      step later and deeper in the money. Those rows are skipped, and filled with their exercise
+      value when the skipped region shrinks.
     - Rows more than ten standard deviations (of the remaining life) out of the money for every
       contract are left alone: their values are below e^-50 of the strike.
     """
