@@ -158,6 +158,11 @@ class OrderEngine:
             quotes = live_prices_many(watched) if watched else {}
         elif self.pushed_sequence != self.evaluated_sequence or self.index_changed:
             quotes, self.evaluated_sequence = self.pushed_prices, self.pushed_sequence
+            # Instruments the feed does not step (option contracts) are quoted into the market
+            # state by the app that owns them: read those there.
+            unpushed = [symbol for symbol in watched if symbol not in quotes]
+            if unpushed:
+                quotes = {**quotes, **live_prices_many(unpushed)}
         else:
             watched, quotes = [], {}  # nothing moved since the last evaluation
         self.index_changed = False
