@@ -324,3 +324,25 @@ def test_orders_for_unlisted_contracts_are_refused(auth_client, portfolio, symbo
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] in ("unknown_option", "expiry_not_listed")
     assert not Order.objects.filter(portfolio=portfolio).exists()
+
+
+def test_resting_option_limit_fills_when_the_engine_sees_its_requote(auth_client, portfolio):
+    from orders.engine import OrderEngine
+
+    auth_client.get("/api/options/chains/AAPL", {"expiry": "2026-12-18"})  # lists and quotes the contracts
+    bid, _ = quote(DEC_CALL_190)
+    resting = order(auth_client, portfolio, DEC_CALL_190, "buy", order_type="limit", limit_price=f"{bid:f}")
+    assert resting.json()["status"] == "accepted"
+    engine = OrderEngine()
+    engine.rebuild(now=NOW)
+    # AAPL falls $5: the re-quoted call is offered below the limit. The feed's push carries AAPL
+    # only; the engine reads the option's quote from the market state.
+    publish("AAPL", bids=[("195.00", "500")], asks=[("195.02", "500")])
+    option_quotes_refresh(now=NOW)
+    assert quote(DEC_CALL_190)[1] < bid
+    engine.on_market_update({"seq": 1, "books": [], "quotes": [
+        {"symbol": "AAPL", "bid": "195.00", "ask": "195.02", "last": "195.01"}]})
+    assert engine.tick(now=NOW)["fired"] == 1
+    filled = Order.objects.get(pk=resting.json()["id"])
+    assert filled.status == "filled" and filled.average_fill_price == bid
+    assert cash(portfolio) == START - bid * 100 - FEE
