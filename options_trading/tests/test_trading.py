@@ -346,3 +346,18 @@ def test_resting_option_limit_fills_when_the_engine_sees_its_requote(auth_client
     filled = Order.objects.get(pk=resting.json()["id"])
     assert filled.status == "filled" and filled.average_fill_price == bid
     assert cash(portfolio) == START - bid * 100 - FEE
+
+
+def test_strategy_legs_fill_together_under_simulated_latency(auth_client, user, underlyings):
+    portfolio = make_portfolio(user, profile="realistic", latency=True)
+    response = auth_client.post("/api/options/strategies", {
+        "portfolio": str(portfolio.pk), "strategy": "strangle", "quantity": "3",
+        "legs": [{"symbol": "AAPL  261218C00210000", "side": "buy"},
+                 {"symbol": "AAPL  261218P00190000", "side": "buy"}]}, format="json")
+    assert response.status_code == 201, response.content
+    orders = Order.objects.filter(pk__in=response.json()["order_ids"])
+    assert [order.status for order in orders] == ["filled", "filled"]
+    assert all(order.latency_ms > 0 and order.tags == ["strategy:strangle"] for order in orders)
+    assert len({order.group_id for order in orders}) == 1
+    assert Decimal(response.json()["net_premium"]) == -sum(
+        (order.average_fill_price * 300 for order in orders), Decimal(0))
