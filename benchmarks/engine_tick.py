@@ -214,7 +214,7 @@ def run(arguments) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from orders.changes import changed_order_ids
+    from orders.changes import ChangeListener, changed_order_ids
     from orders.engine import SYNC_OVERLAP, OrderEngine
     from orders.market_view import live_prices_many
     from orders.models import Order
@@ -227,6 +227,7 @@ def run(arguments) -> None:
     now = datetime.now(UTC)
     feed, instruments = seed(arguments, now)
 
+    listener = ChangeListener().start() if settings.REDIS_URL else None  # as run_engine starts it
     engine = OrderEngine()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
@@ -282,7 +283,7 @@ def run(arguments) -> None:
                 raise RuntimeError("an order fired: the resting levels are not far enough from the market")
         index_cost.append(time.perf_counter() - started)
     print("\nparts of a tick, timed on their own:")
-    stats("  change notices (take the list of changed order ids; none)", notices)
+    stats("  change notices (drain the in-process queue the notice listener fills; none)", notices)
     stats(f"  reconcile query (orders updated in the last {SYNC_OVERLAP.seconds} s; none; once every "
           f"{settings.HAUNT_ENGINE_RECONCILE_SECONDS:g} s)", reconcile)
     stats("  due orders (in-memory heap; none)", due)
@@ -294,6 +295,8 @@ def run(arguments) -> None:
         plan = Order.objects.filter(updated_at__gte=datetime.now(UTC) - SYNC_OVERLAP).explain(analyze=True)
         print("\nreconcile query plan (EXPLAIN ANALYZE):\n  " + "\n  ".join(plan.splitlines()))
     gc.unfreeze()
+    if listener is not None:
+        listener.stop()
 
 
 if __name__ == "__main__":

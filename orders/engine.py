@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from haunt.periodic import run_every
 from orders import services, triggers
-from orders.changes import changed_order_ids
+from orders.changes import ChangeListener, changed_order_ids
 from haunt.market.stream import market_hub
 from orders.market_view import live_prices_many, market_prices
 from orders.models import Order, OrderStatus, OrderType
@@ -76,8 +76,8 @@ class OrderEngine:
         if self.synced_until is None:
             self.rebuild(now=now)
             return len(self.index)
-        changed_ids = changed_order_ids()
-        if time.monotonic() - self.reconciled_at >= settings.HAUNT_ENGINE_RECONCILE_SECONDS:
+        changed_ids, missed = changed_order_ids()
+        if missed or time.monotonic() - self.reconciled_at >= settings.HAUNT_ENGINE_RECONCILE_SECONDS:
             changed = list(Order.objects.filter(updated_at__gte=self.synced_until - SYNC_OVERLAP)
                            .select_related("instrument").order_by("updated_at"))
             changed_ids.difference_update(str(order.pk) for order in changed)
@@ -226,5 +226,10 @@ async def run_engine(*, engine: OrderEngine, interval: float, stop: asyncio.Even
     hub = market_hub()
     hub.listen(engine.on_market_update)
     await hub.start()
+    listener = await asyncio.to_thread(ChangeListener().start) if settings.REDIS_URL else None
     tick = database_sync_to_async(lambda: engine.tick(now=timezone.now()))
-    await run_every(interval=interval, stop=stop, step=tick, name="Order engine")
+    try:
+        await run_every(interval=interval, stop=stop, step=tick, name="Order engine")
+    finally:
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)

@@ -125,6 +125,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # every recently updated order this often: a safety net that costs a query over the orders table.
 HAUNT_ENGINE_RECONCILE_SECONDS = float(os.environ.get("HAUNT_ENGINE_RECONCILE_SECONDS", "5"))
 
+# Redis pub/sub channel the order services announce changed orders on, for the engine (orders.changes).
+HAUNT_ORDER_CHANGES_CHANNEL = f"{os.environ.get('HAUNT_CHANNEL_PREFIX', 'haunt')}:order-changes"
+
 # Redis pub/sub channel the market feed publishes each update on (one message per update; every
 # server process fans it out to its own sockets, haunt.market.stream).
 HAUNT_MARKET_CHANNEL = f"{os.environ.get('HAUNT_CHANNEL_PREFIX', 'haunt')}:market"

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 
 from .base import *  # noqa: E402,F403
-from .base import CACHES, CHANNEL_LAYERS, HAUNT_MARKET_CHANNEL, REDIS_URL  # noqa: E402
+from .base import CACHES, CHANNEL_LAYERS, HAUNT_MARKET_CHANNEL, HAUNT_ORDER_CHANGES_CHANNEL, REDIS_URL  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
@@ -25,3 +25,4 @@ if REDIS_URL:
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = _worker_redis_url
     # Pub/sub ignores database numbers: each worker's feed gets its own market channel.
     HAUNT_MARKET_CHANNEL = f"{HAUNT_MARKET_CHANNEL}:{_worker_index}"
+    HAUNT_ORDER_CHANGES_CHANNEL = f"{HAUNT_ORDER_CHANGES_CHANNEL}:{_worker_index}"
