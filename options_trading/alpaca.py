@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from options_trading.contracts import ExerciseStyle, OptionType
+from options_trading.contracts import ContractTerms, ExerciseStyle, OptionType
 
 TRADING_URL = "https://paper-api.alpaca.markets"
 _FRACTION = re.compile(r"^(?P<whole>[^.+]+?)(?:\.(?P<digits>\d+))?(?P<zone>[+-]\d\d:\d\d)$")
@@ -45,6 +45,12 @@ class ChainContract:
     tradable: bool
     open_interest: Decimal | None
     close_price: Decimal | None
+
+    @property
+    def terms(self) -> ContractTerms:
+        """The contract as our listings name it (options_trading.contracts)."""
+        return ContractTerms(root=self.underlying_symbol, expiry=self.expiry, option_type=self.option_type,
+                             strike=self.strike)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,24 @@ class ChainQuote:
     theta: Decimal | None
     vega: Decimal | None
     rho: Decimal | None
+
+
+def market_quote(quote: ChainQuote, *, symbol: str) -> dict:
+    """A snapshot as the platform's market state holds a quote (haunt.market.state; decimals as
+    strings), under our ``symbol`` for the contract (Alpaca drops the OCC padding)."""
+    stamp = max((moment for moment in (quote.quoted_at, quote.traded_at) if moment is not None), default=None)
+    return {
+        "symbol": symbol,
+        "bid": _text(quote.bid), "ask": _text(quote.ask), "last": _text(quote.last),
+        "bid_size": _text(quote.bid_size if quote.bid is not None else None),
+        "ask_size": _text(quote.ask_size if quote.ask is not None else None),
+        "timestamp": None if stamp is None else stamp.isoformat().replace("+00:00", "Z"),
+        "sources": ["alpaca"], "is_open": True,
+    }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
 
 
 def parse_contracts(payload: dict) -> tuple[list[ChainContract], str | None]:

@@ -4,8 +4,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from options_trading.alpaca import DATA_URL, TRADING_URL, AlpacaOptionsClient, parse_contracts, parse_snapshots
-from options_trading.contracts import ExerciseStyle, OptionType, parse_option_symbol
+from options_trading.alpaca import (
+    DATA_URL,
+    TRADING_URL,
+    AlpacaOptionsClient,
+    market_quote,
+    parse_contracts,
+    parse_snapshots,
+)
+from options_trading.contracts import ExerciseStyle, OptionType, option_symbol, parse_option_symbol
 
 D = Decimal
 FIXTURES = Path(__file__).parent / "fixtures" / "alpaca"
@@ -78,3 +85,17 @@ def test_client_pages_through_the_contracts_and_reads_the_chain():
     assert [quote.symbol for quote in chain] == ["AAPL240621C00190000", "AAPL240621P00185000"]
     assert calls[2][0] == f"{DATA_URL}/v1beta1/options/snapshots/AAPL"
     assert calls[2][1] == {"feed": "indicative", "limit": 1000}
+
+
+def test_alpaca_chain_maps_onto_our_contracts_and_market_state():
+    contracts, _ = parse_contracts(load("contracts_aapl_page1.json"))
+    terms = contracts[0].terms
+    ours = option_symbol(terms=terms, asset_class="stock")
+    assert ours == "AAPL  240621C00190000"  # our OCC form, padded
+    quotes, _ = parse_snapshots(load("snapshots_aapl.json"))
+    assert market_quote(quotes[0], symbol=ours) == {
+        "symbol": "AAPL  240621C00190000", "bid": "3.15", "ask": "3.2", "last": "3.16", "bid_size": "49",
+        "ask_size": "102", "timestamp": "2024-05-16T19:59:59.896469Z", "sources": ["alpaca"], "is_open": True}
+    # No bid: the side is empty, as the feed publishes an empty side.
+    put = market_quote(quotes[1], symbol="AAPL  240621P00185000")
+    assert (put["bid"], put["bid_size"], put["ask"], put["last"]) == (None, None, "2.9", None)
