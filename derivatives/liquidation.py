@@ -108,18 +108,27 @@ def sweep_mark(*, positions: LeveragedPositions, mark_price: float | np.ndarray,
     uses the tier of the notional at the liquidation price, as `margin.liquidation_price_tiered`.
     Breach is Binance's trigger: margin ratio ≥ 100%.
     """
+    maintenance, unrealized = _own_terms(side=positions.side, quantity=positions.quantity,
+                                         entry_price=positions.entry_price, mark_price=mark_price, tiers=tiers)
+    return _sweep(positions=positions, mark_price=mark_price, tiers=tiers, unrealized=unrealized,
+                  total_maintenance=maintenance + positions.other_maintenance_margin)
+
+
+def _own_terms(*, side, quantity, entry_price, mark_price, tiers: TierArrays) -> tuple[np.ndarray, np.ndarray]:
+    """Each position's own maintenance margin (tier of its notional at the mark) and unrealized P&L."""
+    notional = quantity * mark_price
+    tier_index = _count_reached(notional, tiers.notional_floors[1:])
+    maintenance = notional * tiers.maintenance_rates.take(tier_index) - tiers.maintenance_amounts.take(tier_index)
+    return maintenance, side * quantity * (mark_price - entry_price)
+
+
+def _sweep(*, positions: LeveragedPositions, mark_price, tiers: TierArrays, unrealized: np.ndarray,
+           total_maintenance: np.ndarray) -> MarkSweep:
     side = positions.side
     quantity = positions.quantity
     floors = tiers.notional_floors
     rates = tiers.maintenance_rates
     amounts = tiers.maintenance_amounts
-
-    notional = quantity * mark_price
-    tier_index = _count_reached(notional, floors[1:])
-    total_maintenance = (
-        notional * rates.take(tier_index) - amounts.take(tier_index) + positions.other_maintenance_margin
-    )
-    unrealized = side * quantity * (mark_price - positions.entry_price)
     margin_balance = positions.wallet_balance + positions.other_unrealized_pnl + unrealized
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = total_maintenance / margin_balance
@@ -184,26 +193,25 @@ def sweep_book(*, book: WatchedBook, marks: np.ndarray, tiers: TierArrays) -> Ma
     cross row against its account's whole cross pool at these marks (summed per account with one
     bincount), each isolated row against its own collateral."""
     mark = marks.take(book.instrument)
-    notional = book.quantity * mark
-    tier_index = _count_reached(notional, tiers.notional_floors[1:])
-    maintenance = notional * tiers.maintenance_rates.take(tier_index) - tiers.maintenance_amounts.take(tier_index)
-    unrealized = book.side * book.quantity * (mark - book.entry_price)
+    maintenance, unrealized = _own_terms(side=book.side, quantity=book.quantity, entry_price=book.entry_price,
+                                         mark_price=mark, tiers=tiers)
     cross = ~book.isolated
     accounts = book.cross_wallet.size
     cross_pnl = book.other_pnl + np.bincount(book.account, weights=np.where(cross, unrealized * book.rate, 0.0),
                                              minlength=accounts)
     cross_maintenance = book.other_maintenance + np.bincount(
         book.account, weights=np.where(cross, maintenance * book.rate, 0.0), minlength=accounts)
+    row_cross_maintenance = cross_maintenance.take(book.account) / book.rate
     positions = LeveragedPositions(
         side=book.side,
         quantity=book.quantity,
         entry_price=book.entry_price,
         wallet_balance=np.where(book.isolated, book.collateral, book.cross_wallet.take(book.account) / book.rate),
-        other_maintenance_margin=np.where(
-            book.isolated, 0.0, cross_maintenance.take(book.account) / book.rate - maintenance),
+        other_maintenance_margin=np.where(book.isolated, 0.0, row_cross_maintenance - maintenance),
         other_unrealized_pnl=np.where(book.isolated, 0.0, cross_pnl.take(book.account) / book.rate - unrealized),
     )
-    return sweep_mark(positions=positions, mark_price=mark, tiers=tiers)
+    return _sweep(positions=positions, mark_price=mark, tiers=tiers, unrealized=unrealized,
+                  total_maintenance=np.where(book.isolated, maintenance, row_cross_maintenance))
 
 
 @dataclass(frozen=True, eq=False)

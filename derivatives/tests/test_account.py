@@ -1,0 +1,73 @@
+"""The vectorised sweep over a book of accounts agrees with the Decimal account, row by row."""
+from decimal import Decimal
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from derivatives.account import PositionRow, account_margin
+from derivatives.liquidation import WatchedBook, sweep_book, tier_arrays
+from derivatives.margin import AssetClass, PositionSide
+
+D = Decimal
+MARKS = (D("50000"), D("3000"))
+
+position = st.tuples(
+    st.integers(min_value=0, max_value=1),  # instrument
+    st.sampled_from([PositionSide.LONG, PositionSide.SHORT]),
+    st.integers(min_value=1, max_value=400_000),  # notional at entry, whole units
+    st.integers(min_value=1, max_value=100),  # leverage
+    st.booleans(),  # isolated
+    st.integers(min_value=-300, max_value=300),  # entry offset from the mark, bps
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(accounts=st.lists(st.tuples(st.integers(min_value=0, max_value=200_000), st.lists(position, min_size=1,
+                                                                                       max_size=4)),
+                         min_size=1, max_size=4))
+def test_sweep_book_matches_the_decimal_account(accounts):
+    rows_by_account = []
+    for cash, positions in accounts:
+        rows = []
+        for index, (instrument, side, notional, leverage, isolated, offset) in enumerate(positions):
+            entry = MARKS[instrument] * (1 + D(offset) / 10000)
+            quantity = D(notional) / entry
+            rows.append(PositionRow(
+                key=(len(rows_by_account), index, instrument), asset_class=AssetClass.CRYPTO_PERPETUAL, side=side,
+                quantity=quantity, cost=quantity * entry, mark_price=MARKS[instrument], leverage=D(leverage),
+                is_isolated=isolated, is_margined=True, collateral=quantity * entry / leverage if isolated else D(0)))
+        rows_by_account.append((D(cash) - sum((row.side * row.cost for row in rows), D(0)), rows))
+    flat = [(account, row) for account, (_, rows) in enumerate(rows_by_account) for row in rows]
+    expected = []
+    for cash, rows in rows_by_account:
+        margin = account_margin(cash=cash, rows=rows)
+        expected += [margin.position(row.key) for row in rows]
+    cross_wallets = [float(account_margin(cash=cash, rows=rows).wallet_balance
+                           - sum((row.collateral for row in rows if row.is_isolated), D(0)))
+                     for cash, rows in rows_by_account]
+    book = WatchedBook(
+        instrument=np.array([row.key[2] for _, row in flat], dtype=np.intp),
+        account=np.array([account for account, _ in flat], dtype=np.intp),
+        side=np.array([float(row.side) for _, row in flat]),
+        quantity=np.array([float(row.quantity) for _, row in flat]),
+        entry_price=np.array([float(row.entry_price) for _, row in flat]),
+        isolated=np.array([row.is_isolated for _, row in flat]),
+        collateral=np.array([float(row.collateral) for _, row in flat]),
+        rate=np.ones(len(flat)),
+        cross_wallet=np.array(cross_wallets),
+        other_pnl=np.zeros(len(rows_by_account)),
+        other_maintenance=np.zeros(len(rows_by_account)),
+    )
+    sweep = sweep_book(book=book, marks=np.array([float(mark) for mark in MARKS]), tiers=tier_arrays())
+    for row, entry in enumerate(expected):
+        ratio = float(entry.margin_ratio)
+        if ratio > 1e6:  # a margin balance at or within float rounding of zero: both say "far past liquidation"
+            assert sweep.margin_ratio[row] > 1e6
+        else:
+            assert np.isclose(sweep.margin_ratio[row], ratio, rtol=1e-9, atol=1e-9)
+        price = sweep.liquidation_price[row]
+        if entry.liquidation_price is None:
+            assert np.isnan(price) or abs(price) < 1e-6  # a 1x long's liquidation at 0, off by float rounding
+        else:
+            assert np.isclose(price, float(entry.liquidation_price), rtol=1e-9)
