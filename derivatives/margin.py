@@ -17,6 +17,7 @@ from haunt.errors import DomainError
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+CENT = Decimal("0.01")  # messages show notionals to the cent
 
 
 class PositionSide(IntEnum):
@@ -174,7 +175,7 @@ def check_leverage(
         if leverage > tier.max_leverage:
             raise LeverageNotAllowed(
                 f"leverage {leverage}x exceeds the {tier.max_leverage}x maximum of {tier.describe()} "
-                f"for a position notional of {notional:,}",
+                f"for a position notional of {notional.quantize(CENT):,}",
                 tier=tier,
             )
         return

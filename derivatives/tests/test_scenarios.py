@@ -107,7 +107,7 @@ def test_leverage_is_capped_by_the_tier_past_250k_and_maintenance_steps_up_with_
     naming the tier; 20x is taken. Maintenance = 300,000 × 2.5% − cum₃ where cum₂ = 50,000 × (1% − 0.5%)
     = 250 and cum₃ = 250 + 250,000 × (2.5% − 1%) = 4,000: 3,500 (the same as 250,000 × 1% − 250 + the
     50,000 above it at 2.5%)."""
-    publish(BTC_PERP="50000")
+    publish(at="ask", BTC_PERP="50000")
     portfolio = make_portfolio(user)
     response = auth_client.post("/api/orders", {
         "portfolio": str(portfolio.pk), "symbol": "BTC-PERP", "side": "buy", "order_type": "market",
@@ -115,7 +115,8 @@ def test_leverage_is_capped_by_the_tier_past_250k_and_maintenance_steps_up_with_
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["code"], error["field"]) == ("leverage_not_allowed", "leverage")
-    assert "20x maximum of tier 3 (notional 250,000 < 1,000,000, max 20x)" in error["message"]
+    assert error["message"] == ("leverage 50.00x exceeds the 20x maximum of tier 3 (notional 250,000 < 1,000,000, "
+                                "max 20x) for a position notional of 300,000.00")
 
     position = open_position(user, portfolio, quantity="6", leverage="20")
     entry = portfolio_margin(Portfolio.objects.get(pk=portfolio.pk)).position(position.pk)
