@@ -88,7 +88,11 @@ class Portfolio(models.Model):
     objects = PortfolioQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "-created_at"], name="portfolio_owner_created")]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="portfolio_owner_created"),
+            # The derivatives watcher re-reads the accounts changed since its last refresh, every second.
+            models.Index(fields=["updated_at"], name="portfolio_updated"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(starting_balance__gt=0), name="portfolio_starting_balance_positive"),
             models.CheckConstraint(condition=models.Q(total_topups__gte=0), name="portfolio_topups_not_negative"),
@@ -177,7 +181,11 @@ class Position(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["portfolio", "status"], name="position_portfolio_status")]
+        indexes = [
+            models.Index(fields=["portfolio", "status"], name="position_portfolio_status"),
+            # The derivatives watcher re-reads the positions changed since its last refresh, every second.
+            models.Index(fields=["updated_at"], name="position_updated"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["portfolio", "instrument"], condition=Q(status="open"),
                                     name="position_one_open_per_instrument"),
