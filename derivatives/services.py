@@ -30,6 +30,7 @@ from derivatives.selectors import fund_seed, portfolio_margin
 from derivatives.watcher import LADDER_SETTING
 from haunt.errors import Conflict, DomainError
 from haunt.market import state
+from haunt.market.calendars import calendar_for
 from haunt.market.models import Instrument
 from haunt.money import quantize_money, quantize_price
 from orders.services import order_liquidate, position_orders_cancel
@@ -402,8 +403,8 @@ def position_liquidate(*, position_id, now: datetime | None = None) -> Liquidati
         portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
         position = Position.objects.select_for_update(of=("self",)).select_related("instrument").filter(
             pk=position_id, status=Position.Status.OPEN).first()
-        if position is None:
-            return None
+        if position is None or not calendar_for(position.instrument.asset_class).is_open(now):
+            return None  # a leveraged stock waits for its session: nothing can be closed before it opens
         account, entry = _position_entry(portfolio, position_id)
         if entry is None or entry.margin_ratio < 1:
             return None
