@@ -489,8 +489,8 @@ def test_fill_with_a_bad_number_is_refused(field, bad):
 
 def test_a_fill_at_zero_may_close_but_never_open():
     # A long option expiring worthless: 2 contracts bought at 3.50 (×100) close at nothing.
-    (opened, closed) = run([fill(Side.BUY, 2, "3.5", day=0), fill(Side.SELL, 2, 0, day=5)], CostBasisMethod.FIFO,
-                           multiplier=D(100))
+    _, closed = run([fill(Side.BUY, 2, "3.5", day=0), fill(Side.SELL, 2, 0, day=5)], CostBasisMethod.FIFO,
+                    multiplier=D(100))
     assert closed.realized_pnl == D(-700) and closed.lots == ()
     with pytest.raises(InvalidLotOperation) as refused:
         run([fill(Side.BUY, 1, 0)], CostBasisMethod.FIFO)
