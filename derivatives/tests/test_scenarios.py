@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from derivatives.margin import LeverageNotAllowed
 from derivatives.models import InsuranceFundEntry, Liquidation, MarginEvent
 from derivatives.selectors import portfolio_margin
 from derivatives.services import position_liquidate
@@ -18,8 +19,11 @@ from derivatives.tests.scenarios import (  # noqa: F401 (fixtures)
     make_portfolio,
     open_position,
     publish,
+    quote_at,
 )
 from derivatives.watcher import DerivativesWatcher
+from haunt.market import state
+from orders.risk import RiskCheckFailed
 from orders.services import OrderRequest, order_place
 from portfolios.models import LedgerEntry, Portfolio, Position
 
@@ -204,8 +208,6 @@ def test_past_the_final_warning_only_orders_that_reduce_exposure_are_accepted(us
     """1,000 of cash, 0.9 BTC long at 50,000, 100x cross (fee 22.50). At 49,170 the cross pool holds
     977.50 − 0.9 × 830 = 230.50 against 0.9 × 49,170 × 0.5% = 221.265 of maintenance: 95.99% used,
     past the 95% final warning. Adding is refused; reducing is not."""
-    from orders.risk import RiskCheckFailed
-
     publish(BTC_PERP="50000")
     portfolio = make_portfolio(user, cash="1000")
     open_position(user, portfolio, margin_mode="cross")
@@ -218,3 +220,29 @@ def test_past_the_final_warning_only_orders_that_reduce_exposure_are_accepted(us
     order, _ = order_place(user=user, portfolio_id=portfolio.pk, now=NOW, request=OrderRequest(
         symbol="BTC-PERP", side="sell", order_type="market", quantity=D("0.1")))
     assert order.status == "filled"
+
+
+def test_spot_crypto_trades_at_up_to_10x_on_margin(user):
+    """10,000 of cash buys 20 ETH-USD at 2,000 (40,000) at 5x: 8,000 of initial margin. 11x is above
+    the class maximum; at 5x, 30 ETH (12,000 of margin) is more than the 10,000 available."""
+    state_quote, state_book = quote_at("ETH-USD", "2000", at="ask")
+    state.market_state_write(quotes=[state_quote], books=[state_book], status={})
+    portfolio = make_portfolio(user, cash="10000")
+
+    def buy(quantity, leverage):
+        return order_place(user=user, portfolio_id=portfolio.pk, now=NOW, request=OrderRequest(
+            symbol="ETH-USD", side="buy", order_type="market", quantity=D(quantity), leverage=D(leverage)))[0]
+
+    with pytest.raises(LeverageNotAllowed):
+        buy("1", "11")
+    with pytest.raises(RiskCheckFailed) as refused:
+        buy("30", "5")
+    assert refused.value.code == "insufficient_buying_power"
+    order = buy("20", "5")
+    assert (order.status, order.filled_quantity) == ("filled", D(20))
+    position = order.trades.get().position
+    assert (position.leverage, position.margin_mode) == (D(5), "cross")
+    account = portfolio_margin(Portfolio.objects.get(pk=portfolio.pk))
+    assert account.margin_used == D(8000)
+    # Maintenance 5% of 40,000 = 2,000 against a pool of 10,000 less the fee: far from liquidation.
+    assert account.cross_maintenance_margin == D(2000)
