@@ -91,24 +91,31 @@ class MarketHub:
         await self._listening.wait()
 
     async def _listen(self, listening: asyncio.Event) -> None:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        pubsub = client.pubsub()
-        try:
-            await pubsub.subscribe(settings.HAUNT_MARKET_CHANNEL)
-            while True:
-                message = await pubsub.get_message(timeout=None)
-                if message is None:
-                    continue
-                if message["type"] == "subscribe":
-                    listening.set()
-                elif message["type"] == "message":
-                    try:
-                        await self.deliver(orjson.loads(message["data"]))
-                    except Exception:  # one bad update must not end the stream for every socket
-                        logger.exception("Could not deliver a market update")
-        finally:
-            await pubsub.aclose()
-            await client.aclose()
+        """Receive updates until cancelled, resubscribing after a lost connection (the updates
+        missed meanwhile show as a gap in `seq`)."""
+        while True:
+            # No read timeout: the channel is quiet whenever the feed is stopped or between updates.
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=None)
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(settings.HAUNT_MARKET_CHANNEL)
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        listening.set()
+                    elif message["type"] == "message":
+                        try:
+                            await self.deliver(orjson.loads(message["data"]))
+                        except Exception:  # one bad update must not end the stream for every socket
+                            logger.exception("Could not deliver a market update")
+            except redis.RedisError:
+                logger.exception("Market hub: Redis connection lost; resubscribing")
+                await asyncio.sleep(1)
+            finally:
+                await pubsub.aclose()
+                await client.aclose()
 
     async def deliver(self, update: dict) -> None:
         """Write one feed update to the subscribed sockets: each quote encoded once, each book once
