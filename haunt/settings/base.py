@@ -147,7 +147,7 @@ if REDIS_URL:
                 # redis-py's async pool raises (MaxConnectionsError) instead of waiting once
                 # max_connections are in use; a burst of subscribes, unsubscribes and group sends
                 # from hundreds of sockets needs far more than its default of 100.
-                # socket_timeout: each consumer waits on Redis with a 5-second BZPOPMIN; redis-py 6+
+                # socket_timeout: each consumer waits on Redis with a 5-second BZPOPMIN; redis-py (8.x here)
                 # also times reads out after 5 s by default, and when both expire together the read
                 # fails and the socket is closed (1011). The read may wait longer than the pop.
                 "hosts": [{"address": REDIS_URL, "max_connections": int(os.environ.get("CHANNEL_POOL_SIZE", "2000")),
