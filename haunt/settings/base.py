@@ -135,7 +135,7 @@ HAUNT_MARKET_CHANNEL = f"{os.environ.get('HAUNT_CHANNEL_PREFIX', 'haunt')}:marke
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "haunt.cache.ReusedClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("HAUNT_CACHE_PREFIX", "haunt"),
         }

@@ -63,7 +63,7 @@ def test_production_profile_reports_healthy(production_platform):
     _, health = production_platform
     assert health["profile"] == "production"
     assert health["checks"]["database"]["engine"] == "postgresql"
-    assert health["checks"]["cache"]["backend"] == "RedisCache"
+    assert health["checks"]["cache"]["backend"] == "ReusedClientRedisCache"
     assert health["checks"]["channel_layer"]["backend"] == "RedisChannelLayer"
     assert health["checks"]["feed"]["instruments"] >= 46
 
