@@ -40,8 +40,8 @@ SYNC_OVERLAP = timedelta(seconds=5)  # re-read rows changed this long before the
 BASIS_SAMPLES = 30  # Binance: the mark's basis moving average takes one sample a minute over 30 minutes
 FUNDING_RATES_SECONDS = 60.0
 LADDER_SETTING = "liquidation_warning_ladder"  # risk_settings key: percentages of maintenance margin use
-# A position just handed to the liquidation service is not handed again until the next refresh has
-# read what the service did.
+# A position the liquidation service found nothing to do for (the book is behind the database), or
+# failed on, is not handed to it again for this long; one it liquidated is re-checked at once.
 LIQUIDATION_RETRY_SECONDS = 2.0
 
 
@@ -293,11 +293,14 @@ class DerivativesWatcher:
             key = self.keys[row]
             if clock - self.liquidating.get(key, -LIQUIDATION_RETRY_SECONDS) < LIQUIDATION_RETRY_SECONDS:
                 continue
-            self.liquidating[key] = clock
             try:
                 if services.position_liquidate(position_id=key, now=now) is not None:
                     liquidated += 1
+                    self.liquidating.pop(key, None)  # the refresh below shows what is left: check it at once
+                else:
+                    self.liquidating[key] = clock  # the database disagrees with the book: wait for a refresh
             except Exception:  # one failed liquidation must not stop the feed or the others
+                self.liquidating[key] = clock
                 logger.exception("Liquidation of position %s failed", key)
         if liquidated:
             self.refreshed_at = None  # read what the liquidations changed on the next update

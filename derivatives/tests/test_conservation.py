@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from derivatives.models import InsuranceFund, Liquidation, PremiumSample
@@ -45,6 +45,9 @@ def market_flows() -> Decimal:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# A short cross position partly liquidated, then pushed past its bankruptcy price by the next mark:
+# the watcher must re-check a position it has just liquidated at once.
+@example(moves=[103, 280, 300, 77], funding_step=1, premium="-0.002", seed="0")
 @given(moves=st.lists(st.integers(min_value=-300, max_value=300), min_size=1, max_size=8),
        funding_step=st.integers(min_value=0, max_value=7),
        premium=st.sampled_from(["-0.002", "0.0003", "0.002"]),
