@@ -19,9 +19,11 @@ from django.utils import timezone
 
 from haunt.errors import Conflict, DomainError
 from haunt.market import state
-from haunt.market.calendars import NYSE, calendar_for
+from haunt.market.calendars import NYSE
 from haunt.market.models import AssetClass, Instrument, TradingHours
-from haunt.market.selectors import MarketUnavailable, conversion_rate, instrument_get, reference_price
+from haunt.market.selectors import (
+    MarketUnavailable, conversion_rate, instrument_calendar, instrument_get, reference_price,
+)
 from haunt.market.universe import spec_by_symbol
 from options_trading import contracts as terms
 from options_trading import events, exercise, margin, pricing, strategies
@@ -485,10 +487,10 @@ def strategy_place(*, user, portfolio_id, strategy: str, legs: list[dict], quant
 
     with transaction.atomic():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
-        if not calendar_for(AssetClass.OPTION).is_open(now):
-            raise Conflict("Options trade in NYSE hours; a strategy fills at once or not at all.",
-                           code="market_closed")
         resolved = _strategy_legs(strategy=strategy, legs=legs, now=now)
+        if not instrument_calendar(resolved[0][0].instrument).is_open(now):
+            raise Conflict(f"{resolved[0][0].underlying.symbol} options are outside their trading session; "
+                           "a strategy fills at once or not at all.", code="market_closed")
         quotes = option_quotes_publish(contracts=[contract for contract, _ in resolved], now=now)
         trades = []
         for contract, leg in resolved:

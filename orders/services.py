@@ -14,9 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from haunt.errors import Conflict, DomainError
-from haunt.market.calendars import calendar_for
 from haunt.market.models import Instrument
-from haunt.market.selectors import conversion_rate, tradable_instrument
+from haunt.market.selectors import conversion_rate, instrument_calendar, tradable_instrument
 from haunt.money import format_decimal, is_multiple_of, quantize_money, quantize_price
 from orders import events, execution
 from orders.market_view import instrument_spec, live_book, live_prices, on_demand_market_prepare
@@ -114,7 +113,7 @@ def _expiry(request: OrderRequest, instrument: Instrument, now: datetime) -> dat
             raise DomainError("A GTD order needs expires_at in the future.", code="invalid_expiry", field="expires_at")
         return request.expires_at
     if request.time_in_force == TimeInForce.DAY:
-        close = calendar_for(instrument.asset_class).next_close(now)
+        close = instrument_calendar(instrument).next_close(now)
         if close is None:
             raise DomainError("DAY orders need an instrument with trading hours; use GTC or GTD for 24/7 markets.",
                               code="day_not_supported", field="time_in_force")
@@ -144,7 +143,7 @@ def _create_order(*, portfolio: Portfolio, request: OrderRequest, now: datetime,
     instrument = _instrument_for_order(request.symbol)
     _check_grid(request, instrument)
     expires_at = _expiry(request, instrument, now)
-    is_open = calendar_for(instrument.asset_class).is_open(now)
+    is_open = instrument_calendar(instrument).is_open(now)
     if not is_open and request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
         raise MarketClosed(f"{instrument.symbol} is outside its trading session; IOC and FOK orders cannot rest.",
                            field="time_in_force")
@@ -185,8 +184,8 @@ def _start(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
 
 
 def _schedule_or_execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
-    if not calendar_for(order.instrument.asset_class).is_open(now):
-        order.execute_after = calendar_for(order.instrument.asset_class).next_open(now)
+    if not instrument_calendar(order.instrument).is_open(now):
+        order.execute_after = instrument_calendar(order.instrument).next_open(now)
         order.save(update_fields=["execute_after", "updated_at"])
         return
     marketable = _is_marketable(order)
@@ -235,7 +234,7 @@ def order_execute_due(*, order_id, now: datetime) -> Order | None:
             return order
         order.execute_after = None
         order.save(update_fields=["execute_after", "updated_at"])
-        if not calendar_for(order.instrument.asset_class).is_open(now):
+        if not instrument_calendar(order.instrument).is_open(now):
             _schedule_or_execute(order=order, portfolio=portfolio, now=now)
         elif _is_marketable(order):
             _execute(order=order, portfolio=portfolio, now=now)

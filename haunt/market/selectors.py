@@ -10,6 +10,7 @@ from django.dispatch import receiver
 from haunt.errors import Conflict, DomainError, NotFound
 from haunt.market import state
 from haunt.market.bars import INTERVAL_SECONDS, SOURCE_RESOLUTION, Bar, resample
+from haunt.market.calendars import TradingCalendar, calendar_for
 from haunt.market.models import Candle, Instrument
 from haunt.money import format_decimal, places_of
 
@@ -46,6 +47,14 @@ def tradable_instrument(symbol: str) -> Instrument | None:
 @receiver([post_save, post_delete], sender=Instrument)
 def tradable_instruments_forget(**kwargs) -> None:
     _tradable.clear()
+
+
+def instrument_calendar(instrument: Instrument) -> TradingCalendar:
+    """The sessions an instrument trades in: its asset class's; an option trades in its
+    underlying's (stock and ETF options in NYSE hours, crypto options around the clock, as on Deribit)."""
+    if instrument.asset_class == "option" and instrument.underlying_id is not None:
+        return calendar_for(instrument.underlying.asset_class)
+    return calendar_for(instrument.asset_class)
 
 
 def instrument_get(*, symbol: str) -> Instrument:

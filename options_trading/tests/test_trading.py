@@ -361,3 +361,14 @@ def test_strategy_legs_fill_together_under_simulated_latency(auth_client, user, 
     assert len({order.group_id for order in orders}) == 1
     assert Decimal(response.json()["net_premium"]) == -sum(
         (order.average_fill_price * 300 for order in orders), Decimal(0))
+
+
+def test_crypto_options_trade_around_the_clock_as_their_underlying_does(auth_client, portfolio, monkeypatch):
+    saturday = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: saturday)
+    bought = order(auth_client, portfolio, "BTC-25DEC26-90000-C", "buy", "0.5")
+    assert bought.status_code == 201 and bought.json()["status"] == "filled"
+    # A stock option placed at the same moment waits for the NYSE open.
+    waiting = order(auth_client, portfolio, DEC_CALL_190, "buy")
+    assert waiting.status_code == 201 and waiting.json()["status"] == "accepted"
+    assert waiting.json()["execute_after"].startswith("2026-11-30T14:30")
