@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from derivatives import funding
-from derivatives.account import AccountMargin, account_margin, row_for
+from derivatives.account import AccountMargin, PositionRow, account_margin, row_for
 from derivatives.margin import PERP_LEVERAGE_TIERS
 from derivatives.models import (
     FundingPayment,
@@ -34,6 +34,11 @@ def portfolio_margin(portfolio: Portfolio, open_positions: list[Position] | None
     """The portfolio's margin account at the live marks, in its base currency."""
     positions = portfolio_open_positions(portfolio) if open_positions is None else open_positions
     quotes = state.quotes_read([position.instrument.symbol for position in positions]) if positions else {}
+    return account_margin(cash=portfolio.cash, rows=margin_rows(portfolio, positions, quotes))
+
+
+def margin_rows(portfolio: Portfolio, positions: list[Position], quotes: dict) -> list[PositionRow]:
+    """Each position's margin row, marked at `quotes` and converted into the portfolio's base currency."""
     rates: dict[str, Decimal] = {}
     rows = []
     for position in positions:
@@ -42,7 +47,7 @@ def portfolio_margin(portfolio: Portfolio, open_positions: list[Position] | None
             rates[currency] = conversion_rate(from_currency=currency, to_currency=portfolio.base_currency)
         rows.append(row_for(position, mark_price=position_mark(position, quotes.get(position.instrument.symbol)),
                             rate=rates[currency]))
-    return account_margin(cash=portfolio.cash, rows=rows)
+    return rows
 
 
 def perpetual_get(symbol: str) -> Instrument:

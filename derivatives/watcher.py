@@ -24,14 +24,13 @@ import numpy as np
 from django.utils import timezone
 
 from derivatives import funding, liquidation
-from derivatives.account import account_margin, row_for
+from derivatives.account import account_margin
 from derivatives.models import FundingRate
+from derivatives.selectors import margin_rows
 from haunt.market import state
 from haunt.market.models import Instrument
-from haunt.market.selectors import conversion_rate
 from haunt.money import format_decimal, places_of, round_to_step
 from portfolios.models import Portfolio, Position
-from portfolios.valuation import position_mark
 
 logger = logging.getLogger(__name__)
 
@@ -210,14 +209,7 @@ class DerivativesWatcher:
                 self._load_account(portfolio, held[portfolio_id], quotes)
 
     def _load_account(self, portfolio: Portfolio, positions: list[Position], quotes: dict) -> None:
-        rates: dict[str, Decimal] = {}
-        rows = []
-        for position in positions:
-            currency = position.instrument.quote_currency
-            if currency not in rates:
-                rates[currency] = conversion_rate(from_currency=currency, to_currency=portfolio.base_currency)
-            rows.append(row_for(position, mark_price=position_mark(position, quotes.get(position.instrument.symbol)),
-                                rate=rates[currency]))
+        rows = margin_rows(portfolio, positions, quotes)
         account = account_margin(cash=portfolio.cash, rows=rows)
         isolated_collateral = sum((row.collateral * row.rate for row in rows if row.is_isolated), Decimal(0))
         cross_wallet = account.wallet_balance - isolated_collateral
