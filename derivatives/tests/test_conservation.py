@@ -90,7 +90,10 @@ def test_cash_and_fund_are_conserved_and_isolated_losses_are_capped(user, instru
             position = Position.objects.get(pk=position.pk)
             if position.margin_mode == "isolated" and position.liquidations.exists():
                 trades = list(position.trades.all())
-                closing_fees = sum((trade.fee for trade in trades[1:]), D(0))
+                # Every fill here carries the same timestamp, so row order says nothing: the closing
+                # trades are the ones on the other side from the position.
+                opening_side = "buy" if position.side == "long" else "sell"
+                closing_fees = sum((trade.fee for trade in trades if trade.side != opening_side), D(0))
                 fees = sum((liquidation.fee for liquidation in position.liquidations.all()), D(0))
                 loss = sum((trade.realized_pnl for trade in trades), D(0)) - closing_fees - fees
                 assert loss >= -D(450) - TOLERANCE  # 0.9 × 50,000 / 100
