@@ -120,7 +120,17 @@ class MarketFeed:
                 logger.exception("Feed plugin %s.%s failed", type(plugin).__name__, hook)
 
     def update(self, now: datetime) -> FeedUpdate:
-        """One feed step: poll sources, aggregate each symbol, publish the state, extend the bars."""
+        """One feed step and its plugins' after-publish work (step, then after_publish)."""
+        update = self.step(now)
+        self.after_publish(update, now)
+        return update
+
+    def after_publish(self, update: FeedUpdate, now: datetime) -> None:
+        """The plugins' work on a published update (the derivatives watcher's margin checks)."""
+        self._run_plugins("after_publish", quotes=update.quotes, now=now)
+
+    def step(self, now: datetime) -> FeedUpdate:
+        """Poll sources, aggregate each symbol, publish the state, extend the bars."""
         by_symbol: dict[str, list[SourceSnapshot]] = defaultdict(list)
         for source in self.sources:
             for snapshot in source.snapshots(now=now):
@@ -147,7 +157,6 @@ class MarketFeed:
         }
         self._run_plugins("before_publish", quotes=quotes, books=books, now=now)
         market_state_write(quotes=quotes, books=books, status=status)
-        self._run_plugins("after_publish", quotes=quotes, now=now)
         return FeedUpdate(self.sequence, quotes, books)
 
     def flush_bars(self) -> int:
@@ -168,7 +177,10 @@ class MarketFeed:
 
         async def step():
             nonlocal last_flush
-            await self.broadcast(await asyncio.to_thread(self.update, datetime.now(UTC)))
+            now = datetime.now(UTC)
+            update = await asyncio.to_thread(self.step, now)
+            await self.broadcast(update)  # sockets first: the plugins' margin checks can take milliseconds
+            await asyncio.to_thread(self.after_publish, update, now)
             if loop.time() - last_flush >= BAR_FLUSH_SECONDS:
                 last_flush = loop.time()
                 await flush()
