@@ -7,8 +7,9 @@ simulate_latency false, so a market order fills inside its HTTP response). Then:
 
 (a) quote fan-out: --sockets WebSocket clients (the websockets library, asyncio; spread over the
     users' tokens and the Daphne processes) each send SubscribeQuotes for --symbols and listen for
-    --seconds. For every live Quote (seq not null) the delivery latency is the receive time minus
-    the Quote's own `timestamp` (the instant the feed stepped the market); a gap is a jump of more
+    --seconds (with --batch, in batched mode: one Quotes message per update). For every live quote
+    (seq not null) the delivery latency is the receive time minus the quote's own `timestamp` (the
+    instant the feed stepped the market); a gap is a jump of more
     than one in a socket's `seq` for a symbol (the feed stamps every update of every symbol with the
     same increasing seq, so any jump is a lost message).
 (b) fill-to-owner: each user connects one socket and sends SubscribeOrders for its portfolio; an
@@ -21,7 +22,7 @@ simulate_latency false, so a market order fills inside its HTTP response). Then:
 Ends with the ledger check (cash == sum of ledger amounts for every portfolio, in SQL) and the
 flagged lines of every process log.
 
-    .venv/bin/python benchmarks/websocket_fanout.py [--part a|b|both] [--sockets 500] [--seconds 30] \
+    .venv/bin/python benchmarks/websocket_fanout.py [--part a|b|both] [--sockets 500] [--batch] [--seconds 30] \
         [--fill-rate 200] [--servers 2] [--pin split|none]
 """
 from __future__ import annotations
@@ -109,7 +110,7 @@ async def quote_fanout(platform, accounts, arguments) -> None:
     connected = time.perf_counter() - started
     extensions = Counter(",".join(ext.name for ext in socket.protocol.extensions) or "none" for socket in sockets)
     for socket in sockets:
-        await socket.send(json.dumps({"type": "SubscribeQuotes", "symbols": symbols}))
+        await socket.send(json.dumps({"type": "SubscribeQuotes", "symbols": symbols, "batch": arguments.batch}))
     await asyncio.gather(*(expect(socket, "Subscribed") for socket in sockets))
     print(f"(a) {len(sockets)} sockets connected in {connected:.1f} s and subscribed to {symbols} "
           f"over {len(platform.base_urls)} server(s); negotiated extensions {dict(extensions)}")
@@ -132,22 +133,23 @@ async def quote_fanout(platform, accounts, arguments) -> None:
                 return
             arrived = time.time()
             message = json.loads(raw)
-            if message["type"] != "Quote" or message["seq"] is None:
+            if message["type"] not in ("Quote", "Quotes") or message["seq"] is None:
                 continue
-            seq, data = message["seq"], message["data"]
-            previous = last_seq.get(data["symbol"])
-            last_seq[data["symbol"]] = seq
-            if arrived < settle_until:
-                continue
-            tally.received += 1
-            tally.seqs.add(seq)
-            tally.latencies.append(arrived - datetime.fromisoformat(data["timestamp"]).timestamp())
-            if previous is not None:
-                if seq > previous + 1:
-                    tally.gaps += seq - previous - 1
-                    tally.sockets_with_gaps.add(number)
-                elif seq <= previous:
-                    tally.repeats += 1
+            seq = message["seq"]
+            for data in message["data"] if message["type"] == "Quotes" else [message["data"]]:
+                previous = last_seq.get(data["symbol"])
+                last_seq[data["symbol"]] = seq
+                if arrived < settle_until:
+                    continue
+                tally.received += 1
+                tally.seqs.add(seq)
+                tally.latencies.append(arrived - datetime.fromisoformat(data["timestamp"]).timestamp())
+                if previous is not None:
+                    if seq > previous + 1:
+                        tally.gaps += seq - previous - 1
+                        tally.sockets_with_gaps.add(number)
+                    elif seq <= previous:
+                        tally.repeats += 1
 
     meter = platform.cpu_meter(extra={"websocket clients": [os.getpid()]})
     meter.start()
@@ -157,7 +159,8 @@ async def quote_fanout(platform, accounts, arguments) -> None:
     updates = len(tally.seqs)
     expected = updates * len(symbols) * len(sockets)
     print(f"\n== (a) quote fan-out: {arguments.sockets} sockets x {len(symbols)} symbols, {arguments.seconds:.0f} s "
-          f"measured after {arguments.warmup:.0f} s warm-up")
+          f"measured after {arguments.warmup:.0f} s warm-up; "
+          f"{'one Quotes message per update per socket (batch)' if arguments.batch else 'one Quote message per symbol'}")
     print(f"feed updates seen: {updates} ({updates / arguments.seconds:.2f}/s; the feed is set to "
           f"{1 / float(platform.env.get('MARKET_INTERVAL', '0.25')):.0f}/s)")
     print(f"Quote messages received: {tally.received} ({tally.received / arguments.seconds:.0f}/s); "
@@ -292,6 +295,8 @@ def main():
     parser.add_argument("--part", choices=("a", "b", "both"), default="both")
     parser.add_argument("--sockets", type=int, default=500, help="(a) quote sockets")
     parser.add_argument("--symbols", default="BTC-USD,ETH-USD,SOL-USD", help="(a) symbols every socket subscribes to")
+    parser.add_argument("--batch", action="store_true",
+                        help="(a) subscribe with batch: one Quotes message per update per socket")
     parser.add_argument("--users", type=int, default=100, help="users (one portfolio and, in (b), one socket each)")
     parser.add_argument("--seconds", type=float, default=30, help="measured seconds of each part")
     parser.add_argument("--warmup", type=float, default=3, help="(a) seconds of quotes received but not counted")

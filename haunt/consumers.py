@@ -53,6 +53,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.joined: set[str] = set()
         self.is_closed = False
         self.book_depth = DEFAULT_BOOK_DEPTH
+        self.batch_quotes = False
         self.handlers = {
             "SubscribeQuotes": self.subscribe_quotes,
             "UnsubscribeQuotes": self.unsubscribe_quotes,
@@ -132,14 +133,21 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def subscribe_quotes(self, content):
         symbols = await self._symbols(content, subscribing_to=QUOTES)
+        batch = content.get("batch", self.batch_quotes)
+        if not isinstance(batch, bool):
+            raise DomainError('"batch" must be true or false.', field="batch")
+        self.batch_quotes = batch  # for every quote subscription of the connection
         hub = market_hub()
         await hub.start()
         hub.subscribe(self, QUOTES, symbols)
-        await self.send_json({"type": "Subscribed", "data": {"channel": "quotes", "symbols": symbols}})
+        await self.send_json({"type": "Subscribed", "data": {"channel": "quotes", "symbols": symbols, "batch": batch}})
         quotes = await sync_to_async(state.quotes_read, thread_sensitive=False)(symbols)
-        for symbol in symbols:
-            if symbol in quotes:
-                await self.send_json({"type": "Quote", "data": quotes[symbol], "seq": None})
+        snapshot = [quotes[symbol] for symbol in symbols if symbol in quotes]
+        if batch:
+            await self.send_json({"type": "Quotes", "data": snapshot, "seq": None})
+        else:
+            for quote in snapshot:
+                await self.send_json({"type": "Quote", "data": quote, "seq": None})
 
     async def unsubscribe_quotes(self, content):
         symbols = await self._symbols(content)

@@ -37,7 +37,8 @@ async def test_quotes_arrive_after_subscribing(user_and_token, market_feed):
     acknowledged = await communicator.receive_json_from()
     snapshots = [await communicator.receive_json_from(), await communicator.receive_json_from()]
 
-    assert acknowledged == {"type": "Subscribed", "data": {"channel": "quotes", "symbols": ["BTC-USD", "AAPL"]}}
+    assert acknowledged == {"type": "Subscribed",
+                            "data": {"channel": "quotes", "symbols": ["BTC-USD", "AAPL"], "batch": False}}
     assert {snapshot["data"]["symbol"] for snapshot in snapshots} == {"BTC-USD", "AAPL"}
 
     update = await sync_to_async(market_feed.update)(market_feed_time(market_feed) + timedelta(seconds=1))
@@ -50,6 +51,29 @@ async def test_quotes_arrive_after_subscribing(user_and_token, market_feed):
     rest = next(quote for quote in update.quotes if quote["symbol"] == "BTC-USD")
     assert next(message["data"] for message in pushed if message["data"]["symbol"] == "BTC-USD") == rest
     assert await communicator.receive_nothing(timeout=0.2)  # no other symbol leaks in
+    await communicator.disconnect()
+
+
+async def test_batched_quotes_arrive_as_one_message_per_update(user_and_token, market_feed):
+    communicator, _ = await connect(user_and_token[1].key)
+    await communicator.send_json_to({"type": "SubscribeQuotes", "symbols": ["BTC-USD", "ETH-USD"], "batch": True})
+    acknowledged = await communicator.receive_json_from()
+    snapshot = await communicator.receive_json_from()
+    assert acknowledged["data"] == {"channel": "quotes", "symbols": ["BTC-USD", "ETH-USD"], "batch": True}
+    assert snapshot["type"] == "Quotes" and snapshot["seq"] is None
+    assert [quote["symbol"] for quote in snapshot["data"]] == ["BTC-USD", "ETH-USD"]
+
+    update = await sync_to_async(market_feed.update)(market_feed_time(market_feed) + timedelta(seconds=1))
+    await market_feed.broadcast(update)
+    pushed = await communicator.receive_json_from(timeout=2)
+
+    assert pushed["type"] == "Quotes" and pushed["seq"] == update.sequence
+    published = {quote["symbol"]: quote for quote in update.quotes}
+    assert {quote["symbol"] for quote in pushed["data"]} == {"BTC-USD", "ETH-USD"}
+    assert all(quote == published[quote["symbol"]] for quote in pushed["data"])
+    assert await communicator.receive_nothing(timeout=0.2)  # one message for the whole update
+    await communicator.send_json_to({"type": "SubscribeQuotes", "symbols": ["SOL-USD"], "batch": "yes"})
+    assert (await communicator.receive_json_from())["error"]["field"] == "batch"
     await communicator.disconnect()
 
 
@@ -156,6 +180,6 @@ async def test_repeated_symbols_count_once_and_leaving_is_always_allowed(user_an
     await communicator.send_json_to({"type": "UnsubscribeQuotes", "symbols": ["BTC-USD"] * 250})
     left = await communicator.receive_json_from()
 
-    assert subscribed == {"type": "Subscribed", "data": {"channel": "quotes", "symbols": ["BTC-USD"]}}
+    assert subscribed == {"type": "Subscribed", "data": {"channel": "quotes", "symbols": ["BTC-USD"], "batch": False}}
     assert left == {"type": "Unsubscribed", "data": {"channel": "quotes", "symbols": ["BTC-USD"]}}
     await communicator.disconnect()

@@ -28,9 +28,11 @@ BOOKS = "orderbook"
 
 
 class MarketSubscriber(Protocol):
-    """What the hub needs of a socket: its book depth and a way to send it text."""
+    """What the hub needs of a socket: its book depth, whether it takes its quotes batched (one
+    `Quotes` message per update), and a way to send it text."""
 
     book_depth: int
+    batch_quotes: bool
 
     async def send_market_text(self, text: str) -> None: ...
 
@@ -124,12 +126,21 @@ class MarketHub:
         for listener in self.update_listeners:
             listener(update)
         quote_subscribers, book_subscribers = self.subscribers[QUOTES], self.subscribers[BOOKS]
+        batches: dict = defaultdict(list)  # socket -> its quotes of this update, each encoded once
         for quote in update["quotes"]:
             sockets = quote_subscribers.get(quote["symbol"])
             if sockets:
-                text = _encoded("Quote", quote, sequence)
+                data, text = orjson.dumps(quote), None
                 for socket in list(sockets):
+                    if socket.batch_quotes:
+                        batches[socket].append(data)
+                        continue
+                    if text is None:
+                        text = _encoded("Quote", quote, sequence)
                     await socket.send_market_text(text)
+        for socket, quotes in batches.items():
+            await socket.send_market_text(
+                f'{{"type":"Quotes","data":[{b",".join(quotes).decode()}],"seq":{sequence}}}')
         for book in update["books"]:
             sockets = book_subscribers.get(book["symbol"])
             if sockets:
