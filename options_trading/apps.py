@@ -9,7 +9,9 @@ class OptionsTradingConfig(AppConfig):
         # (orders and portfolios never import this app).
         from orders.market_view import on_demand_market_register
         from orders.risk import ASSET_CLASS_CHECKS
+        from portfolios.events import PORTFOLIO_UPDATE_EXTRAS
         from portfolios.valuation import MARGIN_RULES
+        from options_trading.selectors import option_greeks_update_extra
         from options_trading.services import option_margin_rule, option_market_prepare, option_order_check
 
         on_demand_market_register(option_market_prepare)
@@ -17,3 +19,5 @@ class OptionsTradingConfig(AppConfig):
             ASSET_CLASS_CHECKS["option"].append(option_order_check)
         if option_margin_rule not in MARGIN_RULES:
             MARGIN_RULES.append(option_margin_rule)
+        if option_greeks_update_extra not in PORTFOLIO_UPDATE_EXTRAS:
+            PORTFOLIO_UPDATE_EXTRAS.append(option_greeks_update_extra)

@@ -49,6 +49,18 @@ def portfolio_greeks_for_user(*, user, portfolio_id) -> dict:
     portfolio = portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
     positions = list(position_list_for_user(user=user).filter(portfolio=portfolio, instrument__asset_class="option")
                      .select_related("instrument"))
+    return {"portfolio": str(portfolio.pk), **portfolio_greeks(positions)}
+
+
+def option_greeks_update_extra(portfolio, open_positions) -> dict:
+    """PortfolioUpdate's `option_greeks` (the portfolio totals) for a portfolio holding options;
+    nothing for the others, so they pay no pricing on their updates."""
+    positions = [position for position in open_positions if position.instrument.asset_class == "option"]
+    return {"option_greeks": portfolio_greeks(positions)["total"]} if positions else {}
+
+
+def portfolio_greeks(positions: list) -> dict:
+    """Per-position Greeks, sums per underlying and dollar totals of open option positions."""
     contracts = {contract.instrument_id: contract for contract in OptionContract.objects.select_related(
         "instrument", "underlying").filter(instrument_id__in=[position.instrument_id for position in positions])}
     by_underlying: dict[str, list] = defaultdict(list)
@@ -72,7 +84,7 @@ def portfolio_greeks_for_user(*, user, portfolio_id) -> dict:
         totals["gamma"] += sums[symbol]["gamma"] * spot * spot / 100
         for name in ("theta", "vega", "rho"):
             totals[name] += sums[symbol][name]
-    return {"portfolio": str(portfolio.pk), "positions": rows,
+    return {"positions": rows,
             "by_underlying": {symbol: {name: _text(value) for name, value in values.items()}
                               for symbol, values in sums.items()},
             "total": {name: _text(value) for name, value in totals.items()}}

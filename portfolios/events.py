@@ -1,12 +1,23 @@
 """Realtime payloads for portfolios; called only from portfolios.services."""
 from haunt.realtime import broadcast_on_commit, portfolio_group, positions_group
+from portfolios.selectors import portfolio_open_positions
 from portfolios.serializers import PortfolioOut, PositionOut
 
 
+# Apps that add to PortfolioUpdate: callables (portfolio, open positions) -> dict of extra keys, or
+# {} when they have nothing for this portfolio (options_trading adds its live Greeks).
+PORTFOLIO_UPDATE_EXTRAS: list = []
+
+
 def portfolio_changed(portfolio) -> None:
-    """PortfolioUpdate carries the same body as GET /api/portfolio/{id}."""
-    broadcast_on_commit(group=portfolio_group(portfolio.pk), event="PortfolioUpdate",
-                        data=dict(PortfolioOut(portfolio).data))
+    """PortfolioUpdate carries the same body as GET /api/portfolio/{id}, plus what the registered
+    extras add (`option_greeks` for a portfolio holding options)."""
+    data = dict(PortfolioOut(portfolio).data)
+    if PORTFOLIO_UPDATE_EXTRAS:
+        open_positions = portfolio_open_positions(portfolio)
+        for extra in PORTFOLIO_UPDATE_EXTRAS:
+            data.update(extra(portfolio, open_positions))
+    broadcast_on_commit(group=portfolio_group(portfolio.pk), event="PortfolioUpdate", data=data)
 
 
 def position_changed(position, change: str) -> None:

@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from haunt.market import state
-from haunt.realtime import positions_group, publisher
+from haunt.realtime import portfolio_group, positions_group, publisher
 from options_trading.models import OptionEvent
 from options_trading.services import early_assignments_run, option_quotes_refresh, options_expire_due
 from options_trading.tests.conftest import NOW
@@ -372,3 +372,28 @@ def test_crypto_options_trade_around_the_clock_as_their_underlying_does(auth_cli
     waiting = order(auth_client, portfolio, DEC_CALL_190, "buy")
     assert waiting.status_code == 201 and waiting.json()["status"] == "accepted"
     assert waiting.json()["execute_after"].startswith("2026-11-30T14:30")
+
+
+def test_portfolio_updates_carry_the_option_greeks(auth_client, portfolio, django_capture_on_commit_callbacks):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(portfolio_group(portfolio.pk), channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        order(auth_client, portfolio, DEC_CALL_190, "buy", "2")
+    publisher.flush()  # with Redis, committed events leave through a background loop
+
+    async def last_portfolio_update():
+        updates = []
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), 0.2)
+            except TimeoutError:
+                return updates[-1]
+            if message["event"] == "PortfolioUpdate":
+                updates.append(message["data"])
+
+    pushed = async_to_sync(last_portfolio_update)()
+    greeks = auth_client.get("/api/options/greeks", {"portfolio": str(portfolio.pk)}).json()
+    assert pushed["option_greeks"] == greeks["total"] and D(pushed["option_greeks"]["delta"]) > 0
+    # The REST body stays as it was: the Greeks ride on the push (and on GET /api/options/greeks).
+    assert "option_greeks" not in auth_client.get(f"/api/portfolio/{portfolio.pk}").json()
