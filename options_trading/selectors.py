@@ -11,6 +11,7 @@ from options_trading import calculator
 from options_trading.market import GREEK_PLACES, chain_valuation
 from options_trading.models import OptionContract, OptionEvent
 from options_trading.services import option_book
+from portfolios.models import Position
 from portfolios.selectors import portfolio_get_for_user, position_list_for_user
 
 GREEK_NAMES = ("delta", "gamma", "theta", "vega", "rho")
@@ -55,7 +56,11 @@ def portfolio_greeks_for_user(*, user, portfolio_id) -> dict:
 def option_greeks_update_extra(portfolio, open_positions) -> dict:
     """PortfolioUpdate's `option_greeks` (the portfolio totals) for a portfolio holding options;
     nothing for the others, so they pay no pricing on their updates."""
-    positions = [position for position in open_positions if position.instrument.asset_class == "option"]
+    if open_positions is None:
+        positions = list(Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN,
+                                                 instrument__asset_class="option").select_related("instrument"))
+    else:
+        positions = [position for position in open_positions if position.instrument.asset_class == "option"]
     return {"option_greeks": portfolio_greeks(positions)["total"]} if positions else {}
 
 

@@ -1,11 +1,11 @@
 """Realtime payloads for portfolios; called only from portfolios.services."""
 from haunt.realtime import broadcast_on_commit, portfolio_group, positions_group
-from portfolios.selectors import portfolio_open_positions
 from portfolios.serializers import PortfolioOut, PositionOut
 
 
-# Apps that add to PortfolioUpdate: callables (portfolio, open positions) -> dict of extra keys, or
-# {} when they have nothing for this portfolio (options_trading adds its live Greeks).
+# Apps that add to PortfolioUpdate: callables (portfolio, its open positions or None when not at
+# hand) -> dict of extra keys, or {} when they have nothing for this portfolio (options_trading adds
+# its live Greeks).
 PORTFOLIO_UPDATE_EXTRAS: list = []
 
 
@@ -13,10 +13,10 @@ def portfolio_changed(portfolio) -> None:
     """PortfolioUpdate carries the same body as GET /api/portfolio/{id}, plus what the registered
     extras add (`option_greeks` for a portfolio holding options)."""
     data = dict(PortfolioOut(portfolio).data)
-    if PORTFOLIO_UPDATE_EXTRAS:
-        open_positions = portfolio_open_positions(portfolio)
-        for extra in PORTFOLIO_UPDATE_EXTRAS:
-            data.update(extra(portfolio, open_positions))
+    # The open positions a writer already holds (None: the extra reads what it needs itself).
+    open_positions = getattr(portfolio, "open_positions", None)
+    for extra in PORTFOLIO_UPDATE_EXTRAS:
+        data.update(extra(portfolio, open_positions))
     broadcast_on_commit(group=portfolio_group(portfolio.pk), event="PortfolioUpdate", data=data)
 
 

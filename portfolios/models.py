@@ -101,6 +101,12 @@ class Portfolio(models.Model):
     def __str__(self):
         return f"{self.name} ({self.owner_id})"
 
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        # The open positions a writer read once (portfolios.selectors.portfolio_open_positions) are
+        # as stale as the rest of the row was.
+        self.__dict__.pop("open_positions", None)
+
     @property
     def is_competition(self) -> bool:
         return self.competition_id is not None
