@@ -9,10 +9,8 @@ import logging
 import os
 import threading
 
-import redis.asyncio as redis
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -36,7 +34,6 @@ class EventPublisher:
         self._queue: asyncio.Queue | None = None
         self._pending = 0
         self._idle = threading.Condition()
-        self._redis_client: redis.Redis | None = None  # used from the publisher's loop only
 
     def publish(self, group: str, message: dict) -> None:
         layer = get_channel_layer()
@@ -45,15 +42,6 @@ class EventPublisher:
             async_to_sync(layer.group_send)(group, message)
             return
         self._queue_send(lambda: layer.group_send(group, message), f"{message.get('event')} to {group}")
-
-    def publish_to_redis(self, channel: str, payload: bytes) -> None:
-        """A Redis pub/sub message (production profile), in order with the events."""
-        self._queue_send(lambda: self._redis().publish(channel, payload), f"a message on {channel}")
-
-    def _redis(self) -> redis.Redis:
-        if self._redis_client is None:
-            self._redis_client = redis.Redis.from_url(settings.REDIS_URL)
-        return self._redis_client
 
     def _queue_send(self, send, description: str) -> None:
         loop, queue = self._running()
@@ -69,7 +57,7 @@ class EventPublisher:
     def _running(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
         with self._lock:
             if self._pid != os.getpid():
-                self._pid, self._pending, self._redis_client = os.getpid(), 0, None
+                self._pid, self._pending = os.getpid(), 0
                 self._loop = asyncio.new_event_loop()
                 self._queue = asyncio.Queue()
                 threading.Thread(target=self._run, args=(self._loop, self._queue), name="event-publisher",
