@@ -124,7 +124,10 @@ class MarketHub:
         per depth in use."""
         sequence = update["seq"]
         for listener in self.update_listeners:
-            listener(update)
+            try:
+                listener(update)
+            except Exception:  # a failing listener must not keep the update from the sockets
+                logger.exception("Market update listener %r failed", listener)
         quote_subscribers, book_subscribers = self.subscribers[QUOTES], self.subscribers[BOOKS]
         batches: dict = defaultdict(list)  # socket -> its quotes of this update, each encoded once
         for quote in update["quotes"]:
