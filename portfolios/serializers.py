@@ -157,7 +157,9 @@ class PortfolioOut(FastOutput, serializers.ModelSerializer):
         return f"{quantize_money(self._valuation(portfolio).unrealized_pnl):f}"
 
     def get_margin_available(self, portfolio) -> str:
-        return f"{quantize_money(self._valuation(portfolio).equity - portfolio.margin_used):f}"
+        """The buying power the pre-trade checks use: equity not tied up as margin (long positions'
+        cost and shorts' collateral included), so this says what a new order can spend."""
+        return f"{quantize_money(max(self._valuation(portfolio).buying_power, Decimal(0))):f}"
 
     def get_total_pnl(self, portfolio) -> str:
         return f"{quantize_money(portfolio.realized_pnl + self._valuation(portfolio).unrealized_pnl):f}"

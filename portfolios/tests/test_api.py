@@ -250,3 +250,21 @@ def test_leverage_and_risk_values_are_plain_decimal_strings(auth_client, instrum
     assert response.json()["default_leverage"]["stock"] == "2.5"
     assert response.json()["risk_settings"]["max_position_size_pct"] == "20"
     assert response.json()["risk_settings"]["correlation_warning_threshold"] == "0.8"
+
+
+def test_margin_available_is_what_an_order_can_still_spend(auth_client, user):
+    from orders.services import OrderRequest, order_place
+    from orders.tests.books import make_portfolio, publish_eth
+    from haunt.market.services import instruments_sync
+    from haunt.market.universe import spec_by_symbol
+
+    instruments_sync((spec_by_symbol("ETH-USD"),))
+    publish_eth()  # bids 1999 (5), asks 2000 (2), 2001 (3), 2002 (95)
+    portfolio = make_portfolio(user)  # frictionless: fills at the touch, crypto taker fee 0.10 %
+    order_place(user=user, portfolio_id=portfolio.pk, request=OrderRequest(
+        symbol="ETH-USD", side="buy", order_type="market", quantity=Decimal("2")))
+
+    body = auth_client.get(f"/api/portfolio/{portfolio.pk}").json()
+    # The long's 4,000 (and its 4.00 fee) are spent; its value still counts in equity.
+    assert Decimal(body["margin_available"]) == Decimal("5000000") - Decimal("4000") - Decimal("4")
+    assert Decimal(body["equity"]) > Decimal(body["margin_available"])
