@@ -8,6 +8,8 @@ portfolio is refused here exactly as it is a 404 there.
 import json
 import uuid
 
+import orjson
+
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -45,6 +47,11 @@ def portfolio_snapshot(user, portfolio_id) -> dict:
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
+    @classmethod
+    async def encode_json(cls, content) -> str:
+        # The same compact encoding as the market hub's messages (orjson; decimals are strings already).
+        return orjson.dumps(content, default=str).decode()
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
