@@ -55,6 +55,37 @@ def tier_arrays(tiers: Sequence[LeverageTier] = PERP_LEVERAGE_TIERS) -> TierArra
     )
 
 
+def stacked_tier_arrays(tables: Sequence[Sequence[LeverageTier]]) -> TierArrays:
+    """Several tier tables as (table, tier) arrays, for a book whose rows follow different tables
+    (`WatchedBook.table`: perpetual tiers, one tier at the class rates for leveraged spot). Shorter
+    tables are padded with unreachable tiers (floor +inf)."""
+    width = max(len(tiers) for tiers in tables)
+    floors = np.full((len(tables), width), np.inf)
+    rates = np.zeros((len(tables), width))
+    amounts = np.zeros((len(tables), width))
+    for index, tiers in enumerate(tables):
+        one = tier_arrays(tiers)
+        count = len(tiers)
+        floors[index, :count] = one.notional_floors
+        rates[index, :count], rates[index, count:] = one.maintenance_rates, one.maintenance_rates[-1]
+        amounts[index, :count], amounts[index, count:] = one.maintenance_amounts, one.maintenance_amounts[-1]
+    return TierArrays(notional_floors=floors, maintenance_rates=rates, maintenance_amounts=amounts)
+
+
+def _one_table(tiers: TierArrays, index: int) -> TierArrays:
+    """Table `index` of stacked tables, without its padding."""
+    reachable = np.isfinite(tiers.notional_floors[index])
+    return TierArrays(notional_floors=tiers.notional_floors[index][reachable],
+                      maintenance_rates=tiers.maintenance_rates[index][reachable],
+                      maintenance_amounts=tiers.maintenance_amounts[index][reachable])
+
+
+def _rows_tiers(tiers: TierArrays, table: np.ndarray) -> TierArrays:
+    """Each row's own tier table (rows × tiers) from stacked tables."""
+    return TierArrays(notional_floors=tiers.notional_floors[table], maintenance_rates=tiers.maintenance_rates[table],
+                      maintenance_amounts=tiers.maintenance_amounts[table])
+
+
 def _count_reached(values: np.ndarray, boundaries: np.ndarray, dtype=np.intp) -> np.ndarray:
     """How many of `boundaries` each value is at or above. With this few boundaries and unsorted
     values, a comparison per boundary is several times faster than np.searchsorted."""
@@ -115,10 +146,17 @@ def sweep_mark(*, positions: LeveragedPositions, mark_price: float | np.ndarray,
 
 
 def _own_terms(*, side, quantity, entry_price, mark_price, tiers: TierArrays) -> tuple[np.ndarray, np.ndarray]:
-    """Each position's own maintenance margin (tier of its notional at the mark) and unrealized P&L."""
+    """Each position's own maintenance margin (tier of its notional at the mark) and unrealized P&L.
+    `tiers` is one table for every row, or one per row (2-D, from _rows_tiers)."""
     notional = quantity * mark_price
-    tier_index = _count_reached(notional, tiers.notional_floors[1:])
-    maintenance = notional * tiers.maintenance_rates.take(tier_index) - tiers.maintenance_amounts.take(tier_index)
+    if tiers.notional_floors.ndim == 1:
+        tier_index = _count_reached(notional, tiers.notional_floors[1:])
+        maintenance = notional * tiers.maintenance_rates.take(tier_index) - tiers.maintenance_amounts.take(tier_index)
+    else:
+        rows = np.arange(notional.size)
+        tier_index = (notional[:, None] >= tiers.notional_floors[:, 1:]).sum(axis=1)
+        maintenance = (notional * tiers.maintenance_rates[rows, tier_index]
+                       - tiers.maintenance_amounts[rows, tier_index])
     return maintenance, side * quantity * (mark_price - entry_price)
 
 
@@ -143,12 +181,20 @@ def _sweep(*, positions: LeveragedPositions, mark_price, tiers: TierArrays, unre
     )
     directed_base = side * surplus_base
     liquidation_tier = np.zeros(side.shape, dtype=np.intp)
-    for floor, maintenance_at_floor in zip(floors[1:], (floors * rates - amounts)[1:], strict=True):
-        liquidation_tier += directed_base + floor <= side * maintenance_at_floor
+    if floors.ndim == 1:
+        for floor, maintenance_at_floor in zip(floors[1:], (floors * rates - amounts)[1:], strict=True):
+            liquidation_tier += directed_base + floor <= side * maintenance_at_floor
+        tier_rate, tier_amount = rates.take(liquidation_tier), amounts.take(liquidation_tier)
+    else:  # a table per row; its padding tiers (floor +inf) are never reached
+        with np.errstate(invalid="ignore"):
+            for tier in range(1, floors.shape[1]):
+                floor = floors[:, tier]
+                liquidation_tier += np.isfinite(floor) & (
+                    directed_base + floor <= side * (floor * rates[:, tier] - amounts[:, tier]))
+        rows = np.arange(side.size)
+        tier_rate, tier_amount = rates[rows, liquidation_tier], amounts[rows, liquidation_tier]
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = (surplus_base + amounts.take(liquidation_tier)) / (
-            quantity * (rates.take(liquidation_tier) - side)
-        )
+        price = (surplus_base + tier_amount) / (quantity * (tier_rate - side))
     price[directed_base >= 0] = np.nan  # no positive price liquidates (see margin.liquidation_price_tiered)
 
     return MarkSweep(
@@ -186,6 +232,8 @@ class WatchedBook:
     cross_wallet: np.ndarray
     other_pnl: np.ndarray
     other_maintenance: np.ndarray
+    # Each row's tier table (an index into stacked_tier_arrays); None: one table for every row.
+    table: np.ndarray | None = None
 
 
 def sweep_book(*, book: WatchedBook, marks: np.ndarray, tiers: TierArrays) -> MarkSweep:
@@ -193,6 +241,10 @@ def sweep_book(*, book: WatchedBook, marks: np.ndarray, tiers: TierArrays) -> Ma
     cross row against its account's whole cross pool at these marks (summed per account with one
     bincount), each isolated row against its own collateral."""
     mark = marks.take(book.instrument)
+    if book.table is not None:
+        used = np.unique(book.table)
+        # One table in use (a book of perpetuals): its 1-D form, several times faster than per row.
+        tiers = _one_table(tiers, int(used[0])) if used.size == 1 else _rows_tiers(tiers, book.table)
     maintenance, unrealized = _own_terms(side=book.side, quantity=book.quantity, entry_price=book.entry_price,
                                          mark_price=mark, tiers=tiers)
     cross = ~book.isolated

@@ -3,7 +3,7 @@ the insurance fund and liquidations. Reads on behalf of a user filter by owner (
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from derivatives import funding
 from derivatives.account import AccountMargin, PositionRow, account_margin, row_for
@@ -22,12 +22,24 @@ from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
 from haunt.money import RATE_PLACES, quantize_money, quantum
-from portfolios.models import Portfolio, Position
+from portfolios.models import MarginMode, Portfolio, Position
 from portfolios.selectors import portfolio_get_for_user, portfolio_open_positions
 from portfolios.valuation import position_mark
 
 ZERO = Decimal(0)
 RATE_QUANTUM = quantum(RATE_PLACES)
+
+
+def is_margined(position: Position) -> bool:
+    """Whether a position has margin to watch: a perpetual, any leverage, or isolated margin.
+    Unlevered cash positions have none."""
+    return (position.instrument.asset_class == "perpetual" or position.leverage != 1
+            or position.margin_mode == MarginMode.ISOLATED)
+
+
+def margined_positions_filter() -> Q:
+    """is_margined as a query filter on Position."""
+    return Q(instrument__asset_class="perpetual") | ~Q(leverage=1) | Q(margin_mode=MarginMode.ISOLATED)
 
 
 def portfolio_margin(portfolio: Portfolio, open_positions: list[Position] | None = None) -> AccountMargin:

@@ -26,7 +26,7 @@ from derivatives.models import (
     MarginEvent,
     PremiumSample,
 )
-from derivatives.selectors import fund_seed, portfolio_margin
+from derivatives.selectors import fund_seed, is_margined, margined_positions_filter, portfolio_margin
 from derivatives.watcher import LADDER_SETTING
 from haunt.errors import Conflict, DomainError
 from haunt.market import state
@@ -198,8 +198,7 @@ def position_saved(sender, instance: Position, **kwargs) -> None:
     """post_save of a Position (a fill, a funding payment, margin added): once the transaction
     commits, refresh its portfolio's margin — liquidation prices, margin used, margin_history and
     MarginUpdate. Unlevered cash positions have none of that and are skipped."""
-    if not (instance.leverage != 1 or instance.margin_mode == MarginMode.ISOLATED
-            or instance.instrument.asset_class == "perpetual"):
+    if not is_margined(instance):
         return
     portfolio_id = instance.portfolio_id
     closed_id = instance.pk if instance.status == Position.Status.CLOSED else None
@@ -667,7 +666,7 @@ def liquidation_sweep(*, now: datetime | None = None) -> dict[str, int]:
     locks, and the second finds nothing left in breach."""
     now = now or timezone.now()
     portfolio_ids = set(Position.objects.filter(status=Position.Status.OPEN).filter(
-        _margined_filter()).values_list("portfolio_id", flat=True))
+        margined_positions_filter()).values_list("portfolio_id", flat=True))
     liquidated = checked = 0
     for portfolio_id in sorted(portfolio_ids, key=str):
         checked += 1
@@ -682,12 +681,6 @@ def liquidation_sweep(*, now: datetime | None = None) -> dict[str, int]:
                 break  # the account changed: its other positions are checked on the next sweep
     scored = adl_scores_refresh()
     return {"portfolios": checked, "liquidated": liquidated, "adl_scored": scored}
-
-
-def _margined_filter():
-    from django.db.models import Q
-
-    return Q(instrument__asset_class="perpetual") | ~Q(leverage=1) | Q(margin_mode=MarginMode.ISOLATED)
 
 
 def liquidation_warning_send(*, portfolio_id, position_id, symbol: str, threshold: float, margin_ratio: float,

@@ -3,8 +3,9 @@
 Before the feed publishes an update it prices every perpetual's index and mark (Binance's
 formula, derivatives.funding.mark_price) into the perpetual's quote, so the REST quote, the
 WebSocket Quote, the order engine's mark-price triggers and every valuation read the same mark.
-After publishing, it checks the margin of every leveraged perpetual position at the new marks in
-one vectorised sweep (derivatives.liquidation.sweep_book) over an in-memory book of positions,
+After publishing, it checks the margin of every margined position (perpetuals, and spot, stock and
+forex positions held with leverage or isolated margin) at the new prices in one vectorised sweep
+(derivatives.liquidation.sweep_book, each row under its own tier table) over an in-memory book,
 which it refreshes from the rows changed since its last refresh (never a query per position). It
 pushes LiquidationWarning when a position's margin use crosses a threshold of its portfolio's
 ladder (once per crossing, re-armed on recovery) and hands positions in breach to
@@ -24,9 +25,10 @@ import numpy as np
 from django.utils import timezone
 
 from derivatives import funding, liquidation
-from derivatives.account import account_margin
+from derivatives.account import account_margin, tiers_for
+from derivatives.margin import AssetClass
 from derivatives.models import FundingRate
-from derivatives.selectors import margin_rows
+from derivatives.selectors import is_margined, margin_rows, margined_positions_filter
 from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.money import format_decimal, places_of, round_to_step
@@ -56,6 +58,8 @@ class WatchedRow:
     position_id: object
     portfolio_id: object
     symbol: str
+    mark_key: str  # which price the row is marked at (see DerivativesWatcher.marks)
+    table: int  # its tier table, an index into TIER_CLASSES
     side: float
     quantity: float
     entry_price: float
@@ -70,6 +74,19 @@ class WatchedAccount:
     other_pnl: float
     other_maintenance: float
     ladder: tuple[float, ...]
+
+
+# The tier table of each margin class, in the order the book's `table` column indexes them.
+TIER_CLASSES = tuple(AssetClass)
+
+
+def mark_key(position: Position) -> str:
+    """The price a row is marked at, as portfolios.valuation.position_mark marks it: a perpetual at
+    its mark, a long elsewhere at the bid and a short at the ask."""
+    symbol = position.instrument.symbol
+    if position.instrument.asset_class == "perpetual":
+        return symbol
+    return f"{symbol}@{'bid' if position.side == Position.Direction.LONG else 'ask'}"
 
 
 def ladder_of(risk_settings: dict) -> tuple[float, ...]:
@@ -87,7 +104,7 @@ class DerivativesWatcher:
         self.basis: dict[str, deque] = defaultdict(lambda: deque(maxlen=BASIS_SAMPLES))
         self.funding_rates: dict[str, Decimal] = {}
         self.funding_rates_read_at: float | None = None
-        self.tiers = liquidation.tier_arrays()
+        self.tiers = liquidation.stacked_tier_arrays([tiers_for(asset_class) for asset_class in TIER_CLASSES])
         self.rows: dict[object, WatchedRow] = {}
         self.account_rows: dict[object, list] = defaultdict(list)  # portfolio id → its rows' position ids
         self.accounts: dict[object, WatchedAccount] = {}
@@ -99,8 +116,8 @@ class DerivativesWatcher:
         self.row_accounts: list = []  # portfolio id of each book row
         self.level_array = np.zeros(0, dtype=np.int8)  # warning level of each book row
         self.ladders: dict[tuple[float, ...], np.ndarray] = {}  # the book rows under each warning ladder
-        self.symbols: list[str] = []
-        self.marks: dict[str, Decimal] = {}
+        self.symbols: list[str] = []  # the mark keys of the book's instrument column
+        self.marks: dict[str, Decimal] = {}  # perpetual symbol → mark; "SYMBOL@bid" / "SYMBOL@ask" otherwise
 
     # --- marks ---------------------------------------------------------------------------------
 
@@ -162,6 +179,11 @@ class DerivativesWatcher:
         for quote in quotes:
             if quote.get("mark") is not None:
                 self.marks[quote["symbol"]] = Decimal(quote["mark"])
+            else:  # as position_mark: the bid for a long, the ask for a short, else the last trade
+                for side in ("bid", "ask"):
+                    price = quote[side] if quote[side] is not None else quote["last"]
+                    if price is not None:
+                        self.marks[f"{quote['symbol']}@{side}"] = Decimal(price)
         clock = time.monotonic()
         if self.refreshed_at is None or clock - self.refreshed_at >= self.refresh_seconds:
             self.refresh()
@@ -170,11 +192,11 @@ class DerivativesWatcher:
             self.check(now=now)
 
     def refresh(self) -> int:
-        """Re-read the perpetual positions and the accounts changed since the last refresh (by the
+        """Re-read the margined positions and the accounts changed since the last refresh (by the
         rows' own clock, updated_at, whatever time the feed's update carries)."""
         since = None if self.synced_until is None else self.synced_until - SYNC_OVERLAP
         started = timezone.now()
-        positions = Position.objects.filter(instrument__asset_class="perpetual")
+        positions = Position.objects.filter(margined_positions_filter())
         positions = positions.filter(status=Position.Status.OPEN) if since is None else positions.filter(
             updated_at__gte=since)
         changed_portfolios = set(positions.values_list("portfolio_id", flat=True))
@@ -204,7 +226,7 @@ class DerivativesWatcher:
                     del self.rows[key]
                 self.accounts.pop(portfolio_id, None)
                 portfolio = portfolios.get(portfolio_id)
-                if portfolio is None or not any(p.instrument.asset_class == "perpetual" for p in held[portfolio_id]):
+                if portfolio is None or not any(is_margined(position) for position in held[portfolio_id]):
                     continue
                 self._load_account(portfolio, held[portfolio_id], quotes)
 
@@ -213,36 +235,37 @@ class DerivativesWatcher:
         account = account_margin(cash=portfolio.cash, rows=rows)
         isolated_collateral = sum((row.collateral * row.rate for row in rows if row.is_isolated), Decimal(0))
         cross_wallet = account.wallet_balance - isolated_collateral
-        perpetual_pnl = perpetual_maintenance = Decimal(0)
+        watched_pnl = watched_maintenance = Decimal(0)
         for position, row in zip(positions, rows, strict=True):
-            if position.instrument.asset_class != "perpetual":
+            if not row.is_margined:
                 continue
             if not row.is_isolated:
-                perpetual_pnl += row.unrealized_pnl * row.rate
-                perpetual_maintenance += row.maintenance_margin * row.rate
+                watched_pnl += row.unrealized_pnl * row.rate
+                watched_maintenance += row.maintenance_margin * row.rate
             self.account_rows[portfolio.pk].append(position.pk)
             self.rows[position.pk] = WatchedRow(
                 position_id=position.pk, portfolio_id=portfolio.pk, symbol=position.instrument.symbol,
+                mark_key=mark_key(position), table=TIER_CLASSES.index(row.asset_class),
                 side=float(row.side), quantity=float(row.quantity), entry_price=float(row.entry_price),
                 isolated=row.is_isolated, collateral=float(row.collateral), rate=float(row.rate))
         self.accounts[portfolio.pk] = WatchedAccount(
             cross_wallet=float(cross_wallet),
-            other_pnl=float(account.cross_margin_balance - cross_wallet - perpetual_pnl),
-            other_maintenance=float(account.cross_maintenance_margin - perpetual_maintenance),
+            other_pnl=float(account.cross_margin_balance - cross_wallet - watched_pnl),
+            other_maintenance=float(account.cross_maintenance_margin - watched_maintenance),
             ladder=ladder_of(portfolio.risk_settings))
 
     def _rebuild(self) -> None:
         previous_levels = dict(zip(self.keys, self.level_array.tolist(), strict=True))  # warnings survive a rebuild
         rows = list(self.rows.values())
         self.keys = [row.position_id for row in rows]
-        self.symbols = sorted(self._perpetuals())
+        self.symbols = sorted({row.mark_key for row in rows})
         symbol_index = {symbol: index for index, symbol in enumerate(self.symbols)}
         account_ids = list(self.accounts)
         account_index = {portfolio_id: index for index, portfolio_id in enumerate(account_ids)}
         accounts = [self.accounts[portfolio_id] for portfolio_id in account_ids]
         self.row_accounts = [row.portfolio_id for row in rows]
         self.book = liquidation.WatchedBook(
-            instrument=np.array([symbol_index[row.symbol] for row in rows], dtype=np.intp),
+            instrument=np.array([symbol_index[row.mark_key] for row in rows], dtype=np.intp),
             account=np.array([account_index[row.portfolio_id] for row in rows], dtype=np.intp),
             side=np.array([row.side for row in rows]),
             quantity=np.array([row.quantity for row in rows]),
@@ -253,6 +276,7 @@ class DerivativesWatcher:
             cross_wallet=np.array([account.cross_wallet for account in accounts]),
             other_pnl=np.array([account.other_pnl for account in accounts]),
             other_maintenance=np.array([account.other_maintenance for account in accounts]),
+            table=np.array([row.table for row in rows], dtype=np.intp),
         )
         self.level_array = np.array([previous_levels.get(key, 0) for key in self.keys], dtype=np.int8)
         ladders: dict[tuple[float, ...], list[int]] = defaultdict(list)

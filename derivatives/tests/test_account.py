@@ -1,16 +1,20 @@
 """The vectorised sweep over a book of accounts agrees with the Decimal account, row by row."""
+import dataclasses
 from decimal import Decimal
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derivatives.account import PositionRow, account_margin
-from derivatives.liquidation import WatchedBook, sweep_book, tier_arrays
+from derivatives.account import PositionRow, account_margin, tiers_for
+from derivatives.liquidation import WatchedBook, stacked_tier_arrays, sweep_book, tier_arrays
 from derivatives.margin import AssetClass, PositionSide
 
 D = Decimal
 MARKS = (D("50000"), D("3000"))
+# Rows of several margin classes share one book, each with its own tier table (perpetual tiers,
+# one tier at the class rates for the others).
+CLASSES = (AssetClass.CRYPTO_PERPETUAL, AssetClass.CRYPTO_SPOT, AssetClass.STOCK, AssetClass.FOREX)
 
 position = st.tuples(
     st.integers(min_value=0, max_value=1),  # instrument
@@ -19,6 +23,7 @@ position = st.tuples(
     st.integers(min_value=1, max_value=100),  # leverage
     st.booleans(),  # isolated
     st.integers(min_value=-300, max_value=300),  # entry offset from the mark, bps
+    st.sampled_from(CLASSES),
 )
 
 
@@ -30,11 +35,11 @@ def test_sweep_book_matches_the_decimal_account(accounts):
     rows_by_account = []
     for cash, positions in accounts:
         rows = []
-        for index, (instrument, side, notional, leverage, isolated, offset) in enumerate(positions):
+        for index, (instrument, side, notional, leverage, isolated, offset, asset_class) in enumerate(positions):
             entry = MARKS[instrument] * (1 + D(offset) / 10000)
             quantity = D(notional) / entry
             rows.append(PositionRow(
-                key=(len(rows_by_account), index, instrument), asset_class=AssetClass.CRYPTO_PERPETUAL, side=side,
+                key=(len(rows_by_account), index, instrument), asset_class=asset_class, side=side,
                 quantity=quantity, cost=quantity * entry, mark_price=MARKS[instrument], leverage=D(leverage),
                 is_isolated=isolated, is_margined=True, collateral=quantity * entry / leverage if isolated else D(0)))
         rows_by_account.append((D(cash) - sum((row.side * row.cost for row in rows), D(0)), rows))
@@ -58,8 +63,16 @@ def test_sweep_book_matches_the_decimal_account(accounts):
         cross_wallet=np.array(cross_wallets),
         other_pnl=np.zeros(len(rows_by_account)),
         other_maintenance=np.zeros(len(rows_by_account)),
+        table=np.array([CLASSES.index(row.asset_class) for _, row in flat], dtype=np.intp),
     )
-    sweep = sweep_book(book=book, marks=np.array([float(mark) for mark in MARKS]), tiers=tier_arrays())
+    sweep = sweep_book(book=book, marks=np.array([float(mark) for mark in MARKS]),
+                       tiers=stacked_tier_arrays([tiers_for(asset_class) for asset_class in CLASSES]))
+    if all(row.asset_class is AssetClass.CRYPTO_PERPETUAL for _, row in flat):
+        # One table for every row (the perpetual-only book) gives the same answer as the stacked form.
+        one_table = sweep_book(book=dataclasses.replace(book, table=None),
+                               marks=np.array([float(mark) for mark in MARKS]), tiers=tier_arrays())
+        assert np.array_equal(one_table.margin_ratio, sweep.margin_ratio)
+        assert np.array_equal(one_table.liquidation_price, sweep.liquidation_price, equal_nan=True)
     for row, entry in enumerate(expected):
         ratio = float(entry.margin_ratio)
         if ratio > 1e6:  # a margin balance at or within float rounding of zero: both say "far past liquidation"

@@ -246,3 +246,44 @@ def test_spot_crypto_trades_at_up_to_10x_on_margin(user):
     assert account.margin_used == D(8000)
     # Maintenance 5% of 40,000 = 2,000 against a pool of 10,000 less the fee: far from liquidation.
     assert account.cross_maintenance_margin == D(2000)
+
+
+def publish_spot(symbol: str, price: str, *, at: str = "bid") -> list[dict]:
+    """A spot quote as the feed publishes it: no mark (the watcher marks a long at the bid)."""
+    quote, book = quote_at(symbol, price, at=at)
+    del quote["mark"], quote["index"]
+    state.market_state_write(quotes=[quote], books=[book], status={})
+    return [quote]
+
+
+def test_a_leveraged_spot_position_is_watched_on_every_price_update(user):
+    """5 ETH-USD at 2,000 at 10x isolated: collateral 10,000 / 10 = 1,000; maintenance is the class
+    rate, 5% of the notional at the bid. Liquidation where 1,000 + 5 × (p − 2,000) = 0.05 × 5 × p:
+    p = 9,000 / 4.75 = 1,894.74. At a 1,900 bid: 500 against 475 (95% used: the final warning); at
+    1,890: 450 against 472.50, a breach, cured by a partial close. The watcher acts on the price
+    update itself, not the minute sweep."""
+    publish_spot("ETH-USD", "2000", at="ask")
+    portfolio = make_portfolio(user)
+    position = open_position(user, portfolio, symbol="ETH-USD", quantity="5", leverage="10", price="2000")
+    publish_spot("ETH-USD", "2000", at="ask")  # open_position's own quote carries a perpetual's mark
+    assert (position.leverage, position.margin_mode) == (D(10), "isolated")
+    entry = portfolio_margin(Portfolio.objects.get(pk=portfolio.pk)).position(position.pk)
+    assert entry.liquidation_price.quantize(D("0.01")) == D("1894.74")
+    watcher = DerivativesWatcher()
+
+    def watch_spot(price):
+        quotes = publish_spot("ETH-USD", price)
+        watcher.refreshed_at = None
+        watcher.after_publish(quotes=quotes, now=NOW)
+
+    watch_spot("1900")
+    assert Liquidation.objects.count() == 0
+    assert watcher.level_array.tolist() == [3]  # 95% of maintenance used: the last rung of the ladder
+
+    watch_spot("1890")
+    liquidation = Liquidation.objects.get()
+    position.refresh_from_db()
+    # The venue sequence: the smallest close through the book that restores the margin.
+    assert (liquidation.position_id, liquidation.kind) == (position.pk, "partial")
+    assert D(0) < liquidation.quantity < D(5) and position.quantity == D(5) - liquidation.quantity
+    assert portfolio_margin(Portfolio.objects.get(pk=portfolio.pk)).position(position.pk).margin_ratio < 1
