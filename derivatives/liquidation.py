@@ -13,6 +13,7 @@ carry their position margin as the wallet balance and zero for the other positio
 margin and PnL; cross rows carry the cross wallet balance and the account's other positions.
 """
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
@@ -80,12 +81,6 @@ def _one_table(tiers: TierArrays, index: int) -> TierArrays:
                       maintenance_amounts=tiers.maintenance_amounts[index][reachable])
 
 
-def _rows_tiers(tiers: TierArrays, table: np.ndarray) -> TierArrays:
-    """Each row's own tier table (rows × tiers) from stacked tables."""
-    return TierArrays(notional_floors=tiers.notional_floors[table], maintenance_rates=tiers.maintenance_rates[table],
-                      maintenance_amounts=tiers.maintenance_amounts[table])
-
-
 def _count_reached(values: np.ndarray, boundaries: np.ndarray, dtype=np.intp) -> np.ndarray:
     """How many of `boundaries` each value is at or above. With this few boundaries and unsorted
     values, a comparison per boundary is several times faster than np.searchsorted."""
@@ -131,6 +126,10 @@ class MarkSweep:
     liquidation_move: np.ndarray
 
 
+LEVERAGED_POSITION_FIELDS = tuple(field.name for field in dataclasses.fields(LeveragedPositions))
+MARK_SWEEP_FIELDS = tuple(field.name for field in dataclasses.fields(MarkSweep) if field.name != "breached")
+
+
 def sweep_mark(*, positions: LeveragedPositions, mark_price: float | np.ndarray, tiers: TierArrays) -> MarkSweep:
     """Margin ratio, breach mask and distance to liquidation of every position at `mark_price` (one
     price for all, or one per row).
@@ -146,17 +145,10 @@ def sweep_mark(*, positions: LeveragedPositions, mark_price: float | np.ndarray,
 
 
 def _own_terms(*, side, quantity, entry_price, mark_price, tiers: TierArrays) -> tuple[np.ndarray, np.ndarray]:
-    """Each position's own maintenance margin (tier of its notional at the mark) and unrealized P&L.
-    `tiers` is one table for every row, or one per row (2-D, from _rows_tiers)."""
+    """Each position's own maintenance margin (tier of its notional at the mark) and unrealized P&L."""
     notional = quantity * mark_price
-    if tiers.notional_floors.ndim == 1:
-        tier_index = _count_reached(notional, tiers.notional_floors[1:])
-        maintenance = notional * tiers.maintenance_rates.take(tier_index) - tiers.maintenance_amounts.take(tier_index)
-    else:
-        rows = np.arange(notional.size)
-        tier_index = (notional[:, None] >= tiers.notional_floors[:, 1:]).sum(axis=1)
-        maintenance = (notional * tiers.maintenance_rates[rows, tier_index]
-                       - tiers.maintenance_amounts[rows, tier_index])
+    tier_index = _count_reached(notional, tiers.notional_floors[1:])
+    maintenance = notional * tiers.maintenance_rates.take(tier_index) - tiers.maintenance_amounts.take(tier_index)
     return maintenance, side * quantity * (mark_price - entry_price)
 
 
@@ -181,20 +173,12 @@ def _sweep(*, positions: LeveragedPositions, mark_price, tiers: TierArrays, unre
     )
     directed_base = side * surplus_base
     liquidation_tier = np.zeros(side.shape, dtype=np.intp)
-    if floors.ndim == 1:
-        for floor, maintenance_at_floor in zip(floors[1:], (floors * rates - amounts)[1:], strict=True):
-            liquidation_tier += directed_base + floor <= side * maintenance_at_floor
-        tier_rate, tier_amount = rates.take(liquidation_tier), amounts.take(liquidation_tier)
-    else:  # a table per row; its padding tiers (floor +inf) are never reached
-        with np.errstate(invalid="ignore"):
-            for tier in range(1, floors.shape[1]):
-                floor = floors[:, tier]
-                liquidation_tier += np.isfinite(floor) & (
-                    directed_base + floor <= side * (floor * rates[:, tier] - amounts[:, tier]))
-        rows = np.arange(side.size)
-        tier_rate, tier_amount = rates[rows, liquidation_tier], amounts[rows, liquidation_tier]
+    for floor, maintenance_at_floor in zip(floors[1:], (floors * rates - amounts)[1:], strict=True):
+        liquidation_tier += directed_base + floor <= side * maintenance_at_floor
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = (surplus_base + tier_amount) / (quantity * (tier_rate - side))
+        price = (surplus_base + amounts.take(liquidation_tier)) / (
+            quantity * (rates.take(liquidation_tier) - side)
+        )
     price[directed_base >= 0] = np.nan  # no positive price liquidates (see margin.liquidation_price_tiered)
 
     return MarkSweep(
@@ -239,14 +223,15 @@ class WatchedBook:
 def sweep_book(*, book: WatchedBook, marks: np.ndarray, tiers: TierArrays) -> MarkSweep:
     """`sweep_mark` across accounts and symbols at once: each row at its own symbol's mark, each
     cross row against its account's whole cross pool at these marks (summed per account with one
-    bincount), each isolated row against its own collateral."""
+    bincount), each isolated row against its own collateral. With `book.table`, `tiers` are
+    stacked tables and each row follows its own; the rows of each table are swept together."""
     mark = marks.take(book.instrument)
-    if book.table is not None:
-        used = np.unique(book.table)
-        # One table in use (a book of perpetuals): its 1-D form, several times faster than per row.
-        tiers = _one_table(tiers, int(used[0])) if used.size == 1 else _rows_tiers(tiers, book.table)
-    maintenance, unrealized = _own_terms(side=book.side, quantity=book.quantity, entry_price=book.entry_price,
-                                         mark_price=mark, tiers=tiers)
+    groups = _table_groups(book, tiers)
+    maintenance, unrealized = np.empty(mark.size), np.empty(mark.size)
+    for rows, table_tiers in groups:
+        maintenance[rows], unrealized[rows] = _own_terms(
+            side=book.side[rows], quantity=book.quantity[rows], entry_price=book.entry_price[rows],
+            mark_price=mark[rows], tiers=table_tiers)
     cross = ~book.isolated
     accounts = book.cross_wallet.size
     cross_pnl = book.other_pnl + np.bincount(book.account, weights=np.where(cross, unrealized * book.rate, 0.0),
@@ -262,8 +247,29 @@ def sweep_book(*, book: WatchedBook, marks: np.ndarray, tiers: TierArrays) -> Ma
         other_maintenance_margin=np.where(book.isolated, 0.0, row_cross_maintenance - maintenance),
         other_unrealized_pnl=np.where(book.isolated, 0.0, cross_pnl.take(book.account) / book.rate - unrealized),
     )
-    return _sweep(positions=positions, mark_price=mark, tiers=tiers, unrealized=unrealized,
-                  total_maintenance=np.where(book.isolated, maintenance, row_cross_maintenance))
+    total_maintenance = np.where(book.isolated, maintenance, row_cross_maintenance)
+    if len(groups) == 1:
+        return _sweep(positions=positions, mark_price=mark, tiers=groups[0][1], unrealized=unrealized,
+                      total_maintenance=total_maintenance)
+    swept = {name: np.empty(mark.size) for name in MARK_SWEEP_FIELDS}
+    for rows, table_tiers in groups:
+        part = _sweep(positions=LeveragedPositions(**{name: getattr(positions, name)[rows]
+                                                       for name in LEVERAGED_POSITION_FIELDS}),
+                      mark_price=mark[rows], tiers=table_tiers, unrealized=unrealized[rows],
+                      total_maintenance=total_maintenance[rows])
+        for name in MARK_SWEEP_FIELDS:
+            swept[name][rows] = getattr(part, name)
+    return MarkSweep(**swept, breached=swept["margin_ratio"] >= 1.0)
+
+
+def _table_groups(book: WatchedBook, tiers: TierArrays) -> list[tuple[slice | np.ndarray, TierArrays]]:
+    """The book's rows by tier table, each with its table in the one-table (1-D) form."""
+    if book.table is None:
+        return [(slice(None), tiers)]
+    used = np.unique(book.table)
+    if used.size == 1:
+        return [(slice(None), _one_table(tiers, int(used[0])))]
+    return [(np.flatnonzero(book.table == table), _one_table(tiers, int(table))) for table in used]
 
 
 @dataclass(frozen=True, eq=False)
