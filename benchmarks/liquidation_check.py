@@ -64,7 +64,9 @@ def random_book(count: int, rng: np.random.Generator, tiers: TierArrays, spot_sh
         other_pnl=rng.normal(0.0, 0.01, accounts) * cross_margin,
         other_maintenance=rng.uniform(0.0, 0.01, accounts) * cross_margin,
         # The watcher's book gives each row its own tier table (perpetuals here).
-        table=np.where(rng.random(count) < spot_share, TIER_CLASSES.index(AssetClass.CRYPTO_SPOT), 0).astype(np.intp),
+        # grouped by table, as the watcher keeps its rows
+        table=np.sort(np.where(rng.random(count) < spot_share, TIER_CLASSES.index(AssetClass.CRYPTO_SPOT), 0)
+                      ).astype(np.intp),
     )
 
 

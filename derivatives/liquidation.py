@@ -269,6 +269,11 @@ def _table_groups(book: WatchedBook, tiers: TierArrays) -> list[tuple[slice | np
     used = np.unique(book.table)
     if used.size == 1:
         return [(slice(None), _one_table(tiers, int(used[0])))]
+    if np.all(book.table[:-1] <= book.table[1:]):  # rows kept grouped by table: slices, no copies
+        starts = np.searchsorted(book.table, used)
+        ends = np.append(starts[1:], book.table.size)
+        return [(slice(int(start), int(end)), _one_table(tiers, int(table)))
+                for start, end, table in zip(starts, ends, used, strict=True)]
     return [(np.flatnonzero(book.table == table), _one_table(tiers, int(table))) for table in used]
 
 

@@ -256,7 +256,7 @@ class DerivativesWatcher:
 
     def _rebuild(self) -> None:
         previous_levels = dict(zip(self.keys, self.level_array.tolist(), strict=True))  # warnings survive a rebuild
-        rows = list(self.rows.values())
+        rows = sorted(self.rows.values(), key=lambda row: row.table)  # grouped by table: swept as slices
         self.keys = [row.position_id for row in rows]
         self.symbols = sorted({row.mark_key for row in rows})
         symbol_index = {symbol: index for index, symbol in enumerate(self.symbols)}

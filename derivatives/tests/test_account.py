@@ -67,6 +67,16 @@ def test_sweep_book_matches_the_decimal_account(accounts):
     )
     sweep = sweep_book(book=book, marks=np.array([float(mark) for mark in MARKS]),
                        tiers=stacked_tier_arrays([tiers_for(asset_class) for asset_class in CLASSES]))
+    # The watcher keeps its rows grouped by table (each table's rows swept as one slice): the same rows
+    # in that order give the same answers (to the last bits: the per-account sums add in another order).
+    order = np.argsort(book.table, kind="stable")
+    grouped = dataclasses.replace(book, **{name: getattr(book, name)[order] for name in (
+        "instrument", "account", "side", "quantity", "entry_price", "isolated", "collateral", "rate", "table")})
+    grouped_sweep = sweep_book(book=grouped, marks=np.array([float(mark) for mark in MARKS]),
+                               tiers=stacked_tier_arrays([tiers_for(asset_class) for asset_class in CLASSES]))
+    assert np.allclose(grouped_sweep.margin_ratio, sweep.margin_ratio[order], rtol=1e-12, atol=0)
+    assert np.allclose(grouped_sweep.liquidation_price, sweep.liquidation_price[order], rtol=1e-12, atol=0,
+                       equal_nan=True)
     if all(row.asset_class is AssetClass.CRYPTO_PERPETUAL for _, row in flat):
         # One table for every row (the perpetual-only book) gives the same answer as the stacked form.
         one_table = sweep_book(book=dataclasses.replace(book, table=None),
