@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from platform_harness import (  # noqa: E402  (the path is set up above)
     add_platform_arguments,
     create_accounts,
-    ledger_check,
+    finish_run,
     pin_self_to,
     production_platform,
     redis_url,
@@ -102,14 +102,7 @@ def main():
                     print(f"  x{count}: {error}")
                 print(meter.report())
                 print(meter.per_request(arguments.orders))
-        time.sleep(1)
-        ok, text = ledger_check(platform)
-        print("\n" + text)
-        if not ok:
-            print("ledger FAIL: the figures above do not count")
-        print(f"server access logs, status codes: "
-              f"{ {name: dict(codes) for name, codes in platform.access_log_statuses().items()} }")
-        print("process logs since the run began (errors, warnings, tracebacks):\n" + platform.log_excerpt())
+        finish_run(platform)
 
 
 if __name__ == "__main__":

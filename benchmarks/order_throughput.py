@@ -42,7 +42,7 @@ from platform_harness import (  # noqa: E402  (the path is set up above)
     Account,
     add_platform_arguments,
     create_accounts,
-    ledger_check,
+    finish_run,
     pin_self_to,
     production_platform,
     redis_url,
@@ -168,18 +168,11 @@ def main():
             results[kind] = report(kind, samples, phase_start=phase_start, seconds=seconds, warmup=arguments.warmup)
             print(meter.report())
             print(meter.per_request(sum(1 for sample in samples if 200 <= sample.status_code < 300)))
-            if platform.crashed():
-                print(f"PLATFORM PROCESS DIED: {platform.crashed()}")
-        time.sleep(1)  # let the engine finish anything in flight before reading the ledger
-        ok, text = ledger_check(platform)
-        print("\n" + text)
+        ok = finish_run(platform, phases=" over both phases")
         orders_rate = results["orders"]["rate"]
         ceiling_rate = results["ceiling: POST /api/portfolio/{id}/topup"]["rate"]
         print(f"\nsummary: {orders_rate:.1f} orders/s ({orders_rate / ceiling_rate * 100:.0f}% of the top-up ceiling "
               f"{ceiling_rate:.1f}/s); ledger {'PASS' if ok else 'FAIL — the figures above do not count'}")
-        print(f"server access logs, status codes over both phases: "
-              f"{ {name: dict(codes) for name, codes in platform.access_log_statuses().items()} }")
-        print("process logs since the run began (errors, warnings, tracebacks):\n" + platform.log_excerpt())
 
 
 if __name__ == "__main__":

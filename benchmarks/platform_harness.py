@@ -431,6 +431,22 @@ def ledger_check(platform: Platform) -> tuple[bool, str]:
     return ok, "\n".join(lines)
 
 
+def finish_run(platform: Platform, *, phases: str = "") -> bool:
+    """The end of every platform benchmark: the ledger check (a run whose ledger fails does not count),
+    the servers' status codes, and the flagged lines of every process log. Returns whether the ledger holds."""
+    if platform.crashed():
+        print(f"PLATFORM PROCESS DIED: {platform.crashed()}")
+    time.sleep(1)  # let the engine finish anything in flight before reading the ledger
+    ok, text = ledger_check(platform)
+    print("\n" + text)
+    if not ok:
+        print("ledger FAIL: the figures above do not count")
+    print(f"server access logs, status codes{phases}: "
+          f"{ {name: dict(codes) for name, codes in platform.access_log_statuses().items()} }")
+    print("process logs since the run began (errors, warnings, tracebacks):\n" + platform.log_excerpt())
+    return ok
+
+
 def add_platform_arguments(parser) -> None:
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
                         help="PostgreSQL server URL (a fresh database is created on it and dropped at the end)")
