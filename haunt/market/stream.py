@@ -129,21 +129,19 @@ class MarketHub:
             except Exception:  # a failing listener must not keep the update from the sockets
                 logger.exception("Market update listener %r failed", listener)
         quote_subscribers, book_subscribers = self.subscribers[QUOTES], self.subscribers[BOOKS]
-        batches: dict = defaultdict(list)  # socket -> its quotes of this update, each encoded once
+        batches: dict = defaultdict(list)  # socket -> its quotes of this update
         for quote in update["quotes"]:
             sockets = quote_subscribers.get(quote["symbol"])
             if sockets:
-                data, text = orjson.dumps(quote), None
+                data = orjson.dumps(quote).decode()  # once, for the Quote message and every batch
+                text = f'{{"type":"Quote","data":{data},"seq":{sequence}}}'
                 for socket in list(sockets):
                     if socket.batch_quotes:
                         batches[socket].append(data)
-                        continue
-                    if text is None:
-                        text = _encoded("Quote", quote, sequence)
-                    await socket.send_market_text(text)
+                    else:
+                        await socket.send_market_text(text)
         for socket, quotes in batches.items():
-            await socket.send_market_text(
-                f'{{"type":"Quotes","data":[{b",".join(quotes).decode()}],"seq":{sequence}}}')
+            await socket.send_market_text(f'{{"type":"Quotes","data":[{",".join(quotes)}],"seq":{sequence}}}')
         for book in update["books"]:
             sockets = book_subscribers.get(book["symbol"])
             if sockets:
