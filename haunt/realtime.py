@@ -41,13 +41,10 @@ class EventPublisher:
             # The in-process layer's queues belong to the server's own loop: hand the message to it.
             async_to_sync(layer.group_send)(group, message)
             return
-        self._queue_send(lambda: layer.group_send(group, message), f"{message.get('event')} to {group}")
-
-    def _queue_send(self, send, description: str) -> None:
         loop, queue = self._running()
         with self._idle:
             self._pending += 1
-        loop.call_soon_threadsafe(queue.put_nowait, (send, description))
+        loop.call_soon_threadsafe(queue.put_nowait, (layer, group, message))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued event has been handed to the channel layer (process exit, tests)."""
@@ -70,11 +67,11 @@ class EventPublisher:
 
     async def _drain(self, queue: asyncio.Queue) -> None:
         while True:
-            send, description = await queue.get()
+            layer, group, message = await queue.get()
             try:
-                await send()
+                await layer.group_send(group, message)
             except Exception:  # one failed send (Redis restarting) must not stop every later event
-                logger.exception("Could not send %s", description)
+                logger.exception("Could not send %s to %s", message.get("event"), group)
             with self._idle:
                 self._pending -= 1
                 if self._pending == 0:
