@@ -37,11 +37,12 @@ class ChainValuation:
     volatility: np.ndarray
     moneyness: np.ndarray
     valuation: pricing.OptionValuation
+    spread_vega: np.ndarray  # what the quotes' width is made from (see chain_valuation)
 
     def quotes(self) -> surface.OptionQuotes:
         first = self.contracts[0]
         return surface.option_quotes(
-            price=self.valuation.price, vega=self.valuation.vega, moneyness=self.moneyness,
+            price=self.valuation.price, vega=self.spread_vega, moneyness=self.moneyness,
             time_to_expiry=self.time_to_expiry, tier=first.underlying.liquidity_tier,
             tick_size=first.instrument.tick_size, lot_size=first.instrument.lot_size)
 
@@ -69,8 +70,15 @@ def chain_valuation(*, contracts: list[OptionContract], now: datetime, greeks: b
     moneyness = np.log(strikes / forward) / (volatility * np.sqrt(np.maximum(years, 1e-6)))
     valuation = _valuation(is_call=is_call, american=american, spot=float(spot), strikes=strikes, years=years,
                            rate=rate, volatility=volatility, greeks=greeks)
+    # Quotes are as wide as the European vega makes them, whether or not the Greeks were asked for
+    # (the tree's vega is not computed for prices only): a contract has one quote at one spot and
+    # moment, whether a chain, an order or the market stream made it. Close enough for a spread.
+    spread_vega = pricing.european_valuation(option_type=is_call, spot=float(spot), strike=strikes,
+                                             time_to_expiry=years, rate=rate, dividend_yield=0.0,
+                                             volatility=volatility).vega
     return ChainValuation(contracts=contracts, spot=spot, rate=rate, dividend_yield=0.0, time_to_expiry=years,
-                          volatility=volatility, moneyness=moneyness, valuation=valuation)
+                          volatility=volatility, moneyness=moneyness, valuation=valuation,
+                          spread_vega=np.asarray(spread_vega, dtype=float))
 
 
 def _valuation(*, is_call, american, spot, strikes, years, rate, volatility, greeks) -> pricing.OptionValuation:
@@ -88,8 +96,6 @@ def _valuation(*, is_call, american, spot, strikes, years, rate, volatility, gre
         else:
             columns["price"][style_mask] = (pricing.european_price if european_style else pricing.american_price)(
                 **inputs)
-            # Quotes need vega for their width: the European vega is close enough for a spread.
-            columns["vega"][style_mask] = pricing.european_valuation(**inputs).vega
     return pricing.OptionValuation(**columns)
 
 
