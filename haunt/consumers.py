@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from haunt.errors import DomainError
 from haunt.market import state
 from haunt.market.models import Instrument
-from haunt.market.stream import BOOKS, QUOTES, cut_book, market_hub
+from haunt.market.stream import BOOKS, QUOTES, cut_book, derived_quotes_resolve, market_hub
 from haunt.realtime import orders_group, portfolio_group, positions_group
 from portfolios.selectors import portfolio_get_for_user
 from portfolios.serializers import PortfolioOut
@@ -37,6 +37,15 @@ def active_symbols() -> set[str]:
 
 
 @database_sync_to_async
+def derived_quotes(symbols: list[str]) -> dict:
+    try:
+        return derived_quotes_resolve(symbols)
+    except DomainError as error:
+        error.field = "symbols"  # the request's field, whichever symbol of it was refused
+        raise
+
+
+@database_sync_to_async
 def owned_portfolio_id(user, portfolio_id) -> str:
     return str(portfolio_get_for_user(user=user, portfolio_id=portfolio_id).pk)
 
@@ -44,6 +53,14 @@ def owned_portfolio_id(user, portfolio_id) -> str:
 @database_sync_to_async
 def portfolio_snapshot(user, portfolio_id) -> dict:
     return dict(PortfolioOut(portfolio_get_for_user(user=user, portfolio_id=portfolio_id)).data)
+
+
+def symbol_list(content: dict) -> list[str]:
+    """The message's `symbols`, de-duplicated in their order."""
+    symbols = content.get("symbols")
+    if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
+        raise DomainError('"symbols" must be a non-empty list of symbols.', field="symbols")
+    return list(dict.fromkeys(symbols))
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
@@ -111,14 +128,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(error_message(error.code, error.message, error.field))
 
     # --- market data -------------------------------------------------------------------
-    async def _symbols(self, content, *, subscribing_to: str | None = None) -> list[str]:
-        """The message's symbols, de-duplicated and checked; when `subscribing_to` quotes or books,
-        also checked against the per-connection subscription limit (leaving is always allowed)."""
-        symbols = content.get("symbols")
-        if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
-            raise DomainError('"symbols" must be a non-empty list of symbols.', field="symbols")
-        symbols = list(dict.fromkeys(symbols))
-        unknown = sorted(set(symbols) - await active_symbols())
+    async def _symbols(self, content, *, subscribing_to: str | None = None, derived=()) -> list[str]:
+        """The message's symbols, de-duplicated and checked (`derived`: those already resolved as
+        derived quotes, which need no instrument of the feed); when `subscribing_to` quotes or
+        books, also checked against the per-connection subscription limit (leaving is always allowed)."""
+        symbols = symbol_list(content)
+        unknown = sorted(set(symbols) - set(derived) - await active_symbols())
         if unknown:
             raise DomainError(f"Unknown symbols: {', '.join(unknown)}.", code="unknown_symbol", field="symbols")
         if subscribing_to is not None:
@@ -139,7 +154,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.joined.discard(group)
 
     async def subscribe_quotes(self, content):
-        symbols = await self._symbols(content, subscribing_to=QUOTES)
+        # Option contracts are quoted off their underlying's updates (haunt.market.stream); resolving
+        # them lists them on demand and publishes their quotes, so the snapshot below is current.
+        derived = await derived_quotes(symbol_list(content))
+        symbols = await self._symbols(content, subscribing_to=QUOTES, derived=derived)
         batch = content.get("batch", self.batch_quotes)
         if not isinstance(batch, bool):
             raise DomainError('"batch" must be true or false.', field="batch")
@@ -147,6 +165,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         hub = market_hub()
         await hub.start()
         hub.subscribe(self, QUOTES, symbols)
+        hub.derive(derived)
         await self.send_json({"type": "Subscribed", "data": {"channel": "quotes", "symbols": symbols, "batch": batch}})
         quotes = await sync_to_async(state.quotes_read, thread_sensitive=False)(symbols)
         snapshot = [quotes[symbol] for symbol in symbols if symbol in quotes]

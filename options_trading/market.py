@@ -5,7 +5,9 @@ Option contracts are not stepped by the market feed: their quotes are made from 
 live mid, the volatility surface (options_trading.surface) and the pricing kernels
 (options_trading.pricing: Black-Scholes-Merton for European options, the Leisen-Reimer tree for
 American ones), and written into the same market state the feed writes (haunt.market.state), so
-the order services, the trigger engine and valuations read them like any other quote.
+the order services, the trigger engine and valuations read them like any other quote. Sockets
+following a contract get its quote made off every feed update of the underlying
+(option_quotes_at, through haunt.market.stream's derived quotes).
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,6 +111,37 @@ def option_quotes_publish(*, contracts: list[OptionContract], now: datetime,
     the quotes by symbol. Contracts whose underlying has no price yet are skipped."""
     if not contracts:
         return {}
+    quote_rows, book_rows = _market_rows(contracts=contracts, now=now, valuation=valuation)
+    values = {state.quote_key(quote["symbol"]): quote for quote in quote_rows}
+    values.update({state.book_key(book["symbol"]): book for book in book_rows})
+    cache.set_many(values, timeout=state.STATE_TTL_SECONDS)
+    return {quote["symbol"]: quote for quote in quote_rows}
+
+
+def option_quotes_at(quote: dict, contracts: list[OptionContract]) -> list[dict]:
+    """The quotes of contracts on one underlying made from one feed ``quote`` of it: at its mid (its
+    last when a side is empty, as valuations read it) at the moment it was published, so each is the
+    quote a chain built at that price and moment shows. Contracts expired by then are left out.
+    The market stream's pricing function for option contracts (haunt.market.stream.DerivedQuote):
+    no database, no cache."""
+    if quote["bid"] is not None and quote["ask"] is not None:
+        spot = (Decimal(quote["bid"]) + Decimal(quote["ask"])) / 2
+    elif quote["last"] is not None:
+        spot = Decimal(quote["last"])
+    else:
+        return []
+    now = datetime.fromisoformat(quote["timestamp"])
+    live = [contract for contract in contracts if contract.expires_at > now]
+    if not live:
+        return []
+    valuation = chain_valuation(contracts=live, now=now, greeks=False, spot=spot)
+    quote_rows, _ = _market_rows(contracts=live, now=now, valuation=valuation)
+    return quote_rows
+
+
+def _market_rows(*, contracts: list[OptionContract], now: datetime,
+                 valuation: ChainValuation | None) -> tuple[list[dict], list[dict]]:
+    """The quote and the five-level book of each contract, as the market state holds them."""
     valuation = valuation or chain_valuation(contracts=contracts, now=now, greeks=False)
     quotes = valuation.quotes()
     timestamp = now.isoformat().replace("+00:00", "Z")
@@ -127,10 +160,7 @@ def option_quotes_publish(*, contracts: list[OptionContract], now: datetime,
                            "last": format_decimal((bid + ask) / 2, price_places + 1), "bid_size": bids[0][1],
                            "ask_size": asks[0][1]})
         book_rows.append({**common, "bids": bids, "asks": asks})
-    values = {state.quote_key(quote["symbol"]): quote for quote in quote_rows}
-    values.update({state.book_key(book["symbol"]): book for book in book_rows})
-    cache.set_many(values, timeout=state.STATE_TTL_SECONDS)
-    return {quote["symbol"]: quote for quote in quote_rows}
+    return quote_rows, book_rows
 
 
 def contract_values_at(*, contract: OptionContract, spots: np.ndarray, now: datetime) -> np.ndarray:

@@ -10,11 +10,18 @@ the hub encodes each quote once and hands the same text to every socket that wan
 
 Every Quote and OrderBook message carries the feed update's sequence number (`seq`), so a client
 sees a gap when it missed an update.
+
+Some instruments are not stepped by the feed but quoted off one that is (option contracts off their
+underlying). The app that owns them registers a resolver in DERIVED_QUOTE_RESOLVERS; while a socket
+of the hub follows such a symbol, each update of the symbol it derives from makes its quote (off the
+event loop), and the quote goes out with the update's own quotes, under the same `seq`.
 """
 import asyncio
 import logging
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
@@ -37,6 +44,31 @@ class MarketSubscriber(Protocol):
     async def send_market_text(self, text: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class DerivedQuote:
+    """A symbol quoted off another's feed quotes: `price(quote, terms)` makes, from one feed quote of
+    `from_symbol`, the quotes of every derived symbol it is given the `terms` of (those sharing this
+    `price`). It runs in a worker thread and must not touch the database."""
+
+    from_symbol: str
+    terms: object
+    price: Callable[[dict, list], list[dict]]
+
+
+# Functions of a list of symbols answering the ones their app quotes off the feed, as DerivedQuote by
+# symbol, registered in the app's AppConfig.ready; each may read the database and raises DomainError
+# for a symbol it owns but cannot quote (an expired contract).
+DERIVED_QUOTE_RESOLVERS: list[Callable[[list[str]], dict[str, DerivedQuote]]] = []
+
+
+def derived_quotes_resolve(symbols: list[str]) -> dict[str, DerivedQuote]:
+    """The derived symbols among `symbols` (synchronous: resolvers read the database)."""
+    derived: dict[str, DerivedQuote] = {}
+    for resolve in DERIVED_QUOTE_RESOLVERS:
+        derived.update(resolve(symbols))
+    return derived
+
+
 def update_message(*, sequence: int, quotes: list[dict], books: list[dict]) -> bytes:
     """One feed update as the hub receives it."""
     return orjson.dumps({"seq": sequence, "quotes": quotes, "books": books})
@@ -52,6 +84,9 @@ class MarketHub:
     def __init__(self):
         self.subscribers: dict[str, dict[str, set]] = {QUOTES: defaultdict(set), BOOKS: defaultdict(set)}
         self.update_listeners: list = []  # callables given every whole update (the order engine)
+        # Derived symbols followed here, by the feed symbol they are made from, and the way back.
+        self.derived: dict[str, dict[str, DerivedQuote]] = {}
+        self._derived_from: dict[str, str] = {}
         self._listener: asyncio.Task | None = None
         self._listening: asyncio.Event | None = None
 
@@ -66,6 +101,23 @@ class MarketHub:
                 sockets.discard(subscriber)
                 if not sockets:
                     del self.subscribers[kind][symbol]
+                    if kind == QUOTES and symbol in self._derived_from:
+                        self._underive(symbol)
+
+    def derive(self, derived: dict[str, DerivedQuote]) -> None:
+        """Make these symbols' quotes on every update of the symbols they derive from (call after
+        subscribing a socket to them: the last socket to leave a symbol stops it)."""
+        for symbol, derivation in derived.items():
+            if symbol in self.subscribers[QUOTES]:
+                self.derived.setdefault(derivation.from_symbol, {})[symbol] = derivation
+                self._derived_from[symbol] = derivation.from_symbol
+
+    def _underive(self, symbol: str) -> None:
+        from_symbol = self._derived_from.pop(symbol)
+        followed = self.derived[from_symbol]
+        del followed[symbol]
+        if not followed:
+            del self.derived[from_symbol]
 
     def symbols_of(self, subscriber: MarketSubscriber, kind: str) -> set[str]:
         return {symbol for symbol, sockets in self.subscribers[kind].items() if subscriber in sockets}
@@ -121,27 +173,26 @@ class MarketHub:
 
     async def deliver(self, update: dict) -> None:
         """Write one feed update to the subscribed sockets: each quote encoded once, each book once
-        per depth in use."""
+        per depth in use. Derived quotes are made in a worker thread while the feed's own go out,
+        then follow them (and join the same batches)."""
         sequence = update["seq"]
         for listener in self.update_listeners:
             try:
                 listener(update)
             except Exception:  # a failing listener must not keep the update from the sockets
                 logger.exception("Market update listener %r failed", listener)
-        quote_subscribers, book_subscribers = self.subscribers[QUOTES], self.subscribers[BOOKS]
+        derived = None
+        if self.derived:
+            work = self._derivation_work(update["quotes"])
+            if work:
+                derived = asyncio.ensure_future(asyncio.to_thread(_derived_quotes, work))
         batches: dict = defaultdict(list)  # socket -> its quotes of this update
-        for quote in update["quotes"]:
-            sockets = quote_subscribers.get(quote["symbol"])
-            if sockets:
-                data = orjson.dumps(quote).decode()  # once, for the Quote message and every batch
-                text = f'{{"type":"Quote","data":{data},"seq":{sequence}}}'
-                for socket in list(sockets):
-                    if socket.batch_quotes:
-                        batches[socket].append(data)
-                    else:
-                        await socket.send_market_text(text)
+        await self._send_quotes(update["quotes"], sequence, batches)
+        if derived is not None:
+            await self._send_quotes(await derived, sequence, batches)
         for socket, quotes in batches.items():
             await socket.send_market_text(f'{{"type":"Quotes","data":[{",".join(quotes)}],"seq":{sequence}}}')
+        book_subscribers = self.subscribers[BOOKS]
         for book in update["books"]:
             sockets = book_subscribers.get(book["symbol"])
             if sockets:
@@ -151,6 +202,44 @@ class MarketHub:
                     if depth not in by_depth:
                         by_depth[depth] = _encoded("OrderBook", cut_book(book, depth), sequence)
                     await socket.send_market_text(by_depth[depth])
+
+    async def _send_quotes(self, quotes: list[dict], sequence: int, batches: dict) -> None:
+        """Each quote's Quote message to its unbatched sockets; its text kept for the batched ones."""
+        quote_subscribers = self.subscribers[QUOTES]
+        for quote in quotes:
+            sockets = quote_subscribers.get(quote["symbol"])
+            if sockets:
+                data = orjson.dumps(quote).decode()  # once, for the Quote message and every batch
+                text = f'{{"type":"Quote","data":{data},"seq":{sequence}}}'
+                for socket in list(sockets):
+                    if socket.batch_quotes:
+                        batches[socket].append(data)
+                    else:
+                        await socket.send_market_text(text)
+
+    def _derivation_work(self, quotes: list[dict]) -> list[tuple[dict, dict]]:
+        """The update's quotes that derived symbols followed here are made from, each with the terms
+        of those symbols grouped by pricing function (copied: sockets may come and go meanwhile)."""
+        work = []
+        for quote in quotes:
+            followed = self.derived.get(quote["symbol"])
+            if followed:
+                by_price: dict = defaultdict(list)
+                for derivation in followed.values():
+                    by_price[derivation.price].append(derivation.terms)
+                work.append((quote, by_price))
+        return work
+
+
+def _derived_quotes(work: list[tuple[dict, dict]]) -> list[dict]:
+    made = []
+    for quote, by_price in work:
+        for price, terms in by_price.items():
+            try:
+                made.extend(price(quote, terms))
+            except Exception:  # one failed pricing must not hold up the other derived quotes
+                logger.exception("Could not make the quotes derived from %s", quote["symbol"])
+    return made
 
 
 def cut_book(book: dict, depth: int) -> dict:
