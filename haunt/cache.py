@@ -4,6 +4,8 @@ Django's RedisCacheClient builds a new redis.Redis for every cache call (one per
 throttle read), and each construction fills ~1,300 response callbacks: about 1.5 ms per order on
 the write path. A redis.Redis over a connection pool is safe to share between threads, so one per
 pool is kept and reused.
+
+It also counts requests per throttle window in one round trip (``count_in_window``).
 """
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
@@ -25,3 +27,14 @@ class ReusedClientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def count_in_window(self, key: str, timeout: int) -> int:
+        """Add one to the counter at `key` and return it; a new counter lives `timeout` seconds.
+        One round trip (INCR and EXPIRE NX pipelined), where Django's add-then-incr costs three."""
+        client = self._cache.get_client(write=True)
+        pipeline = client.pipeline(transaction=False)
+        full_key = self.make_and_validate_key(key)
+        pipeline.incr(full_key)
+        pipeline.expire(full_key, timeout, nx=True)
+        count, _ = pipeline.execute()
+        return count
