@@ -12,6 +12,7 @@ from derivatives.selectors import portfolio_margin
 from haunt.errors import DomainError
 from haunt.market.models import Candle
 from haunt.market.selectors import conversion_rate
+from orders.market_view import live_prices
 from portfolios.models import Position
 from portfolios.risk_settings import leverage_default
 from portfolios.selectors import open_position_in, portfolio_open_positions
@@ -23,7 +24,9 @@ class RiskCheckFailed(DomainError):
 
 
 # Checks of an asset class's own for opening orders (option margin), registered by the app that
-# owns the class in its AppConfig.ready; each raises RiskCheckFailed to refuse the order.
+# owns the class in its AppConfig.ready; each raises RiskCheckFailed to refuse the order. They run
+# at placement (`request` is the OrderRequest) and again when the order executes later (`request`
+# is the Order: side and limit_price alike), see asset_class_checks_at_execution.
 ASSET_CLASS_CHECKS: dict[str, list] = {}
 
 
@@ -123,6 +126,25 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
             _violate(warnings, settings, "max_open_positions",
                      f"{open_count} positions are open; the limit is {settings['max_open_positions']}.")
     return warnings
+
+
+def asset_class_checks_at_execution(*, portfolio, order, quantity: Decimal) -> None:
+    """Run the order's asset-class checks again as `quantity` of it executes, on the part that
+    opens or grows a position, at the live prices of that moment: an order that waited (placed
+    while the market was closed, or a resting limit) was checked against the portfolio it was
+    placed in, and a short option it sells must still be covered by the margin left now.
+    Raises RiskCheckFailed. Classes without checks pay one dictionary lookup."""
+    checks = ASSET_CLASS_CHECKS.get(order.instrument.asset_class)
+    if not checks:
+        return
+    position = open_position_in(portfolio, order.instrument_id)
+    same_side = position is not None and (position.side == Position.Direction.LONG) == (order.side == "buy")
+    opening = quantity - (Decimal(0) if position is None or same_side else min(position.quantity, quantity))
+    if opening <= 0:
+        return
+    prices = live_prices(order.instrument.symbol)
+    for check in checks:
+        check(portfolio=portfolio, instrument=order.instrument, request=order, prices=prices, opening=opening)
 
 
 def _check_final_warning(*, portfolio, instrument, request, position, leverage: Decimal) -> None:

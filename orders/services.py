@@ -24,7 +24,7 @@ from orders import triggers
 from portfolios.positions import lot_ids_check, position_apply_fill, position_exits_changed, positions_wipe
 from portfolios.selectors import open_position_in, position_get_for_user
 from portfolios.valuation import buying_power
-from orders.risk import order_leverage, pre_trade_checks
+from orders.risk import RiskCheckFailed, asset_class_checks_at_execution, order_leverage, pre_trade_checks
 from orders.selectors import order_get_for_user
 from portfolios.models import LedgerEntry, Portfolio, Position
 from portfolios.selectors import portfolio_get
@@ -252,6 +252,8 @@ def _execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
     if quantity == 0:
         _finish(order, OrderStatus.CANCELLED, NOTHING_TO_REDUCE, OrderEvent.Kind.CANCELLED)
         return
+    if not _passes_execution_checks(order=order, portfolio=portfolio, quantity=quantity):
+        return
     result = _simulate(order=order, portfolio=portfolio, book=book, quantity=quantity)
     cost = sum((piece.fill_price * piece.quantity for piece in result.slices), Decimal(0)) \
         * order.instrument.contract_multiplier + result.total_fee
@@ -285,6 +287,20 @@ def _execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
         # A market order bigger than the visible book keeps taking liquidity on the next updates.
         order.execute_after = now
         order.save(update_fields=["execute_after", "updated_at"])
+
+
+def _passes_execution_checks(*, order: Order, portfolio: Portfolio, quantity: Decimal) -> bool:
+    """The asset-class checks at the moment of execution (option margin for a short sold after it
+    waited); an order they refuse now is rejected, or its rest cancelled if part has filled."""
+    try:
+        asset_class_checks_at_execution(portfolio=portfolio, order=order, quantity=quantity)
+    except RiskCheckFailed as refusal:
+        if order.filled_quantity:
+            _finish(order, OrderStatus.CANCELLED, refusal.message, OrderEvent.Kind.CANCELLED)
+        else:
+            _finish(order, OrderStatus.REJECTED, refusal.message, OrderEvent.Kind.REJECTED)
+        return False
+    return True
 
 
 def _tradable_quantity(*, order: Order, portfolio: Portfolio) -> Decimal:
@@ -662,6 +678,8 @@ def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime,
         if update.queue_ahead != order.queue_ahead:
             order.queue_ahead = update.queue_ahead  # trades worked through part of the queue ahead
             order.save(update_fields=["queue_ahead", "updated_at"])
+        return
+    if not _passes_execution_checks(order=order, portfolio=portfolio, quantity=update.fill_quantity):
         return
     # Resting orders reserve no cash, so the fill is checked against buying power as it happens.
     cost = update.fill_price * update.fill_quantity * order.instrument.contract_multiplier + update.fee
