@@ -27,25 +27,23 @@ from enum import IntEnum, StrEnum
 import numpy as np
 from scipy.special import erfcx, erfinv, ndtr, ndtri
 
+from options_trading.exercise_boundary import american_put
+
 DAYS_PER_YEAR = 365.0
 PERCENTAGE_POINT = 0.01
 
 DEFAULT_TREE_STEPS = 203
-"""Steps of the finer of the two Leisen-Reimer trees behind an American premium (the coarser has
-about a third as many). Vega and rho come from plain trees a third as deep.
+"""Depth of the Leisen-Reimer trees behind American vega and rho (trees a third as deep, or this
+deep where the spot is near the exercise boundary), and of the tree that prices the American
+options the collocation of :mod:`options_trading.exercise_boundary` does not cover.
 
-Measured against QuantLib's converged price (its QdFp engine with the high-precision scheme), the
-premium is within $0.001 for 105 of the 108 contracts of the module tests' grid (worst $0.0035),
-for 1,490 of 1,500 random contracts on a $100 underlying (strikes 60%-160% of spot, 1 day to 3
-years, volatility 5%-150%, rates 0-8%, yields 0-5%: 99th percentile $0.0007, worst $0.0059) and
-for 1,956 of the 2,000 contracts of the benchmark chain (worst $0.0051).
-
-The misses are long-dated in-the-money options whose spot sits near the early-exercise boundary.
-There the tree error is c/steps with a c that swings by a factor of two as the step count moves
-the boundary across the nodes, so no extrapolation between step counts removes it and depth buys
-little: at 405 steps (four times the work) 1,493 of the 1,500 random contracts are within $0.001
-and the worst is $0.0029, and a plain 4,001-step tree is still $0.0004 off on the worst contract
-of the chain."""
+With ``steps`` given, :func:`american_price` prices on trees that deep; at this depth, Richardson
+extrapolated, the premium is within $0.001 of QuantLib's converged price for only 1,490 of 1,500
+random contracts (worst $0.0059): long-dated in-the-money options whose spot sits near the
+early-exercise boundary, where the tree error is c/steps with a c that swings by a factor of two
+as the step count moves the boundary across the nodes. No extrapolation between step counts
+removes that, and depth buys little (a plain 4,999-step tree is still $0.0004 off). That is why
+the default premium does not come from a tree."""
 
 _VOLATILITY_BUMP = 0.0001
 _RATE_BUMP = 0.00005
@@ -188,29 +186,50 @@ def american_price(
     rate,
     dividend_yield,
     volatility,
-    steps: int = DEFAULT_TREE_STEPS,
+    steps: int | None = None,
     extrapolate: bool = True,
 ) -> np.ndarray:
-    """Premium of American options on a Leisen-Reimer binomial tree.
+    """Premium of American options.
 
-    ``steps`` (made odd, as the tree requires) is the depth of the tree. With ``extrapolate`` the
-    price is Richardson-extrapolated from this tree and one about a third as deep, which removes
-    the first-order error of discrete exercise; without it the result is the plain tree price,
-    the same number QuantLib's ``BinomialVanillaEngine("lr", steps)`` returns. Volatility must be
-    positive wherever early exercise can matter.
+    By default (``steps=None``) the premium is not a tree's: it is the European value plus the
+    early-exercise premium integrated over the exercise boundary, which is solved by spectral
+    collocation (Andersen-Lake-Offengelder, :mod:`options_trading.exercise_boundary`). It is
+    within $0.0001 of QuantLib's converged price on every contract tested, where a tree of a few
+    hundred steps misses by up to $0.006 near the exercise boundary (see
+    :data:`DEFAULT_TREE_STEPS`). It covers calls with ``dividend_yield > 0`` and ``rate >= 0`` and
+    puts with ``rate > 0`` and ``dividend_yield >= 0``; early exercise under other signs of the
+    rate and yield (a negative yield, or a put with ``dividend_yield < rate < 0``, whose exercise
+    region has two boundaries) is priced on the default tree instead.
+
+    With ``steps`` the premium comes from a Leisen-Reimer binomial tree that deep (made odd, as
+    the tree requires). With ``extrapolate`` the price is Richardson-extrapolated from this tree
+    and one about a third as deep, which removes the first-order error of discrete exercise;
+    without it the result is the plain tree price, the same number QuantLib's
+    ``BinomialVanillaEngine("lr", steps)`` returns. Volatility must be positive wherever early
+    exercise can matter.
 
     Calls with ``dividend_yield <= 0 <= rate`` and puts with ``rate <= 0 <= dividend_yield`` are
     never worth exercising early, so they are priced exactly as European options.
     """
+    _check_tree_choice(steps, extrapolate)
     sign, s, k, t, r, q, v = _pricing_inputs(
         option_type, spot, strike, time_to_expiry, rate, dividend_yield, volatility
     )
     shape = s.shape
     price = _BlackScholesTerms(sign, s, k, t, r, q, v).price().ravel()
-    on_tree = _needs_tree(sign, t, r, q).ravel()
-    if on_tree.any():
-        contracts = _flat_contracts(on_tree, sign, s, k, t, r, q, v)
-        price[on_tree] = _extrapolated_tree(contracts, steps, extrapolate).price
+    early = _may_exercise_early(sign, t, r, q).ravel()
+    if early.any():
+        contracts = _flat_contracts(early, sign, s, k, t, r, q, v)
+        if steps is None:
+            collocated = _collocated(contracts)
+            values = np.empty(contracts.spot.size)
+            values[collocated] = _collocation(_subset(contracts, collocated)).price
+            if not collocated.all():
+                others = _subset(contracts, ~collocated)
+                values[~collocated] = _extrapolated_tree(others, DEFAULT_TREE_STEPS, True).price
+            price[early] = values
+        else:
+            price[early] = _extrapolated_tree(contracts, steps, extrapolate).price
     return price.reshape(shape)[()]
 
 
@@ -223,20 +242,27 @@ def american_valuation(
     rate,
     dividend_yield,
     volatility,
-    steps: int = DEFAULT_TREE_STEPS,
+    steps: int | None = None,
     extrapolate: bool = True,
 ) -> OptionValuation:
-    """Premium and Greeks of American options on the tree of :func:`american_price`.
+    """Premium and Greeks of American options, the premium as in :func:`american_price`.
 
-    Delta and gamma are finite differences over the tree's nodes one and two steps in, as in
-    QuantLib's binomial engine. Theta follows from the Black-Scholes equation, which holds
-    wherever holding beats exercising (there theta = rV - (r-q)SΔ - ½σ²S²Γ). Where immediate
-    exercise is optimal the option is its exercise value: delta is ±1 and the other Greeks are 0.
-    Vega and rho are forward differences of plain (not extrapolated) tree prices a third as deep,
-    with volatility bumped up by 0.01 and the rate by 0.005 percentage point, or of full-depth
-    tree prices where the spot is within two steps of the exercise boundary. Options that are
-    never exercised early get the analytic European Greeks.
+    By default the premium, delta and gamma come from the collocation of the exercise boundary:
+    the boundary does not depend on the spot, so delta and gamma are the exact spot derivatives
+    of the collocation premium (European delta and gamma plus the derivatives of the
+    early-exercise integral, taken under the integral). With ``steps`` (and for the contracts the
+    collocation does not cover) they come from the tree instead: finite differences over its
+    nodes one and two steps in, as in QuantLib's binomial engine, extrapolated like the premium.
+
+    Theta follows from the Black-Scholes equation, which holds wherever holding beats exercising
+    (there theta = rV - (r-q)SΔ - ½σ²S²Γ). Where immediate exercise is optimal the option is its
+    exercise value: delta is ±1 and the other Greeks are 0. Vega and rho are forward differences
+    of plain (not extrapolated) tree prices a third as deep as ``steps`` (default
+    :data:`DEFAULT_TREE_STEPS`), with volatility bumped up by 0.01 and the rate by 0.005
+    percentage point, or of full-depth tree prices where the spot is within two steps of the
+    exercise boundary. Options that are never exercised early get the analytic European Greeks.
     """
+    _check_tree_choice(steps, extrapolate)
     sign, s, k, t, r, q, v = _pricing_inputs(
         option_type, spot, strike, time_to_expiry, rate, dividend_yield, volatility
     )
@@ -246,11 +272,22 @@ def american_valuation(
         name: np.array(getattr(european, name), dtype=float).ravel()
         for name in ("price", "delta", "gamma", "theta", "vega", "rho")
     }
-    on_tree = _needs_tree(sign, t, r, q).ravel()
-    if on_tree.any():
-        contracts = _flat_contracts(on_tree, sign, s, k, t, r, q, v)
-        for name, values in _tree_valuation(contracts, steps, extrapolate).items():
-            columns[name][on_tree] = values
+    early = _may_exercise_early(sign, t, r, q).ravel()
+    if early.any():
+        contracts = _flat_contracts(early, sign, s, k, t, r, q, v)
+        if steps is None:
+            collocated = _collocated(contracts)
+            parts = [(collocated, _collocation_valuation)]
+            if not collocated.all():
+                parts.append((~collocated, lambda picked: _tree_valuation(picked, DEFAULT_TREE_STEPS, True)))
+        else:
+            every = np.ones(contracts.spot.size, dtype=bool)
+            parts = [(every, lambda picked: _tree_valuation(picked, steps, extrapolate))]
+        for mask, valuation in parts:
+            if mask.any():
+                rows = np.flatnonzero(early)[mask]
+                for name, values in valuation(_subset(contracts, mask)).items():
+                    columns[name][rows] = values
     return OptionValuation(**{name: values.reshape(shape)[()] for name, values in columns.items()})
 
 
@@ -476,7 +513,12 @@ class _BlackScholesTerms:
         )
 
 
-def _needs_tree(sign, time_to_expiry, rate, dividend_yield) -> np.ndarray:
+def _check_tree_choice(steps: int | None, extrapolate: bool) -> None:
+    if steps is None and not extrapolate:
+        raise ValueError("extrapolate=False asks for a plain tree's price: give its steps")
+
+
+def _may_exercise_early(sign, time_to_expiry, rate, dividend_yield) -> np.ndarray:
     """Whether early exercise can be worth something, so the European price is not the answer."""
     never_early = np.where(
         sign > 0, (dividend_yield <= 0) & (rate >= 0), (rate <= 0) & (dividend_yield >= 0)
@@ -514,65 +556,131 @@ class _TreeResult:
     """Whether exercise is optimal at some node within two steps of the root."""
 
 
-def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dict[str, np.ndarray]:
-    """American premium and Greeks (in the quoted units): one deep tree and three shallow ones.
+def _subset(contracts: _Contracts, mask: np.ndarray) -> _Contracts:
+    return _Contracts(*(getattr(contracts, f.name)[mask] for f in fields(_Contracts)))
 
-    The shallow trees, a third as deep, price the contracts as they are (the coarse half of the
-    Richardson extrapolation), with volatility 0.01 point higher and with the rate 0.005 point
-    higher. Vega and rho are the forward differences of those prices. The tree errors of two
-    prices a small bump apart are nearly the same and cancel in the difference, and a third of
-    the depth is a ninth of the work. Bumps this small keep the one-sided difference's own error
-    (half the bump times the second derivative) mostly below the tree's, and spare the two
-    trees a central difference would need. The differences are of
-    plain prices: Richardson extrapolation cancels the smooth part of the tree error but
-    amplifies its oscillating part, and only the oscillating part survives differencing.
+
+def _collocated(contracts: _Contracts) -> np.ndarray:
+    """Which contracts the boundary collocation prices: one exercise boundary, as a put with a
+    positive rate and a non-negative yield (a call's rate and yield swap places)."""
+    put_rate = np.where(contracts.sign > 0, contracts.dividend_yield, contracts.rate)
+    put_yield = np.where(contracts.sign > 0, contracts.rate, contracts.dividend_yield)
+    return (put_rate > 0) & (put_yield >= 0)
+
+
+def _collocation(contracts: _Contracts) -> _TreeResult:
+    """Premium, delta and gamma from the collocation of the exercise boundary.
+
+    A call is valued as the put of McDonald-Schroder symmetry, C(S, K, r, q) = P(K, S, q, r). The
+    premium is homogeneous of degree one in (S, K), so the call's delta, the put's derivative in
+    its strike, is (P - K·∂P/∂K)/S and the call's gamma K²/S² times the put's.
     """
+    is_call = contracts.sign > 0
+    put_spot = np.where(is_call, contracts.strike, contracts.spot)
+    put_strike = np.where(is_call, contracts.spot, contracts.strike)
+    put = american_put(
+        put_spot,
+        put_strike,
+        np.where(is_call, contracts.dividend_yield, contracts.rate),
+        np.where(is_call, contracts.rate, contracts.dividend_yield),
+        contracts.volatility,
+        contracts.time,
+    )
+    return _TreeResult(
+        price=put.price,
+        delta=np.where(is_call, (put.price - put_spot * put.delta) / put_strike, put.delta),
+        gamma=np.where(is_call, (put_spot / put_strike) ** 2 * put.gamma, put.gamma),
+        exercised_now=put.exercised_now,
+        exercised_near_root=put.exercised_now,
+    )
+
+
+def _collocation_valuation(contracts: _Contracts) -> dict[str, np.ndarray]:
+    """Premium, delta and gamma from the collocation; vega and rho from the default trees."""
+    base = _collocation(contracts)
+    vega, rho, _ = _tree_vega_rho(contracts, _fine_steps(DEFAULT_TREE_STEPS, True), base.exercised_now)
+    return _quoted_greeks(contracts, base, vega, rho)
+
+
+def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dict[str, np.ndarray]:
+    """American premium and Greeks (in the quoted units) on trees ``steps`` deep: one deep tree
+    and the three shallow ones of :func:`_tree_vega_rho`, whose first is also the coarse half of
+    the Richardson extrapolation."""
     n = contracts.spot.size
     fine_steps = _fine_steps(steps, extrapolate)
-    shallow_steps = _coarse_steps(fine_steps)
     fine = _leisen_reimer_tree(contracts, fine_steps)
-    vol, rate = contracts.volatility, contracts.rate
-    shallow = _leisen_reimer_tree(
-        _Contracts(
-            sign=np.tile(contracts.sign, 3),
-            spot=np.tile(contracts.spot, 3),
-            strike=np.tile(contracts.strike, 3),
-            time=np.tile(contracts.time, 3),
-            rate=np.concatenate([rate, rate, rate + _RATE_BUMP]),
-            dividend_yield=np.tile(contracts.dividend_yield, 3),
-            volatility=np.concatenate([vol, vol + _VOLATILITY_BUMP, vol]),
-        ),
-        shallow_steps,
-    )
+    vega, rho, shallow = _tree_vega_rho(contracts, fine_steps, fine.exercised_now, fine)
+    if extrapolate:
+        coarse = _TreeResult(*(getattr(shallow, f.name)[:n] for f in fields(_TreeResult)))
+        base = _richardson_extrapolation(contracts, fine, fine_steps, coarse, _coarse_steps(fine_steps))
+    else:
+        base = fine
+    return _quoted_greeks(contracts, base, vega, rho)
+
+
+def _tree_vega_rho(
+    contracts: _Contracts, fine_steps: int, exercised_now: np.ndarray, fine: _TreeResult | None = None
+) -> tuple[np.ndarray, np.ndarray, _TreeResult]:
+    """Vega and rho (per unit) from forward differences of plain tree prices, and the shallow trees.
+
+    The shallow trees, a third as deep as ``fine_steps``, price the contracts as they are, with
+    volatility 0.01 point higher and with the rate 0.005 point higher. The tree errors of two
+    prices a small bump apart are nearly the same and cancel in the difference, and a third of
+    the depth is a ninth of the work. Bumps this small keep the one-sided difference's own error
+    (half the bump times the second derivative) mostly below the tree's, and spare the two trees
+    a central difference would need. The differences are of plain prices: Richardson
+    extrapolation cancels the smooth part of the tree error but amplifies its oscillating part,
+    and only the oscillating part survives differencing.
+
+    Where a tree exercises within two steps of the root but the option is held now, the spot sits
+    so near the exercise boundary that the shallow tree resolves poorly how the premium moves (it
+    may even exercise at once): those contracts are bumped on trees ``fine_steps`` deep, against
+    ``fine``'s price (or a tree of that depth's, without it).
+    """
+    n = contracts.spot.size
+    shallow = _leisen_reimer_tree(_bumped(contracts, (0.0, 0.0), (_VOLATILITY_BUMP, 0.0), (0.0, _RATE_BUMP)),
+                                  _coarse_steps(fine_steps))
     shallow_price = shallow.price.reshape(3, n)
     vega = (shallow_price[1] - shallow_price[0]) / _VOLATILITY_BUMP
     rho = (shallow_price[2] - shallow_price[0]) / _RATE_BUMP
-    # Where either tree exercises within two steps of the root but the deep one holds at it, the
-    # spot sits so near the exercise boundary that the shallow tree resolves poorly how the
-    # premium moves (it may even exercise at once): those contracts are bumped on deep trees.
-    near_boundary = shallow.exercised_near_root[:n] | fine.exercised_near_root
-    unresolved = np.flatnonzero(near_boundary & ~fine.exercised_now)
+    near_boundary = shallow.exercised_near_root[:n]
+    if fine is not None:
+        near_boundary = near_boundary | fine.exercised_near_root
+    unresolved = np.flatnonzero(near_boundary & ~exercised_now)
     if unresolved.size:
-        picked = _Contracts(*(getattr(contracts, f.name)[unresolved] for f in fields(_Contracts)))
-        deep = _leisen_reimer_tree(
-            _Contracts(
-                sign=np.tile(picked.sign, 2),
-                spot=np.tile(picked.spot, 2),
-                strike=np.tile(picked.strike, 2),
-                time=np.tile(picked.time, 2),
-                rate=np.concatenate([picked.rate, picked.rate + _RATE_BUMP]),
-                dividend_yield=np.tile(picked.dividend_yield, 2),
-                volatility=np.concatenate([picked.volatility + _VOLATILITY_BUMP, picked.volatility]),
-            ),
-            fine_steps,
-        ).price.reshape(2, unresolved.size)
-        vega[unresolved] = (deep[0] - fine.price[unresolved]) / _VOLATILITY_BUMP
-        rho[unresolved] = (deep[1] - fine.price[unresolved]) / _RATE_BUMP
-    if extrapolate:
-        coarse = _TreeResult(*(getattr(shallow, f.name)[:n] for f in fields(_TreeResult)))
-        base = _richardson_extrapolation(contracts, fine, fine_steps, coarse, shallow_steps)
-    else:
-        base = fine
+        picked = _subset(contracts, unresolved)
+        if fine is None:
+            deep = _leisen_reimer_tree(_bumped(picked, (0.0, 0.0), (_VOLATILITY_BUMP, 0.0), (0.0, _RATE_BUMP)),
+                                       fine_steps).price.reshape(3, unresolved.size)
+            base_price, deep = deep[0], deep[1:]
+        else:
+            deep = _leisen_reimer_tree(_bumped(picked, (_VOLATILITY_BUMP, 0.0), (0.0, _RATE_BUMP)),
+                                       fine_steps).price.reshape(2, unresolved.size)
+            base_price = fine.price[unresolved]
+        vega[unresolved] = (deep[0] - base_price) / _VOLATILITY_BUMP
+        rho[unresolved] = (deep[1] - base_price) / _RATE_BUMP
+    return vega, rho, shallow
+
+
+def _bumped(contracts: _Contracts, *bumps: tuple[float, float]) -> _Contracts:
+    """The contracts once per (volatility bump, rate bump), one copy after another."""
+    copies = len(bumps)
+    return _Contracts(
+        sign=np.tile(contracts.sign, copies),
+        spot=np.tile(contracts.spot, copies),
+        strike=np.tile(contracts.strike, copies),
+        time=np.tile(contracts.time, copies),
+        rate=np.concatenate([contracts.rate + rate_bump for _, rate_bump in bumps]),
+        dividend_yield=np.tile(contracts.dividend_yield, copies),
+        volatility=np.concatenate([contracts.volatility + vol_bump for vol_bump, _ in bumps]),
+    )
+
+
+def _quoted_greeks(
+    contracts: _Contracts, base: _TreeResult, vega: np.ndarray, rho: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Premium and Greeks in the quoted units, theta from the Black-Scholes equation."""
+    vol, rate = contracts.volatility, contracts.rate
     annual_theta = (
         rate * base.price
         - (rate - contracts.dividend_yield) * contracts.spot * base.delta

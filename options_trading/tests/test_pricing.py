@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from options_trading.pricing import (
+    DEFAULT_TREE_STEPS,
     IVStatus,
     OptionType,
     StrategyLeg,
@@ -236,29 +237,90 @@ AMERICAN_GRID = [
 ]
 
 
-def test_american_price_is_within_a_tenth_of_a_cent_of_the_converged_price_for_nearly_all_contracts():
-    # Given 108 American contracts: puts with and without dividends and calls on a 4% yield
-    # (where early exercise pays), ITM/ATM/OTM, 1 day to 2 years, 10%-100% volatility
-    converged = np.array([quantlib_converged_american(*case) for case in AMERICAN_GRID])
+def american_spread(count=160, seed=23):
+    """Random American contracts: calls and puts, 60% to 160% of spot, 1 day to 3 years, 5%-150%
+    volatility, rates 0-8%, with and without dividends (0-5%), all worth exercising early."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        kind = CALL if len(cases) % 2 else PUT
+        rate = float(rng.uniform(0.0, 0.08)) if rng.random() < 0.9 else 0.0
+        dividend_yield = float(rng.uniform(0.0, 0.05)) if rng.random() < 0.5 else 0.0
+        if (kind is CALL and dividend_yield == 0) or (kind is PUT and rate == 0):
+            continue
+        cases.append((kind, SPOT * float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))),
+                      int(np.exp(rng.uniform(0.0, np.log(1095)))), rate, dividend_yield,
+                      float(np.exp(rng.uniform(np.log(0.05), np.log(1.5))))))
+    return cases
 
-    # When they are priced at the default depth
-    errors = np.abs(priced(american_price, AMERICAN_GRID) - converged)
 
-    # Then at least 95% are within $0.001 of QuantLib's converged price, and all within $0.004:
-    # the misses are in-the-money puts whose spot sits near the exercise boundary (next test)
-    assert np.mean(errors < 1e-3) >= 0.95
-    assert errors.max() < 4e-3
+REFERENCE_TREE_STEPS = 4999
+"""The issue's 5,000-step reference: Leisen-Reimer trees have odd depth, and QuantLib's engine
+goes wrong from 5,001 steps on (test_reference_tree_is_quantlib_leisen_reimer_engine)."""
+
+ACCURACY_CASES = AMERICAN_GRID + [(PUT, 130.0, 1095, 0.05, 0.0, 0.3)] + american_spread()
 
 
-def test_long_dated_put_near_exercise_boundary_needs_a_deeper_tree():
-    # Given the 3-year in-the-money put whose spot sits near the exercise boundary: there the tree
+@pytest.fixture(scope="module")
+def american_references():
+    """QuantLib's converged prices and the 4,999-step plain tree's for ACCURACY_CASES, once."""
+    converged = np.array([quantlib_converged_american(*case) for case in ACCURACY_CASES])
+    reference_tree = priced(american_price, ACCURACY_CASES, steps=REFERENCE_TREE_STEPS, extrapolate=False)
+    return converged, reference_tree
+
+
+def test_american_price_is_within_a_tenth_of_a_cent_of_the_converged_price_and_the_5000_step_tree(
+    american_references,
+):
+    # Given 269 American contracts: the 108 of the grid (puts with and without dividends, calls on a
+    # 4% yield, ITM/ATM/OTM, 1 day to 2 years, 10%-100% volatility), the 3-year in-the-money put
+    # whose spot sits near the exercise boundary, and 160 random ones (60%-160% of spot, 1 day to
+    # 3 years, 5%-150% volatility, rates 0-8%, yields 0 or 0-5%)
+    converged, reference_tree = american_references
+
+    # When they are priced at the default settings
+    prices = priced(american_price, ACCURACY_CASES)
+
+    # Then every one is within $0.001 of QuantLib's converged price (QdFp, high precision) and of
+    # the 4,999-step Leisen-Reimer tree (which is itself up to $0.0004 off the converged price)
+    np.testing.assert_allclose(prices, converged, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(prices, reference_tree, rtol=0, atol=1e-3)
+    # with room to spare against the converged price: the collocation is good to $0.0001
+    np.testing.assert_allclose(prices, converged, rtol=0, atol=1e-4)
+
+
+def test_reference_tree_is_quantlib_leisen_reimer_engine():
+    # Given the 3-year put struck at 110 and a 2-year call on a 4% yield, on QuantLib's
+    # Leisen-Reimer engine at the reference depth
+    cases = [(PUT, 110.0, 1095, 0.05, 0.02, 0.4), (CALL, 80.0, 730, 0.05, 0.04, 0.3)]
+    expected = []
+    for case in cases:
+        option, process = quantlib_option(*case, american=True)
+        option.setPricingEngine(ql.BinomialVanillaEngine(process, "lr", REFERENCE_TREE_STEPS))
+        expected.append(option.NPV())
+
+    # Then the module's plain tree of that depth prices them the same, to rounding
+    np.testing.assert_allclose(
+        priced(american_price, cases, steps=REFERENCE_TREE_STEPS, extrapolate=False), expected, rtol=1e-10
+    )
+
+
+def test_long_dated_put_near_exercise_boundary_is_within_a_tenth_of_a_cent_where_trees_are_not():
+    # Given the 3-year in-the-money put whose spot sits near the exercise boundary: there a tree's
     # error oscillates with depth instead of shrinking as 1/steps (see DEFAULT_TREE_STEPS)
     case = (PUT, 130.0, 1095, 0.05, 0.0, 0.3)
     converged = quantlib_converged_american(*case)
 
-    # Then the default depth misses by more than a tenth of a cent, and 405 steps do not
-    assert 1e-3 < abs(priced(american_price, [case])[0] - converged) < 2.5e-3
-    assert abs(priced(american_price, [case], steps=405)[0] - converged) < 1e-3
+    # Then the default price is within $0.0001 of the converged price, where the default tree,
+    # Richardson-extrapolated, misses by more than $0.001
+    assert abs(priced(american_price, [case])[0] - converged) < 1e-4
+    assert abs(priced(american_price, [case], steps=DEFAULT_TREE_STEPS)[0] - converged) > 1e-3
+
+
+def test_american_price_rejects_an_unextrapolated_price_without_a_tree_depth():
+    with pytest.raises(ValueError):
+        american_price(option_type=PUT, spot=100.0, strike=100.0, time_to_expiry=1.0, rate=0.05, dividend_yield=0.0,
+                       volatility=0.2, extrapolate=False)
 
 
 PLAIN_TREE_CASES = [
