@@ -1,7 +1,7 @@
 """Single-order latency at one client on the production profile (issue 3; reference target: p50 <= 2.5 ms,
 p99 <= 10 ms for POST /api/orders).
 
-Boots the real platform (PostgreSQL + Redis, Daphne, run_market, run_engine; see
+Boots the real platform (PostgreSQL + Redis, REST on granian, Daphne, run_market, run_engine; see
 benchmarks/platform_harness.py), makes one user with one portfolio (realistic profile,
 simulate_latency false, so a market order fills inside its HTTP response), and sends --orders
 sequential market orders from one keep-alive HTTP connection, alternating buy and sell of a small
@@ -31,7 +31,7 @@ from platform_harness import (  # noqa: E402  (the path is set up above)
     finish_run,
     pin_self_to,
     production_platform,
-    redis_url,
+    platform_options,
     summary_ms,
 )
 
@@ -70,8 +70,7 @@ def main():
     print(f"order_latency: {os.cpu_count()} cores; {pinning}")
     print("execution profile: realistic, simulate_latency false (market orders fill in the response)")
 
-    with production_platform(servers=arguments.servers, pin=arguments.pin, postgres_url=arguments.postgres,
-                             redis_url=redis_url(arguments), keep_logs=arguments.keep_logs) as platform:
+    with production_platform(**platform_options(arguments)) as platform:
         account = create_accounts(platform, 1)[0]
         portfolio = account.portfolio_id
         sides = ("buy", "sell")

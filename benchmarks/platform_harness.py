@@ -6,6 +6,9 @@ Not a benchmark itself. The platform is booted as tests/e2e/test_production.py d
 database (haunt_bench_<random>), ``manage.py migrate``, one or more Daphne processes on their own
 ports, ``manage.py run_market`` and ``manage.py run_engine``, each with its own log file. Everything
 is torn down at the end: processes stopped, database dropped, this run's Redis keys deleted.
+
+REST goes to the WSGI tier (granian running haunt.wsgi, ``--http granian``, the default) or to the
+Daphne processes themselves (``--http daphne``); WebSockets always go to Daphne.
 """
 from __future__ import annotations
 
@@ -34,7 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 STARTUP_TIMEOUT_SECONDS = 300
 # Daphne's access log: 127.0.0.1:54022 - - [24/Nov/2026:06:54:38] "POST /api/orders" 201 947
+# granian's, in the format GRANIAN_ACCESS_FORMAT asks for: [2026-11-24 13:40:01] "POST /api/orders" 201 3.1
 ACCESS_LINE = re.compile(r'\] "([A-Z]+ [^"]*)" (\d{3}) ')
+GRANIAN_ACCESS_FORMAT = '[%(time)s] "%(method)s %(path)s" %(status)d %(dt_ms).1f'
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -78,6 +83,19 @@ def pids_named(prefix: str) -> list[int]:
                     found.append(int(entry.name))
             except (FileNotFoundError, ProcessLookupError, PermissionError):
                 pass
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (granian's workers are children of its supervisor)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    pending.extend(int(child) for child in handle.read().split())
     return found
 
 
@@ -166,7 +184,8 @@ class Platform:
     database: str
     database_url: str
     env: dict
-    base_urls: list[str]
+    base_urls: list[str]  # REST: the WSGI tier, or the Daphne processes with --http daphne
+    asgi_urls: list[str]  # Daphne: WebSockets
     logs: dict[str, Path]
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     pinned: str = "none"
@@ -174,13 +193,15 @@ class Platform:
 
     @property
     def ws_urls(self) -> list[str]:
-        return [url.replace("http", "ws", 1) + "/ws/" for url in self.base_urls]
+        return [url.replace("http", "ws", 1) + "/ws/" for url in self.asgi_urls]
 
     def pids(self, prefix: str) -> list[int]:
-        return [process.pid for name, process in self.processes.items() if name.startswith(prefix)]
+        return [pid for name, process in self.processes.items() if name.startswith(prefix)
+                for pid in process_tree(process.pid)]
 
     def cpu_meter(self, *, extra: dict | None = None) -> CpuMeter:
         return CpuMeter({
+            **({"granian": lambda: self.pids("granian")} if "granian" in self.processes else {}),
             "daphne": self.pids("daphne"), "engine": self.pids("engine"), "market": self.pids("market"),
             f"postgres ({self.database} + shared)": lambda: postgres_pids(self.database),
             "redis": lambda: pids_named("redis-server"),
@@ -204,10 +225,10 @@ class Platform:
             return handle.read().decode(errors="replace").splitlines()
 
     def access_log_statuses(self) -> dict[str, Counter]:
-        """Per Daphne process, the HTTP status codes its access log recorded since mark_logs()."""
+        """Per web server process, the HTTP status codes its access log recorded since mark_logs()."""
         found = {}
         for name in self.logs:
-            if name.startswith("daphne"):
+            if name.startswith(("daphne", "granian")):
                 found[name] = Counter(match.group(2) for line in self._log_lines(name)
                                       if (match := ACCESS_LINE.search(line)))
         return found
@@ -264,7 +285,8 @@ def _wait_healthy(platform: Platform) -> dict:
         if platform.crashed():
             raise RuntimeError(f"{platform.crashed()}\n{platform.log_excerpt()}")
         try:
-            answers = [httpx.get(f"{url}/api/health", timeout=5) for url in platform.base_urls]
+            answers = [httpx.get(f"{url}/api/health", timeout=5)
+                       for url in dict.fromkeys(platform.base_urls + platform.asgi_urls)]
             last = answers[-1].json()
             if all(answer.status_code == 200 for answer in answers):
                 return last
@@ -276,9 +298,12 @@ def _wait_healthy(platform: Platform) -> dict:
 
 @contextlib.contextmanager
 def production_platform(*, servers: int = 1, pin: str = "none", postgres_url: str, redis_url: str,
+                        http: str = "granian", http_workers: int = 1, http_threads: int = 4,
                         keep_logs: Path | None = None, extra_env: dict | None = None):
-    """Boot the production profile; yields a Platform. `pin`: "split" runs every platform process on
-    core 0 (the load generator pins itself to core 1); "none" lets the kernel place everything.
+    """Boot the production profile; yields a Platform. `servers` Daphne processes serve WebSockets;
+    REST goes to one granian process (`http_workers` workers of `http_threads` threads) or, with
+    `http` "daphne", to the Daphne processes. `pin`: "split" runs every platform process on core 0
+    (the load generator pins itself to core 1); "none" lets the kernel place everything.
     PostgreSQL and Redis are system services and are never pinned."""
     run_id = uuid.uuid4().hex[:10]
     database = f"haunt_bench_{run_id}"
@@ -306,7 +331,8 @@ def production_platform(*, servers: int = 1, pin: str = "none", postgres_url: st
     server_cpus = {0} if pin == "split" else None
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
-    platform = Platform(database=database, database_url=database_url, env=env, base_urls=[], logs={}, pinned=pin)
+    platform = Platform(database=database, database_url=database_url, env=env, base_urls=[], asgi_urls=[], logs={},
+                        pinned=pin)
     try:
         started = time.perf_counter()
         _manage("migrate", "--noinput", env=env)
@@ -319,7 +345,18 @@ def production_platform(*, servers: int = 1, pin: str = "none", postgres_url: st
             platform.processes[name] = _start(
                 [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "haunt.asgi:application"],
                 env=env, log=platform.logs[name], cpus=server_cpus)
+            platform.asgi_urls.append(f"http://127.0.0.1:{port}")
+        if http == "granian":
+            port = free_port()
+            platform.logs["granian"] = logs_dir / "granian.log"
+            platform.processes["granian"] = _start(
+                [str(Path(PYTHON).with_name("granian")), "--interface", "wsgi", "--host", "127.0.0.1",
+                 "--port", str(port), "--workers", str(http_workers), "--blocking-threads", str(http_threads),
+                 "--no-ws", "--access-log", "--access-log-fmt", GRANIAN_ACCESS_FORMAT, "haunt.wsgi:application"],
+                env=env, log=platform.logs["granian"], cpus=server_cpus)
             platform.base_urls.append(f"http://127.0.0.1:{port}")
+        else:
+            platform.base_urls.extend(platform.asgi_urls)
         for name, command in (("market", "run_market"), ("engine", "run_engine")):
             platform.logs[name] = logs_dir / f"{name}.log"
             platform.processes[name] = _start([PYTHON, "manage.py", command], env=env,
@@ -328,8 +365,9 @@ def production_platform(*, servers: int = 1, pin: str = "none", postgres_url: st
         print(f"[setup] platform healthy after {time.perf_counter() - started:.1f} s: profile {health['profile']}, "
               f"database {health['checks']['database']['engine']}, cache {health['checks']['cache']['backend']}, "
               f"channel layer {health['checks']['channel_layer']['backend']}, "
-              f"{health['checks']['feed']['instruments']} instruments; {servers} Daphne process(es) at "
-              f"{', '.join(platform.base_urls)}; platform processes pinned: "
+              f"{health['checks']['feed']['instruments']} instruments; REST at "
+              f"{', '.join(platform.base_urls)} ({http}); {servers} Daphne process(es) for WebSockets at "
+              f"{', '.join(platform.asgi_urls)}; platform processes pinned: "
               f"{'core 0' if pin == 'split' else 'no (all share both cores)'}", flush=True)
         try:
             yield platform
@@ -452,11 +490,19 @@ def add_platform_arguments(parser) -> None:
                         help="PostgreSQL server URL (a fresh database is created on it and dropped at the end)")
     parser.add_argument("--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", "9")),
                         help="Redis database number on 127.0.0.1:6379 (keys are prefixed per run anyway)")
-    parser.add_argument("--servers", type=int, default=2, help="Daphne processes, each on its own port")
+    parser.add_argument("--servers", type=int, default=2, help="Daphne processes (WebSockets), each on its own port")
+    parser.add_argument("--http", choices=("granian", "daphne"), default="granian",
+                        help="REST on the WSGI tier (granian) or on the Daphne processes")
+    parser.add_argument("--http-workers", type=int, default=1, help="granian worker processes")
+    parser.add_argument("--http-threads", type=int, default=4, help="threads per granian worker")
     parser.add_argument("--pin", choices=("split", "none"), default="split",
                         help="split: platform processes on core 0, load generator on core 1; none: no pinning")
     parser.add_argument("--keep-logs", type=Path, default=None, help="keep the process logs in this directory")
 
 
-def redis_url(arguments) -> str:
-    return f"redis://127.0.0.1:6379/{arguments.redis_db}"
+def platform_options(arguments) -> dict:
+    """production_platform's keyword arguments from the options add_platform_arguments defines."""
+    return {"servers": arguments.servers, "pin": arguments.pin, "postgres_url": arguments.postgres,
+            "redis_url": f"redis://127.0.0.1:6379/{arguments.redis_db}", "http": arguments.http,
+            "http_workers": arguments.http_workers, "http_threads": arguments.http_threads,
+            "keep_logs": arguments.keep_logs}

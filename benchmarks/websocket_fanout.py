@@ -1,7 +1,7 @@
 """WebSocket delivery on the production profile (issue 3; reference targets: quotes p99 <= 50 ms with no
 gaps, fills p99 <= 10 ms).
 
-Boots the real platform (PostgreSQL + Redis, Daphne x --servers, run_market, run_engine; see
+Boots the real platform (PostgreSQL + Redis, REST on granian, Daphne x --servers, run_market, run_engine; see
 benchmarks/platform_harness.py) and makes --users users with one portfolio each (realistic profile,
 simulate_latency false, so a market order fills inside its HTTP response). Then:
 
@@ -51,7 +51,7 @@ from platform_harness import (  # noqa: E402  (the path is set up above)
     percentile,
     pin_self_to,
     production_platform,
-    redis_url,
+    platform_options,
     summary_ms,
 )
 
@@ -311,8 +311,7 @@ def main():
     print(f"websocket_fanout: {os.cpu_count()} cores; {pinning}")
     print("execution profile: realistic, simulate_latency false (market orders fill in the response)")
 
-    with production_platform(servers=arguments.servers, pin=arguments.pin, postgres_url=arguments.postgres,
-                             redis_url=redis_url(arguments), keep_logs=arguments.keep_logs) as platform:
+    with production_platform(**platform_options(arguments)) as platform:
         accounts = create_accounts(platform, arguments.users)
         platform.mark_logs()
         asyncio.run(run(platform, accounts, arguments))

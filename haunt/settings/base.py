@@ -74,7 +74,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "haunt.urls"
 ASGI_APPLICATION = "haunt.asgi.application"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "haunt.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 APPEND_SLASH = False
 

@@ -1,10 +1,12 @@
-"""The production profile for real: Daphne and the market process as separate processes, sharing
-PostgreSQL and Redis. Runs when DATABASE_URL (PostgreSQL) and REDIS_URL are set, as in CI."""
+"""The production profile for real: the REST tier (granian running haunt.wsgi), Daphne for the
+WebSockets, the market and the engine as separate processes, sharing PostgreSQL and Redis. Runs
+when DATABASE_URL (PostgreSQL) and REDIS_URL are set, as in CI."""
 import asyncio
 import json
 import os
 import sys
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,17 +44,22 @@ def production_platform(tmp_path_factory):
         "HAUNT_CHANNEL_PREFIX": f"e2e-{run_id}",
         "HAUNT_VAR_DIR": str(logs_dir),
     }
-    port = free_port()
-    processes, logs = [], [logs_dir / "asgi.log", logs_dir / "market.log", logs_dir / "engine.log"]
+    asgi_port, wsgi_port = free_port(), free_port()
+    processes, logs = [], [logs_dir / "asgi.log", logs_dir / "wsgi.log", logs_dir / "market.log",
+                           logs_dir / "engine.log"]
     try:
         manage("migrate", "--noinput", env=env)
-        processes.append(start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        processes.append(start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(asgi_port),
                                 "haunt.asgi:application"], env=env, log=logs[0]))
-        processes.append(start([sys.executable, "manage.py", "run_market"], env=env, log=logs[1]))
-        processes.append(start([sys.executable, "manage.py", "run_engine"], env=env, log=logs[2]))
-        base_url = f"http://127.0.0.1:{port}"
-        health = wait_until_healthy(base_url, processes, logs)
-        yield base_url, health
+        processes.append(start([str(Path(sys.executable).with_name("granian")), "--interface", "wsgi",
+                                "--host", "127.0.0.1", "--port", str(wsgi_port), "--blocking-threads", "4",
+                                "--no-ws", "haunt.wsgi:application"], env=env, log=logs[1]))
+        processes.append(start([sys.executable, "manage.py", "run_market"], env=env, log=logs[2]))
+        processes.append(start([sys.executable, "manage.py", "run_engine"], env=env, log=logs[3]))
+        rest_url, socket_url = f"http://127.0.0.1:{wsgi_port}", f"http://127.0.0.1:{asgi_port}"
+        health = wait_until_healthy(rest_url, processes, logs)
+        assert wait_until_healthy(socket_url, processes, logs)["profile"] == "production"
+        yield rest_url, health, socket_url
     finally:
         stop(processes)
         with psycopg.connect(server_url, autocommit=True) as admin:
@@ -60,7 +67,7 @@ def production_platform(tmp_path_factory):
 
 
 def test_production_profile_reports_healthy(production_platform):
-    _, health = production_platform
+    _, health, _ = production_platform
     assert health["profile"] == "production"
     assert health["checks"]["database"]["engine"] == "postgresql"
     assert health["checks"]["cache"]["backend"] == "ReusedClientRedisCache"
@@ -69,14 +76,15 @@ def test_production_profile_reports_healthy(production_platform):
 
 
 def test_walkthrough_on_the_production_profile(production_platform):
-    run_walkthrough(production_platform[0], "production_walker")
+    rest_url, _, socket_url = production_platform
+    run_walkthrough(rest_url, "production_walker", socket_base_url=socket_url)
 
 
 def test_two_hundred_sockets_at_once_all_receive_quotes(production_platform):
-    base_url, _ = production_platform
-    token = httpx.post(f"{base_url}/api/auth/register", json={
+    rest_url, _, asgi_url = production_platform
+    token = httpx.post(f"{rest_url}/api/auth/register", json={
         "username": "crowd", "password": "correct-horse-battery", "email": "crowd@example.com"}).json()["token"]
-    socket_url = f"{base_url.replace('http', 'ws', 1)}/ws/?token={token}"
+    socket_url = f"{asgi_url.replace('http', 'ws', 1)}/ws/?token={token}"
 
     async def first_live_quote(socket) -> int:
         while True:

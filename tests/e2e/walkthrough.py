@@ -7,7 +7,8 @@ import httpx
 from websockets.sync.client import connect
 
 
-def run_walkthrough(base_url: str, username: str) -> None:
+def run_walkthrough(base_url: str, username: str, socket_base_url: str | None = None) -> None:
+    """`base_url` serves REST; `socket_base_url` (the same server when None) serves /ws/."""
     http = httpx.Client(base_url=base_url, timeout=10)
     registered = http.post("/api/auth/register", json={
         "username": username, "password": "correct-horse-battery", "email": f"{username}@example.com"})
@@ -34,7 +35,8 @@ def run_walkthrough(base_url: str, username: str) -> None:
     minutes = http.get("/api/market/candles/ETH-USD", headers=headers, params={"interval": "1m"}).json()
     assert len(minutes) >= 400
 
-    with connect(f"{base_url.replace('http', 'ws', 1)}/ws/?token={token}", open_timeout=10) as socket:
+    socket_base_url = socket_base_url or base_url
+    with connect(f"{socket_base_url.replace('http', 'ws', 1)}/ws/?token={token}", open_timeout=10) as socket:
         socket.send(json.dumps({"type": "SubscribeQuotes", "symbols": ["BTC-USD"]}))
         assert json.loads(socket.recv(timeout=5))["type"] == "Subscribed"
         pushed = []
