@@ -15,7 +15,7 @@ from haunt.money import quantize_currency, quantize_money
 from portfolios import events
 from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio
 from portfolios.risk_settings import default_leverage, default_risk_settings
-from portfolios.selectors import portfolio_get, portfolio_get_for_user
+from portfolios.selectors import portfolio_get, portfolio_get_for_user, portfolio_open_positions
 from portfolios.valuation import portfolio_valuation
 
 # Fields a client may change on an existing portfolio. Money fields are never among them.
@@ -168,6 +168,8 @@ def portfolio_reset(*, user, portfolio_id) -> Portfolio:
 def portfolio_topup(*, user, portfolio_id, amount: Decimal) -> Portfolio:
     """Add virtual funds. Top-ups are counted apart (total_topups) so they never show as return."""
     portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
+    # Read once under the lock for the snapshot, the PortfolioUpdate and the response alike.
+    portfolio_open_positions(portfolio)
     entry = ledger_post(portfolio=portfolio, amount=amount, kind=LedgerEntry.Kind.TOPUP, description="Top-up")
     portfolio.total_topups = quantize_money(portfolio.total_topups + entry.amount)
     portfolio.save(update_fields=["cash", "total_topups", "updated_at"])

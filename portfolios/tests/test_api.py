@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from portfolios.models import LedgerEntry, Portfolio
 
@@ -185,6 +187,18 @@ def test_topup_reset_and_ledger(auth_client, instruments):
     ]
     only_topups = auth_client.get(f"/api/portfolio/{portfolio_id}/ledger?kind=topup").json()["results"]
     assert [entry["kind"] for entry in only_topups] == ["topup"]
+
+
+def test_topup_reads_the_positions_once_for_snapshot_push_and_response(auth_client, instruments):
+    portfolio_id = create(auth_client).json()["id"]
+
+    with CaptureQueriesContext(connection) as queries:
+        topped = auth_client.post(f"/api/portfolio/{portfolio_id}/topup", {"amount": "1000"}, format="json")
+
+    position_reads = [query["sql"] for query in queries.captured_queries
+                      if query["sql"].startswith("SELECT") and 'FROM "portfolios_position"' in query["sql"]]
+    assert topped.status_code == 200 and topped.json()["current_balance"] == "5001000.00000000"
+    assert len(position_reads) == 1
 
 
 @pytest.mark.parametrize("amount, code", [("0", "min_value"), ("-1", "min_value"), ("1e13", "max_value"),
