@@ -17,6 +17,7 @@ import numpy as np
 from django.core.cache import cache
 
 from haunt.market import state
+from haunt.market.calendars import calendar_for
 from haunt.market.selectors import reference_price
 from haunt.market.universe import spec_by_symbol
 from haunt.money import format_decimal, from_float, places_of
@@ -141,8 +142,11 @@ def option_quotes_at(quote: dict, contracts: list[OptionContract]) -> list[dict]
 
 def _market_rows(*, contracts: list[OptionContract], now: datetime,
                  valuation: ChainValuation | None) -> tuple[list[dict], list[dict]]:
-    """The quote and the five-level book of each contract, as the market state holds them."""
+    """The quote and the five-level book of each contract, as the market state holds them; open
+    while its underlying's session is (stock and ETF options in NYSE hours, crypto around the clock)."""
     valuation = valuation or chain_valuation(contracts=contracts, now=now, greeks=False)
+    session_open = {asset_class: calendar_for(asset_class).is_open(now)
+                    for asset_class in {contract.underlying.asset_class for contract in contracts}}
     quotes = valuation.quotes()
     timestamp = now.isoformat().replace("+00:00", "Z")
     quote_rows, book_rows = [], []
@@ -155,7 +159,7 @@ def _market_rows(*, contracts: list[OptionContract], now: datetime,
                 if bid - tick * level >= tick]
         asks = [[format_decimal(ask + tick * level, price_places), size] for level, size in enumerate(sizes)]
         common = {"symbol": instrument.symbol, "timestamp": timestamp, "sources": ["options-model"],
-                  "is_open": True}
+                  "is_open": session_open[contract.underlying.asset_class]}
         quote_rows.append({**common, "bid": bids[0][0], "ask": asks[0][0],
                            "last": format_decimal((bid + ask) / 2, price_places + 1), "bid_size": bids[0][1],
                            "ask_size": asks[0][1]})

@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 
 from haunt.market import state
 from haunt.realtime import orders_group, publisher
-from options_trading.services import option_quotes_refresh
+from options_trading.services import option_market_prepare, option_quotes_refresh
 from options_trading.tests.conftest import NOW
 from orders.models import Order, OrderEvent
 from orders.services import order_execute_due, order_fire
@@ -113,3 +113,15 @@ def test_a_resting_short_put_limit_is_checked_again_when_the_engine_fills_it(
     else:
         assert order.status == "filled" and order.average_fill_price == limit
         assert holdings(portfolio)[1] == [(PUT_190, "short", D(1))]
+
+
+@pytest.mark.parametrize("moment, aapl_open", [(NOW, True), (SATURDAY, False)])
+def test_option_quotes_are_open_while_their_underlying_trades(underlyings, monkeypatch, moment, aapl_open):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: moment)
+
+    for symbol in (PUT_190, "BTC-25DEC26-90000-C"):
+        option_market_prepare(symbol)
+
+    assert state.quote_read(PUT_190)["is_open"] is aapl_open  # NYSE hours
+    assert state.quote_read("BTC-25DEC26-90000-C")["is_open"] is True  # crypto options trade around the clock
+    assert state.book_read(PUT_190)["is_open"] is aapl_open
