@@ -1,11 +1,15 @@
 """Shared setup for the options tests that touch the database: a frozen clock at a moment the
 NYSE is open, the underlyings' live books, and a frictionless portfolio."""
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 
 from haunt.market.services import instruments_sync
+from haunt.realtime import publisher
 from haunt.market.universe import spec_by_symbol
 from orders.tests.books import make_portfolio, publish
 
@@ -33,3 +37,24 @@ def underlyings(db, frozen_now):
 @pytest.fixture
 def portfolio(user, underlyings):
     return make_portfolio(user)
+
+
+def group_messages(group: str, run, capture_on_commit) -> list[dict]:
+    """Every message the channel-layer `group` receives once `run()` commits (capture_on_commit is
+    pytest-django's django_capture_on_commit_callbacks)."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    with capture_on_commit(execute=True):
+        run()
+    publisher.flush()  # with Redis, committed events leave through a background loop
+
+    async def drain():
+        received = []
+        while True:
+            try:
+                received.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+            except TimeoutError:
+                return received
+
+    return async_to_sync(drain)()

@@ -1,17 +1,14 @@
 """A short option that waits to execute (sold while the market is closed, or resting as a limit)
 is margin-checked again when it executes, at the portfolio and prices of that moment."""
-import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from haunt.market import state
-from haunt.realtime import orders_group, publisher
+from haunt.realtime import orders_group
 from options_trading.services import option_market_prepare, option_quotes_refresh
-from options_trading.tests.conftest import NOW
+from options_trading.tests.conftest import NOW, group_messages
 from orders.models import Order, OrderEvent
 from orders.services import order_execute_due, order_fire
 from orders.tests.books import books_balance, make_portfolio, publish  # noqa: F401 (books_balance is autouse)
@@ -39,22 +36,8 @@ def holdings(portfolio) -> tuple[Decimal, list]:
 
 def order_updates(portfolio, run, capture_on_commit) -> list[dict]:
     """The OrderUpdate messages the orders room of `portfolio` receives once `run()` commits."""
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(orders_group(portfolio.pk), channel)
-    with capture_on_commit(execute=True):
-        run()
-    publisher.flush()  # with Redis, committed events leave through a background loop
-
-    async def drain():
-        received = []
-        while True:
-            try:
-                received.append(await asyncio.wait_for(layer.receive(channel), 0.2))
-            except TimeoutError:
-                return received
-
-    return [message for message in async_to_sync(drain)() if message["event"] == "OrderUpdate"]
+    return [message for message in group_messages(orders_group(portfolio.pk), run, capture_on_commit)
+            if message["event"] == "OrderUpdate"]
 
 
 @pytest.mark.parametrize("drained", [True, False])

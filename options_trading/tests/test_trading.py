@@ -1,18 +1,15 @@
 """Trading options through the order path: premium cash, margin, strategies, exercise, assignment
 and expiry, each worked by hand from the published quotes."""
-import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from haunt.market import state
-from haunt.realtime import portfolio_group, positions_group, publisher
+from haunt.realtime import portfolio_group, positions_group
 from options_trading.models import OptionEvent
 from options_trading.services import early_assignments_run, option_quotes_refresh, options_expire_due
-from options_trading.tests.conftest import NOW
+from options_trading.tests.conftest import NOW, group_messages
 from orders.models import Order, Trade
 from orders.tests.books import books_balance, make_portfolio, publish  # noqa: F401 (books_balance is autouse)
 from portfolios.models import Portfolio, Position
@@ -286,22 +283,8 @@ def test_calendar_spread_preview_values_the_later_leg_at_the_first_expiry(auth_c
 
 def test_expiry_is_pushed_on_the_positions_stream(auth_client, portfolio, django_capture_on_commit_callbacks):
     order(auth_client, portfolio, DEC_PUT_190, "buy")
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(positions_group(portfolio.pk), channel)
-    with django_capture_on_commit_callbacks(execute=True):
-        options_expire_due(now=AFTER_DEC_EXPIRY)
-    publisher.flush()  # with Redis, committed events leave through a background loop
-
-    async def drain():
-        received = []
-        while True:
-            try:
-                received.append(await asyncio.wait_for(layer.receive(channel), 0.2))
-            except TimeoutError:
-                return received
-
-    messages = async_to_sync(drain)()
+    messages = group_messages(positions_group(portfolio.pk), lambda: options_expire_due(now=AFTER_DEC_EXPIRY),
+                              django_capture_on_commit_callbacks)
     option_events = [message for message in messages if message["event"] == "OptionEvent"]
     assert len(option_events) == 1 and option_events[0]["change"] == "expired_worthless"
     assert option_events[0]["data"]["symbol"] == DEC_PUT_190 and option_events[0]["data"]["quantity"] == "1.0000000000"
@@ -375,24 +358,10 @@ def test_crypto_options_trade_around_the_clock_as_their_underlying_does(auth_cli
 
 
 def test_portfolio_updates_carry_the_option_greeks(auth_client, portfolio, django_capture_on_commit_callbacks):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(portfolio_group(portfolio.pk), channel)
-    with django_capture_on_commit_callbacks(execute=True):
-        order(auth_client, portfolio, DEC_CALL_190, "buy", "2")
-    publisher.flush()  # with Redis, committed events leave through a background loop
-
-    async def last_portfolio_update():
-        updates = []
-        while True:
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), 0.2)
-            except TimeoutError:
-                return updates[-1]
-            if message["event"] == "PortfolioUpdate":
-                updates.append(message["data"])
-
-    pushed = async_to_sync(last_portfolio_update)()
+    messages = group_messages(portfolio_group(portfolio.pk),
+                              lambda: order(auth_client, portfolio, DEC_CALL_190, "buy", "2"),
+                              django_capture_on_commit_callbacks)
+    pushed = [message["data"] for message in messages if message["event"] == "PortfolioUpdate"][-1]
     greeks = auth_client.get("/api/options/greeks", {"portfolio": str(portfolio.pk)}).json()
     assert pushed["option_greeks"] == greeks["total"] and D(pushed["option_greeks"]["delta"]) > 0
     # The REST body stays as it was: the Greeks ride on the push (and on GET /api/options/greeks).
