@@ -11,7 +11,7 @@ from haunt.market.filters import InstrumentFilter
 from haunt.market.selectors import book_get, candles_get, instrument_get, instrument_list, quote_get
 from haunt.market.serializers import CandleOut, CandlesIn, InstrumentOut, OrderBookIn, OrderBookOut, QuoteOut
 
-SYMBOL_PATTERN = r"[A-Za-z0-9._-]{1,32}"
+SYMBOL_PATTERN = r"[A-Za-z0-9._ -]{1,32}"  # the space: OCC option symbols pad the root (`AAPL  261218C00200000`)
 
 
 class SymbolCursorPagination(CursorPagination):

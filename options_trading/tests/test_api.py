@@ -1,6 +1,7 @@
 """The chain, calculator and implied-volatility endpoints against the pricing kernels."""
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import quote as percent_encoded
 
 import pytest
 
@@ -63,6 +64,20 @@ def test_chain_lists_contracts_once_with_their_terms(auth_client, underlyings):
     btc = auth_client.get("/api/options/chains/BTC-USD", {"expiry": "2026-12-25", "strikes": 1}).json()
     assert [row["symbol"] for row in btc["contracts"]] == ["BTC-25DEC26-90000-C", "BTC-25DEC26-90000-P"]
     assert btc["contracts"][0]["multiplier"] == "1" and btc["contracts"][0]["settlement"] == "cash"
+
+
+def test_market_endpoints_take_occ_symbols(auth_client, underlyings):
+    """An OCC symbol's padding spaces (URL-encoded) reach the market endpoints: the quote, book and
+    instrument the chain published for the contract."""
+    rows = auth_client.get("/api/options/chains/AAPL", {"expiry": "2026-12-18", "strikes": 1}).json()["contracts"]
+    call = next(row for row in rows if row["option_type"] == "call")
+    path = percent_encoded(call["symbol"])
+    assert path == "AAPL%20%20261218C00200000"
+    market_quote = auth_client.get(f"/api/market/quotes/{path}").json()
+    assert [market_quote[key] for key in ("symbol", "bid", "ask")] == [call["symbol"], call["bid"], call["ask"]]
+    book = auth_client.get(f"/api/market/orderbook/{path}", {"depth": 2}).json()
+    assert book["bids"][0][0] == call["bid"] and len(book["asks"]) == 2
+    assert auth_client.get(f"/api/market/instruments/{path}").json()["asset_class"] == "option"
 
 
 def test_chain_refuses_what_is_not_listed(auth_client, underlyings):
