@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from haunt.errors import DomainError
 from haunt.market import state
 from haunt.market.models import Instrument
-from haunt.market.stream import BOOKS, QUOTES, cut_book, derived_quotes_resolve, market_hub
+from haunt.market.stream import BOOKS, QUOTES, cut_book, derived_market_resolve, market_hub
 from haunt.realtime import orders_group, portfolio_group, positions_group
 from portfolios.selectors import portfolio_get_for_user
 from portfolios.serializers import PortfolioOut
@@ -37,9 +37,9 @@ def active_symbols() -> set[str]:
 
 
 @database_sync_to_async
-def derived_quotes(symbols: list[str]) -> dict:
+def derived_market(symbols: list[str]) -> dict:
     try:
-        return derived_quotes_resolve(symbols)
+        return derived_market_resolve(symbols)
     except DomainError as error:
         error.field = "symbols"  # the request's field, whichever symbol of it was refused
         raise
@@ -130,7 +130,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     # --- market data -------------------------------------------------------------------
     async def _symbols(self, content, *, subscribing_to: str | None = None, derived=()) -> list[str]:
         """The message's symbols, de-duplicated and checked (`derived`: those already resolved as
-        derived quotes, which need no instrument of the feed); when `subscribing_to` quotes or
+        derived symbols, which need no instrument of the feed); when `subscribing_to` quotes or
         books, also checked against the per-connection subscription limit (leaving is always allowed)."""
         symbols = symbol_list(content)
         unknown = sorted(set(symbols) - set(derived) - await active_symbols())
@@ -156,7 +156,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def subscribe_quotes(self, content):
         # Option contracts are quoted off their underlying's updates (haunt.market.stream); resolving
         # them lists them on demand and publishes their quotes, so the snapshot below is current.
-        derived = await derived_quotes(symbol_list(content))
+        derived = await derived_market(symbol_list(content))
         symbols = await self._symbols(content, subscribing_to=QUOTES, derived=derived)
         batch = content.get("batch", self.batch_quotes)
         if not isinstance(batch, bool):
@@ -181,7 +181,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "Unsubscribed", "data": {"channel": "quotes", "symbols": symbols}})
 
     async def subscribe_order_book(self, content):
-        symbols = await self._symbols(content, subscribing_to=BOOKS)
+        # As for quotes: option contracts' books are made off their underlying's updates, in the same
+        # pricing as their quotes; resolving them publishes their books for the snapshot below.
+        derived = await derived_market(symbol_list(content))
+        symbols = await self._symbols(content, subscribing_to=BOOKS, derived=derived)
         depth = content.get("depth", DEFAULT_BOOK_DEPTH)
         if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 100:
             raise DomainError('"depth" must be an integer from 1 to 100.', field="depth")
@@ -189,6 +192,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         hub = market_hub()
         await hub.start()
         hub.subscribe(self, BOOKS, symbols)
+        hub.derive(derived)
         await self.send_json({"type": "Subscribed", "data": {"channel": "orderbook", "symbols": symbols, "depth": depth}})
         for symbol in symbols:
             book = await sync_to_async(state.book_read, thread_sensitive=False)(symbol)

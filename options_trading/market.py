@@ -6,8 +6,8 @@ live mid, the volatility surface (options_trading.surface) and the pricing kerne
 (options_trading.pricing: Black-Scholes-Merton for European options, the Leisen-Reimer tree for
 American ones), and written into the same market state the feed writes (haunt.market.state), so
 the order services, the trigger engine and valuations read them like any other quote. Sockets
-following a contract get its quote made off every feed update of the underlying
-(option_quotes_at, through haunt.market.stream's derived quotes).
+following a contract get its quote and book made off every feed update of the underlying
+(option_market_at, through haunt.market.stream's derived market).
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,25 +119,24 @@ def option_quotes_publish(*, contracts: list[OptionContract], now: datetime,
     return {quote["symbol"]: quote for quote in quote_rows}
 
 
-def option_quotes_at(quote: dict, contracts: list[OptionContract]) -> list[dict]:
-    """The quotes of contracts on one underlying made from one feed ``quote`` of it: at its mid (its
-    last when a side is empty, as valuations read it) at the moment it was published, so each is the
-    quote a chain built at that price and moment shows. Contracts expired by then are left out.
-    The market stream's pricing function for option contracts (haunt.market.stream.DerivedQuote):
-    no database, no cache."""
+def option_market_at(quote: dict, contracts: list[OptionContract]) -> tuple[list[dict], list[dict]]:
+    """The quotes and five-level books of contracts on one underlying made from one feed ``quote``
+    of it: at its mid (its last when a side is empty, as valuations read it) at the moment it was
+    published, so each is the quote and book a chain built at that price and moment publishes.
+    Contracts expired by then are left out. The market stream's pricing function for option
+    contracts (haunt.market.stream.DerivedMarket): no database, no cache."""
     if quote["bid"] is not None and quote["ask"] is not None:
         spot = (Decimal(quote["bid"]) + Decimal(quote["ask"])) / 2
     elif quote["last"] is not None:
         spot = Decimal(quote["last"])
     else:
-        return []
+        return [], []
     now = datetime.fromisoformat(quote["timestamp"])
     live = [contract for contract in contracts if contract.expires_at > now]
     if not live:
-        return []
+        return [], []
     valuation = chain_valuation(contracts=live, now=now, greeks=False, spot=spot)
-    quote_rows, _ = _market_rows(contracts=live, now=now, valuation=valuation)
-    return quote_rows
+    return _market_rows(contracts=live, now=now, valuation=valuation)
 
 
 def _market_rows(*, contracts: list[OptionContract], now: datetime,

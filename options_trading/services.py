@@ -24,13 +24,13 @@ from haunt.market.models import AssetClass, Instrument, TradingHours
 from haunt.market.selectors import (
     MarketUnavailable, conversion_rate, instrument_calendar, instrument_get, reference_price,
 )
-from haunt.market.stream import DerivedQuote
+from haunt.market.stream import DerivedMarket
 from haunt.market.universe import spec_by_symbol
 from options_trading import contracts as terms
 from options_trading import events, exercise, margin, pricing, strategies
 from haunt.money import from_float, quantize_money, quantize_price
 from options_trading.market import (
-    GREEK_PLACES, SECONDS_PER_YEAR, chain_valuation, contract_values_at, option_quotes_at, option_quotes_publish,
+    GREEK_PLACES, SECONDS_PER_YEAR, chain_valuation, contract_values_at, option_market_at, option_quotes_publish,
 )
 from options_trading.models import OptionContract, OptionEvent, OptionSettings
 from orders.risk import RiskCheckFailed
@@ -158,11 +158,11 @@ def option_market_prepare(symbol: str) -> None:
         option_quotes_publish(contracts=[contract], now=now)
 
 
-def option_quotes_derive(symbols: list[str]) -> dict[str, DerivedQuote]:
-    """The market stream's resolver (haunt.market.stream.DERIVED_QUOTE_RESOLVERS): the option
-    contracts among ``symbols``, listed on demand, each quoted off its underlying's feed updates by
-    option_quotes_at. Their quotes are published now, so a new subscriber's snapshot is current.
-    Raises for an option symbol that names no listed contract or an expired one."""
+def option_market_derive(symbols: list[str]) -> dict[str, DerivedMarket]:
+    """The market stream's resolver (haunt.market.stream.DERIVED_MARKET_RESOLVERS): the option
+    contracts among ``symbols``, listed on demand, each quoted and booked off its underlying's feed
+    updates by option_market_at. Their quotes and books are published now, so a new subscriber's
+    snapshot is current. Raises for an option symbol that names no listed contract or an expired one."""
     now = timezone.now()
     derived, by_underlying = {}, defaultdict(list)
     for symbol in symbols:
@@ -170,7 +170,7 @@ def option_quotes_derive(symbols: list[str]) -> dict[str, DerivedQuote]:
         if contract is None:
             continue
         _require_unexpired(contract, now)
-        derived[symbol] = DerivedQuote(from_symbol=contract.underlying.symbol, terms=contract, price=option_quotes_at)
+        derived[symbol] = DerivedMarket(from_symbol=contract.underlying.symbol, terms=contract, price=option_market_at)
         by_underlying[contract.underlying.symbol].append(contract)
     for underlying_symbol, contracts in by_underlying.items():
         if state.quote_read(underlying_symbol):

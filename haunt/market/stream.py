@@ -11,10 +11,11 @@ the hub encodes each quote once and hands the same text to every socket that wan
 Every Quote and OrderBook message carries the feed update's sequence number (`seq`), so a client
 sees a gap when it missed an update.
 
-Some instruments are not stepped by the feed but quoted off one that is (option contracts off their
-underlying). The app that owns them registers a resolver in DERIVED_QUOTE_RESOLVERS; while a socket
-of the hub follows such a symbol, each update of the symbol it derives from makes its quote (off the
-event loop), and the quote goes out with the update's own quotes, under the same `seq`.
+Some instruments are not stepped by the feed but priced off one that is (option contracts off their
+underlying). The app that owns them registers a resolver in DERIVED_MARKET_RESOLVERS; while a socket
+of the hub follows such a symbol's quote or book, each update of the symbol it derives from makes
+both (off the event loop, once however many sockets follow either), and they go out with the
+update's own quotes and books, under the same `seq`.
 """
 import asyncio
 import logging
@@ -45,26 +46,27 @@ class MarketSubscriber(Protocol):
 
 
 @dataclass(frozen=True)
-class DerivedQuote:
-    """A symbol quoted off another's feed quotes: `price(quote, terms)` makes, from one feed quote of
-    `from_symbol`, the quotes of every derived symbol it is given the `terms` of (those sharing this
-    `price`). It runs in a worker thread and must not touch the database."""
+class DerivedMarket:
+    """A symbol whose quote and book are made off another's feed quotes: `price(quote, terms)` makes,
+    from one feed quote of `from_symbol`, the quotes and the books (two lists) of every derived symbol
+    it is given the `terms` of (those sharing this `price`). It runs in a worker thread and must not
+    touch the database."""
 
     from_symbol: str
     terms: object
-    price: Callable[[dict, list], list[dict]]
+    price: Callable[[dict, list], tuple[list[dict], list[dict]]]
 
 
-# Functions of a list of symbols answering the ones their app quotes off the feed, as DerivedQuote by
-# symbol, registered in the app's AppConfig.ready; each may read the database and raises DomainError
-# for a symbol it owns but cannot quote (an expired contract).
-DERIVED_QUOTE_RESOLVERS: list[Callable[[list[str]], dict[str, DerivedQuote]]] = []
+# Functions of a list of symbols answering the ones their app prices off the feed, as DerivedMarket
+# by symbol, registered in the app's AppConfig.ready; each may read the database and raises
+# DomainError for a symbol it owns but cannot price (an expired contract).
+DERIVED_MARKET_RESOLVERS: list[Callable[[list[str]], dict[str, DerivedMarket]]] = []
 
 
-def derived_quotes_resolve(symbols: list[str]) -> dict[str, DerivedQuote]:
+def derived_market_resolve(symbols: list[str]) -> dict[str, DerivedMarket]:
     """The derived symbols among `symbols` (synchronous: resolvers read the database)."""
-    derived: dict[str, DerivedQuote] = {}
-    for resolve in DERIVED_QUOTE_RESOLVERS:
+    derived: dict[str, DerivedMarket] = {}
+    for resolve in DERIVED_MARKET_RESOLVERS:
         derived.update(resolve(symbols))
     return derived
 
@@ -84,8 +86,9 @@ class MarketHub:
     def __init__(self):
         self.subscribers: dict[str, dict[str, set]] = {QUOTES: defaultdict(set), BOOKS: defaultdict(set)}
         self.update_listeners: list = []  # callables given every whole update (the order engine)
-        # Derived symbols followed here, by the feed symbol they are made from, and the way back.
-        self.derived: dict[str, dict[str, DerivedQuote]] = {}
+        # Derived symbols followed here (quote, book or both), by the feed symbol they are made from,
+        # and the way back.
+        self.derived: dict[str, dict[str, DerivedMarket]] = {}
         self._derived_from: dict[str, str] = {}
         self._listener: asyncio.Task | None = None
         self._listening: asyncio.Event | None = None
@@ -101,14 +104,15 @@ class MarketHub:
                 sockets.discard(subscriber)
                 if not sockets:
                     del self.subscribers[kind][symbol]
-                    if kind == QUOTES and symbol in self._derived_from:
+                    if (symbol in self._derived_from and symbol not in self.subscribers[QUOTES]
+                            and symbol not in self.subscribers[BOOKS]):
                         self._underive(symbol)
 
-    def derive(self, derived: dict[str, DerivedQuote]) -> None:
-        """Make these symbols' quotes on every update of the symbols they derive from (call after
-        subscribing a socket to them: the last socket to leave a symbol stops it)."""
+    def derive(self, derived: dict[str, DerivedMarket]) -> None:
+        """Make these symbols' quotes and books on every update of the symbols they derive from (call
+        after subscribing a socket to their quotes or books: the last socket to leave both stops it)."""
         for symbol, derivation in derived.items():
-            if symbol in self.subscribers[QUOTES]:
+            if symbol in self.subscribers[QUOTES] or symbol in self.subscribers[BOOKS]:
                 self.derived.setdefault(derivation.from_symbol, {})[symbol] = derivation
                 self._derived_from[symbol] = derivation.from_symbol
 
@@ -173,8 +177,9 @@ class MarketHub:
 
     async def deliver(self, update: dict) -> None:
         """Write one feed update to the subscribed sockets: each quote encoded once, each book once
-        per depth in use. Derived quotes are made in a worker thread while the feed's own go out,
-        then follow them (and join the same batches)."""
+        per depth in use. Derived quotes and books are made in a worker thread while the feed's own
+        quotes go out, then follow them (the quotes joining the same batches, the books after the
+        feed's books)."""
         sequence = update["seq"]
         for listener in self.update_listeners:
             try:
@@ -185,15 +190,23 @@ class MarketHub:
         if self.derived:
             work = self._derivation_work(update["quotes"])
             if work:
-                derived = asyncio.ensure_future(asyncio.to_thread(_derived_quotes, work))
+                derived = asyncio.ensure_future(asyncio.to_thread(_derived_market, work))
         batches: dict = defaultdict(list)  # socket -> its quotes of this update
         await self._send_quotes(update["quotes"], sequence, batches)
+        derived_books = None
         if derived is not None:
-            await self._send_quotes(await derived, sequence, batches)
+            derived_quotes, derived_books = await derived
+            await self._send_quotes(derived_quotes, sequence, batches)
         for socket, quotes in batches.items():
             await socket.send_market_text(f'{{"type":"Quotes","data":[{",".join(quotes)}],"seq":{sequence}}}')
+        await self._send_books(update["books"], sequence)
+        if derived_books:
+            await self._send_books(derived_books, sequence)
+
+    async def _send_books(self, books: list[dict], sequence: int) -> None:
+        """Each book's OrderBook message to its sockets, encoded once per depth in use."""
         book_subscribers = self.subscribers[BOOKS]
-        for book in update["books"]:
+        for book in books:
             sockets = book_subscribers.get(book["symbol"])
             if sockets:
                 by_depth: dict[int, str] = {}
@@ -219,7 +232,8 @@ class MarketHub:
 
     def _derivation_work(self, quotes: list[dict]) -> list[tuple[dict, dict]]:
         """The update's quotes that derived symbols followed here are made from, each with the terms
-        of those symbols grouped by pricing function (copied: sockets may come and go meanwhile)."""
+        of those symbols grouped by pricing function (copied: sockets may come and go meanwhile).
+        A symbol followed for its quote and its book is in once: both come from one pricing."""
         work = []
         for quote in quotes:
             followed = self.derived.get(quote["symbol"])
@@ -231,15 +245,19 @@ class MarketHub:
         return work
 
 
-def _derived_quotes(work: list[tuple[dict, dict]]) -> list[dict]:
-    made = []
+def _derived_market(work: list[tuple[dict, dict]]) -> tuple[list[dict], list[dict]]:
+    """The derived quotes and books of one update."""
+    quotes, books = [], []
     for quote, by_price in work:
         for price, terms in by_price.items():
             try:
-                made.extend(price(quote, terms))
-            except Exception:  # one failed pricing must not hold up the other derived quotes
-                logger.exception("Could not make the quotes derived from %s", quote["symbol"])
-    return made
+                made_quotes, made_books = price(quote, terms)
+            except Exception:  # one failed pricing must not hold up the other derived symbols
+                logger.exception("Could not make the quotes and books derived from %s", quote["symbol"])
+                continue
+            quotes.extend(made_quotes)
+            books.extend(made_books)
+    return quotes, books
 
 
 def cut_book(book: dict, depth: int) -> dict:

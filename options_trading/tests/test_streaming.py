@@ -1,7 +1,8 @@
-"""Option quotes on the market stream: a real WebSocket client subscribed to option contracts gets
-their quotes on every update of the underlying, priced as the REST chain prices them at that
-underlying price and moment, under the update's sequence number."""
+"""Option quotes and books on the market stream: a real WebSocket client subscribed to option
+contracts gets their quotes and five-level books on every update of the underlying, priced as the
+REST chain prices them at that underlying price and moment, under the update's sequence number."""
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote as percent_encoded
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -117,24 +118,32 @@ async def test_batched_option_quotes_share_the_updates_message(user_and_token, m
     await communicator.disconnect()
 
 
+SUBSCRIBE = [("SubscribeQuotes", "quotes"), ("SubscribeOrderBook", "orderbook")]
+
+
+@pytest.mark.parametrize("command, channel", SUBSCRIBE)
 @pytest.mark.parametrize("symbol, code", [
     ("AAPL  261218C00200100", "unknown_option"),  # no such strike
     ("AAPL  261120C00200000", "expiry_not_listed"),  # expired last week
     ("ZZZZ  261218C00200000", "unknown_option"),  # no such underlying
 ])
-async def test_unlisted_contracts_are_refused_in_the_error_shape(user_and_token, market_feed, clock, symbol, code):
+async def test_unlisted_contracts_are_refused_in_the_error_shape(user_and_token, market_feed, clock, symbol, code,
+                                                                 command, channel):
     communicator = await connect(user_and_token[1])
-    await communicator.send_json_to({"type": "SubscribeQuotes", "symbols": ["AAPL", symbol]})
+    await communicator.send_json_to({"type": command, "symbols": ["AAPL", symbol]})
     reply = await communicator.receive_json_from()
     assert reply["type"] == "Error" and reply["error"]["code"] == code and reply["error"]["field"] == "symbols"
-    assert market_hub().symbols_of(communicator, "quotes") == set()  # nothing of the request is subscribed
+    assert market_hub().symbols_of(communicator, channel) == set()  # nothing of the request is subscribed
+    assert market_hub().derived == {}
     await communicator.disconnect()
 
 
-async def test_an_expired_contract_is_refused_and_stops_being_quoted(user_and_token, market_feed, clock, client):
+@pytest.mark.parametrize("command, channel", SUBSCRIBE)
+async def test_an_expired_contract_is_refused_and_stops_streaming(user_and_token, market_feed, clock, client,
+                                                                  command, channel):
     weekly = near_the_money(await chain(client, "AAPL", "2026-11-27"), "call")  # expires Friday 16:00 New York
     communicator = await connect(user_and_token[1])
-    await communicator.send_json_to({"type": "SubscribeQuotes", "symbols": [weekly]})
+    await communicator.send_json_to({"type": command, "symbols": [weekly]})
     await communicator.receive_json_from()
     assert (await communicator.receive_json_from())["data"]["symbol"] == weekly
 
@@ -144,9 +153,118 @@ async def test_an_expired_contract_is_refused_and_stops_being_quoted(user_and_to
     assert await communicator.receive_nothing(timeout=0.3)
 
     other = await connect(user_and_token[1])
-    await other.send_json_to({"type": "SubscribeQuotes", "symbols": [weekly]})
+    await other.send_json_to({"type": command, "symbols": [weekly]})
     reply = await other.receive_json_from()
     assert reply["type"] == "Error" and reply["error"]["code"] == "option_expired"
     assert reply["error"]["field"] == "symbols"
+    assert market_hub().symbols_of(other, channel) == set()
     await other.disconnect()
+    await communicator.disconnect()
+
+
+async def rest_book(client, symbol: str, depth: int) -> dict:
+    response = await sync_to_async(client.get)(f"/api/market/orderbook/{percent_encoded(symbol)}", {"depth": depth})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+async def receive_books(communicator, count: int) -> dict[str, dict]:
+    """The next `count` messages, all OrderBooks, by symbol; nothing else follows them."""
+    messages = [await communicator.receive_json_from(timeout=2) for _ in range(count)]
+    assert {message["type"] for message in messages} == {"OrderBook"}
+    assert await communicator.receive_nothing(timeout=0.1)
+    return {message["data"]["symbol"]: message for message in messages}
+
+
+async def test_option_books_follow_every_update_of_their_underlying(user_and_token, market_feed, clock, client):
+    aapl = await chain(client, "AAPL", "2026-12-18")
+    btc = await chain(client, "BTC-USD", "2026-12-25")
+    call, btc_put = near_the_money(aapl, "call"), near_the_money(btc, "put")
+    shallow = await connect(user_and_token[1])
+    deep = await connect(user_and_token[1])  # the default depth, 20: every one of the five levels
+    await shallow.send_json_to({"type": "SubscribeOrderBook", "symbols": [call, btc_put, "AAPL"], "depth": 3})
+    await deep.send_json_to({"type": "SubscribeOrderBook", "symbols": [call]})
+    assert (await shallow.receive_json_from())["data"] == {
+        "channel": "orderbook", "symbols": [call, btc_put, "AAPL"], "depth": 3}
+    assert (await deep.receive_json_from())["data"]["depth"] == 20
+    snapshots = await receive_books(shallow, 3)
+    assert set(snapshots) == {call, btc_put, "AAPL"}
+    assert {message["seq"] for message in snapshots.values()} == {None}
+    assert all(len(message["data"]["asks"]) == 3 for message in snapshots.values())
+    assert (await deep.receive_json_from())["seq"] is None
+
+    sequences = []
+    for seconds in (1, 2, 3):
+        update = await step(market_feed, clock, seconds)
+        pushed, pushed_deep = await receive_books(shallow, 3), await receive_books(deep, 1)
+        assert set(pushed) == {call, btc_put, "AAPL"}
+        assert {message["seq"] for message in [*pushed.values(), *pushed_deep.values()]} == {update.sequence}
+        sequences.append(update.sequence)
+        # The REST chain publishes the contracts' market at this underlying price and moment: the
+        # REST order book then shows exactly the books the stream sent, at either depth.
+        await chain(client, "AAPL", "2026-12-18")
+        await chain(client, "BTC-USD", "2026-12-25")
+        for symbol in (call, btc_put):
+            book = pushed[symbol]["data"]
+            assert book == await rest_book(client, symbol, depth=3)
+            assert len(book["bids"]) == len(book["asks"]) == 3
+            assert book["timestamp"] == update.quotes[0]["timestamp"]
+        assert pushed_deep[call]["data"] == await rest_book(client, call, depth=20)
+        assert len(pushed_deep[call]["data"]["asks"]) == 5
+        aapl_book = next(book for book in update.books if book["symbol"] == "AAPL")
+        assert pushed["AAPL"]["data"] == {**aapl_book, "bids": aapl_book["bids"][:3], "asks": aapl_book["asks"][:3]}
+    assert sequences == [sequences[0], sequences[0] + 1, sequences[0] + 2]
+
+    await deep.send_json_to({"type": "UnsubscribeOrderBook", "symbols": [call]})
+    assert (await deep.receive_json_from())["type"] == "Unsubscribed"
+    await shallow.send_json_to({"type": "UnsubscribeOrderBook", "symbols": [call, btc_put]})
+    assert (await shallow.receive_json_from())["type"] == "Unsubscribed"
+    assert market_hub().derived == {}  # nobody follows an option: no pricing on later updates
+    await step(market_feed, clock, 4)
+    assert set(await receive_books(shallow, 1)) == {"AAPL"}
+    assert await deep.receive_nothing(timeout=0.1)
+    await shallow.disconnect()
+    await deep.disconnect()
+
+
+async def test_a_contract_followed_for_quote_and_book_is_priced_once_per_update(user_and_token, market_feed, clock,
+                                                                                client, monkeypatch):
+    from options_trading import market, services
+
+    priced: list[list[str]] = []  # the contracts of each pricing call, in order
+
+    def counted(quote, contracts):
+        priced.append([contract.instrument.symbol for contract in contracts])
+        return market.option_market_at(quote, contracts)
+
+    monkeypatch.setattr(services, "option_market_at", counted)  # the pricing function resolvers hand the hub
+    call = near_the_money(await chain(client, "AAPL", "2026-12-18"), "call")
+    communicator = await connect(user_and_token[1])
+    await communicator.send_json_to({"type": "SubscribeQuotes", "symbols": [call]})
+    await communicator.receive_json_from()
+    await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "SubscribeOrderBook", "symbols": [call], "depth": 2})
+    await communicator.receive_json_from()
+    await communicator.receive_json_from()
+
+    update = await step(market_feed, clock, 1)
+    quote, book = await communicator.receive_json_from(timeout=2), await communicator.receive_json_from(timeout=2)
+    assert (quote["type"], book["type"]) == ("Quote", "OrderBook")
+    assert quote["seq"] == book["seq"] == update.sequence
+    assert priced == [[call]]  # one pricing made both
+    assert [quote["data"]["bid"], quote["data"]["bid_size"]] == book["data"]["bids"][0]
+    assert [quote["data"]["ask"], quote["data"]["ask_size"]] == book["data"]["asks"][0]
+
+    # Leaving the book keeps the quote streaming (still priced once); leaving both stops the pricing.
+    await communicator.send_json_to({"type": "UnsubscribeOrderBook", "symbols": [call]})
+    await communicator.receive_json_from()
+    update = await step(market_feed, clock, 2)
+    assert (await communicator.receive_json_from(timeout=2))["type"] == "Quote"
+    assert await communicator.receive_nothing(timeout=0.1)
+    assert priced == [[call], [call]]
+    await communicator.send_json_to({"type": "UnsubscribeQuotes", "symbols": [call]})
+    await communicator.receive_json_from()
+    await step(market_feed, clock, 3)
+    assert await communicator.receive_nothing(timeout=0.3)
+    assert priced == [[call], [call]] and market_hub().derived == {}
     await communicator.disconnect()
