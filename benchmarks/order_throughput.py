@@ -5,7 +5,7 @@ Boots the real platform (PostgreSQL + Redis, REST on granian's WSGI tier, Daphne
 run_market, run_engine; see benchmarks/platform_harness.py), makes 100 users with one portfolio each (realistic profile with
 simulate_latency switched off, so a market order fills inside its HTTP response), then:
 
-1. orders: C concurrent asyncio httpx clients (default 64) place small crypto market orders for
+1. orders: C concurrent asyncio aiohttp clients (default 64) place small crypto market orders for
    --seconds, each portfolio alternating buy and sell so buying power never runs out. A client owns
    its portfolios, so no two requests wait on the same portfolio lock (unless C > portfolios).
 2. ceiling: the same clients write journal notes on their portfolios (POST /api/journal) for
@@ -36,7 +36,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import aiohttp
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -75,8 +76,10 @@ class Sample:
 
 
 async def run_phase(*, kind: str, books: list[Book], base_urls: list[str], concurrency: int, seconds: float) -> list[Sample]:
-    clients = [httpx.AsyncClient(base_url=url, timeout=30,
-                                 limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
+    # aiohttp rather than httpx: about 0.5 ms of client CPU per request against 2.5 ms, so the load
+    # generator's one core is not what caps the figures.
+    clients = [aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=30),
+                                     connector=aiohttp.TCPConnector(limit=concurrency))
                for url in base_urls]
     samples: list[Sample] = []
     deadline = time.perf_counter() + seconds
@@ -98,24 +101,25 @@ async def run_phase(*, kind: str, books: list[Book], base_urls: list[str], concu
                 path, payload = f"/api/portfolio/{book.account.portfolio_id}/topup", {"amount": "1"}
             started = time.perf_counter()
             try:
-                response = await client.post(path, json=payload, headers=book.account.headers)
-            except httpx.HTTPError as error:
+                async with client.post(path, data=orjson.dumps(payload), headers=book.account.json_headers) as response:
+                    body = await response.read()
+            except (aiohttp.ClientError, TimeoutError) as error:
                 samples.append(Sample(started, time.perf_counter(), 0, error=f"{type(error).__name__}: {error}"))
                 continue
             finished = time.perf_counter()
-            if kind == "orders" and response.status_code == 201:
-                order_status = response.json()["status"]
+            if kind == "orders" and response.status == 201:
+                order_status = orjson.loads(body)["status"]
                 if order_status == "filled":
                     book.next_side = "sell" if book.next_side == "buy" else "buy"
                 samples.append(Sample(started, finished, 201, order_status))
             else:
-                samples.append(Sample(started, finished, response.status_code,
-                                      error="" if response.is_success else response.text[:300]))
+                samples.append(Sample(started, finished, response.status,
+                                      error="" if response.ok else body[:300].decode(errors="replace")))
 
     try:
         await asyncio.gather(*(one_client(index) for index in range(concurrency)))
     finally:
-        await asyncio.gather(*(client.aclose() for client in clients))
+        await asyncio.gather(*(client.close() for client in clients))
     return samples
 
 

@@ -176,6 +176,10 @@ class Account:
     def headers(self) -> dict:
         return {"Authorization": f"Token {self.token}"}
 
+    @property
+    def json_headers(self) -> dict:
+        return {**self.headers, "Content-Type": "application/json"}
+
 
 @dataclass
 class Platform:
