@@ -13,13 +13,14 @@ exercised early too):
 
 Each job's median (p50) time over --repeat runs is set beside the same work done one contract at
 a time with QuantLib in the same run (for American options: its QdFp engine on the same
-collocation sizes, central differences of it for delta and gamma, and the same Leisen-Reimer trees
-and bumps for vega and rho), as a ratio. QuantLib's American run is timed on a sample of the chain and scaled, since
-it takes seconds on the full chain.
+collocation sizes, and central differences of it for delta, gamma, vega and rho), as a ratio.
+QuantLib's American run is timed on a sample of the chain and scaled, since it takes seconds on
+the full chain.
 
 Accuracy is printed too: the American premium against QuantLib's converged price (its QdFp
 engine, high-precision scheme) over the 108 contracts of the module tests' grid and over the
-sample of the chain, and the number of quotes whose implied volatility fails to reprice them.
+sample of the chain, American vega and rho against central differences of that converged price
+over the sample, and the number of quotes whose implied volatility fails to reprice them.
 
     .venv/bin/python benchmarks/options_pricing.py [--repeat N] [--quantlib-american-sample N]
 """
@@ -37,7 +38,6 @@ import QuantLib as ql
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from options_trading.pricing import (  # noqa: E402
-    DEFAULT_TREE_STEPS,
     IVStatus,
     american_price,
     american_valuation,
@@ -51,7 +51,7 @@ EXPIRY_DAYS = np.array([7, 14, 30, 60, 90, 180, 270, 365, 540, 730])
 STRIKES = np.linspace(60.0, 150.0, 100)
 VALUATION_DATE = ql.Date(15, 1, 2024)
 DAY_COUNT = ql.Actual365Fixed()
-VOL_BUMP, RATE_BUMP = 0.0001, 0.00005  # the module's American vega and rho bumps
+VOL_BUMP, RATE_BUMP = 0.0001, 0.00001  # QuantLib's American vega and rho: central differences
 
 
 def option_chain() -> dict[str, np.ndarray]:
@@ -132,15 +132,12 @@ def quantlib_american(market: QuantLibMarket, chain, sample: np.ndarray) -> np.n
     """The module's American valuation done contract by contract with QuantLib.
 
     Premium: the QdFp engine on the module's collocation sizes (FP-A, 9 Chebyshev points, a
-    Jacobi-Newton step and two fixed-point steps, 6 and 24 Gauss-Legendre points); delta and
-    gamma: central differences of it, spot ±0.01% (QuantLib's engine gives no Greeks); theta from
-    the Black-Scholes equation; vega and rho: forward differences of Leisen-Reimer trees a third
-    of DEFAULT_TREE_STEPS deep, as the module's.
+    Jacobi-Newton step and two fixed-point steps, 6 and 24 Gauss-Legendre points); delta, gamma,
+    vega and rho: central differences of it, spot ±0.01%, volatility ±0.01 point, rate ±0.001
+    point (QuantLib's engine gives no Greeks); theta from the Black-Scholes equation.
     """
     scheme = ql.QdFpLegendreScheme(6, 3, 8, 24)
     collocation = ql.QdFpAmericanEngine(market.process, scheme, ql.QdFpAmericanEngine.FP_A)
-    shallow_steps = DEFAULT_TREE_STEPS // 3 - (1 - (DEFAULT_TREE_STEPS // 3) % 2)
-    shallow = ql.BinomialVanillaEngine(market.process, "lr", shallow_steps)
     spot_bump = 1e-4 * SPOT
 
     rows = []
@@ -158,24 +155,31 @@ def quantlib_american(market: QuantLibMarket, chain, sample: np.ndarray) -> np.n
         delta = (up - down) / (2 * spot_bump)
         gamma = (up - 2 * price + down) / spot_bump**2
         theta = RATE * price - (RATE - DIVIDEND_YIELD) * SPOT * delta - 0.5 * vol * vol * SPOT * SPOT * gamma
-        option.setPricingEngine(shallow)
-        shallow_price = option.NPV()
-        market.volatility.setValue(vol + VOL_BUMP)
-        vol_up = option.NPV()
-        market.volatility.setValue(vol)
-        market.rate.setValue(RATE + RATE_BUMP)
-        rate_up = option.NPV()
-        market.rate.setValue(RATE)
-        rows.append((price, delta, gamma, theta / 365, (vol_up - shallow_price) / VOL_BUMP / 100,
-                     (rate_up - shallow_price) / RATE_BUMP / 100))
+        vega, rho = parameter_differences(market, option, vol)
+        rows.append((price, delta, gamma, theta / 365, vega, rho))
     return np.array(rows)
 
 
-def quantlib_converged_american(market: QuantLibMarket, chain, index: int) -> float:
-    market.volatility.setValue(float(chain["volatility"][index]))
+def parameter_differences(market: QuantLibMarket, option, vol: float) -> tuple[float, float]:
+    """Vega and rho per percentage point: central differences of the option's engine."""
+    prices = []
+    for vol_bump, rate_bump in ((VOL_BUMP, 0.0), (-VOL_BUMP, 0.0), (0.0, RATE_BUMP), (0.0, -RATE_BUMP)):
+        market.volatility.setValue(vol + vol_bump)
+        market.rate.setValue(RATE + rate_bump)
+        prices.append(option.NPV())
+    market.volatility.setValue(vol)
+    market.rate.setValue(RATE)
+    return (prices[0] - prices[1]) / (2 * VOL_BUMP) / 100, (prices[2] - prices[3]) / (2 * RATE_BUMP) / 100
+
+
+def quantlib_converged_american(market: QuantLibMarket, chain, index: int, *, greeks=False):
+    """QuantLib's converged price (QdFp, high-precision scheme), or that with its vega and rho."""
+    vol = float(chain["volatility"][index])
+    market.volatility.setValue(vol)
     option = market.option(chain["is_call"][index], chain["strike"][index], chain["days"][index], american=True)
     option.setPricingEngine(ql.QdFpAmericanEngine(market.process, ql.QdFpAmericanEngine.highPrecisionScheme()))
-    return option.NPV()
+    price = option.NPV()
+    return (price, *parameter_differences(market, option, vol)) if greeks else price
 
 
 def quantlib_implied(market: QuantLibMarket, chain, quotes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -289,13 +293,19 @@ def main():
           f"max ${price_gap.max():.1e} (there: haunt {ours.price[worst]:.6f}, "
           f"QuantLib same sizes {reference[np.argmax(price_gap), 0]:.6f}, "
           f"QuantLib QdFp converged {converged:.6f})")
-    sample_errors = np.abs(
-        ours.price[sample] - np.array([quantlib_converged_american(market, chain, index) for index in sample])
-    )
+    references = np.array([quantlib_converged_american(market, chain, index, greeks=True) for index in sample])
+    sample_errors = np.abs(ours.price[sample] - references[:, 0])
     accuracy = (("the module tests' grid", test_grid_errors()), (f"the chain sample of {sample.size}", sample_errors))
     for label, errors in accuracy:
         print(f"    premium vs QuantLib's converged price over {label}: max ${errors.max():.4f}, "
               f"p99 ${np.quantile(errors, 0.99):.4f}, within $0.001: {np.sum(errors <= 1e-3)}/{errors.size}")
+    for name, column in (("vega", 1), ("rho", 2)):
+        reference = references[:, column]
+        errors = np.abs(getattr(ours, name)[sample] - reference)
+        sizeable = np.abs(reference) >= 0.01
+        print(f"    {name} vs central differences of QuantLib's converged price over the chain sample: "
+              f"max {errors.max():.1e} per point, median {np.median(errors):.1e}; largest relative "
+              f"{np.max(errors[sizeable] / np.abs(reference[sizeable])):.1e} where it is at least 0.01")
 
     # 3. Implied volatility from quotes, then Greeks at it
     chain = stress_quotes(count)

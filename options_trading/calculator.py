@@ -1,9 +1,11 @@
 """The option calculator behind /api/options/price and /api/options/implied-volatility.
 
 European options go straight to the pricing kernels. An American option's implied volatility is
-the volatility at which the tree (options_trading.pricing.american_price) reprices it, found by
-Brent's method between 0.01% and 500%: the tree price rises with volatility, so the root is unique
-when the price lies between the price at the lower and at the upper bound. Pure module.
+the volatility at which the default American premium (options_trading.pricing.american_price: the
+collocation of the exercise boundary, or the default Leisen-Reimer tree for the signs of rate and
+yield the collocation does not cover) reprices it, found by Brent's method between 0.01% and
+500%: the premium rises with volatility, so the root is unique when the price lies between the
+premium at the lower and at the upper bound. Pure module.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""American puts by spectral collocation of the early-exercise boundary: premium, delta, gamma.
+"""American puts by spectral collocation of the early-exercise boundary: premium and Greeks.
 
 The method of Andersen, Lake and Offengelder ("High-performance American option pricing",
 Journal of Computational Finance 20(1), 2016), the one behind QuantLib's QdFpAmericanEngine.
@@ -23,19 +23,29 @@ behaviour at both ends of their intervals.
 Those quadrature points fall at the same places of the unit interval for every contract, so the
 interpolation of the boundary onto them is one fixed matrix, and a chain is priced as arrays of
 contracts × nodes × points. The boundary does not depend on the spot, so delta and gamma are the
-exact spot derivatives of the premium integral (plus the European ones).
+exact spot derivatives of the premium integral (plus the European ones). It does depend on σ, r
+and q: their derivatives of the premium integral (vega, rho, dividend rho) add to those taken
+under the integral the boundary's own, which solve the boundary equation differentiated, one
+nodes × nodes linear system per contract (:func:`_boundary_sensitivity`). That costs about half
+as much as the premium, where bumping each parameter and solving again would cost it twice over,
+and there is no difference of two collocations to carry their convergence errors.
 
 Puts only, with r > 0 and q >= 0: the single-boundary case. Calls are puts by McDonald-Schroder
 symmetry, C(S, K, r, q) = P(K, S, q, r); the caller maps them and leaves the rest to its tree.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
 from scipy.special import ndtr
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+# Contracts valued together. A block's largest arrays (3 × 512 × 24 doubles) stay in a 2 MiB L2
+# cache, and below the sizes at which glibc's allocator gives freed memory back to the system
+# only to page-fault it in again for the next array: the 2,000-contract chain in one block took
+# 7,100 page faults and 46 ms of CPU a valuation, in blocks of 500 none and 32 ms.
+_BLOCK_CONTRACTS = 512
 
 
 @dataclass(frozen=True)
@@ -76,48 +86,78 @@ volatility 2%-20%, 30 days to three years, rates and yields 0-15%, whichever |r 
 @dataclass(frozen=True)
 class PutValuation:
     """Premium, delta and gamma of American puts; ``exercised_now`` where the spot is at or below
-    the boundary (the premium is then K - S, delta -1 and gamma 0)."""
+    the boundary (the premium is then K - S, delta -1 and gamma 0). With ``parameter_greeks``,
+    the derivatives per unit of volatility (``vega``), of the rate (``rho``) and of the yield
+    (``dividend_rho``), 0 where exercised now; otherwise None."""
 
     price: np.ndarray
     delta: np.ndarray
     gamma: np.ndarray
     exercised_now: np.ndarray
+    vega: np.ndarray | None = None
+    rho: np.ndarray | None = None
+    dividend_rho: np.ndarray | None = None
 
 
-def american_put(spot, strike, rate, dividend_yield, volatility, time) -> PutValuation:
+def american_put(
+    spot, strike, rate, dividend_yield, volatility, time, *, parameter_greeks: bool = False
+) -> PutValuation:
     """Value American puts given as flat float arrays of one length, with rate > 0, yield >= 0,
-    volatility > 0 and time > 0."""
+    volatility > 0 and time > 0; with ``parameter_greeks``, their vega, rho and dividend rho too."""
     s, k, r, q, vol, t = (np.asarray(a, dtype=float) for a in (spot, strike, rate, dividend_yield, volatility, time))
     high_carry = np.abs(r - q) * np.sqrt(t) >= vol
     premium, premium_delta, premium_gamma = (np.empty(s.size) for _ in range(3))
+    premium_sensitivity = np.empty((3, s.size)) if parameter_greeks else None
     exercised_now = np.empty(s.size, dtype=bool)
     for scheme, members in ((DEFAULT_SCHEME, ~high_carry), (HIGH_CARRY_SCHEME, high_carry)):
-        if members.any():
-            terms = tuple(a[members] for a in (s, k, r, q, vol, t))
-            log_cap, h = _boundary(*terms[1:], scheme)
-            exercised_now[members] = np.log(terms[0]) <= log_cap - np.sqrt(np.maximum(h[:, -1], 0.0))
-            premium[members], premium_delta[members], premium_gamma[members] = _premium(log_cap, h, *terms, scheme)
+        members = np.flatnonzero(members)
+        block_count = -(-members.size // _BLOCK_CONTRACTS)  # 0 when no contract takes this scheme
+        for rows in np.array_split(members, block_count) if block_count else ():
+            terms = tuple(a[rows] for a in (s, k, r, q, vol, t))
+            log_cap, h, boundary_sensitivity = _boundary(*terms[1:], scheme, sensitivity=parameter_greeks)
+            exercised_now[rows] = np.log(terms[0]) <= log_cap - np.sqrt(np.maximum(h[:, -1], 0.0))
+            premium[rows], premium_delta[rows], premium_gamma[rows], sensitivity = _premium(
+                log_cap, h, *terms, scheme, boundary_sensitivity
+            )
+            if parameter_greeks:
+                premium_sensitivity[:, rows] = sensitivity
 
     total_vol = vol * np.sqrt(t)
     d1 = (np.log(s / k) + (r - q) * t) / total_vol + 0.5 * total_vol
     dividend_discount = np.exp(-q * t)
     spot_probability = ndtr(-d1)
-    european = k * np.exp(-r * t) * ndtr(total_vol - d1) - s * dividend_discount * spot_probability
+    strike_probability = ndtr(total_vol - d1)
+    rate_discount = np.exp(-r * t)
+    spot_density = dividend_discount * np.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI
+    european = k * rate_discount * strike_probability - s * dividend_discount * spot_probability
     european_delta = -dividend_discount * spot_probability
-    european_gamma = dividend_discount * np.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI / (s * total_vol)
+    european_gamma = spot_density / (s * total_vol)
 
     intrinsic = k - s
-    return PutValuation(
+    valuation = PutValuation(
         price=np.where(exercised_now, intrinsic, np.maximum(np.maximum(european, 0.0) + premium, intrinsic)),
         delta=np.where(exercised_now, -1.0, european_delta + premium_delta),
         gamma=np.where(exercised_now, 0.0, european_gamma + premium_gamma),
         exercised_now=exercised_now,
     )
+    if not parameter_greeks:
+        return valuation
+    european_sensitivity = (
+        s * spot_density * np.sqrt(t),
+        -k * t * rate_discount * strike_probability,
+        s * t * dividend_discount * spot_probability,
+    )
+    vega, rho, dividend_rho = (
+        np.where(exercised_now, 0.0, european_part + premium_part)
+        for european_part, premium_part in zip(european_sensitivity, premium_sensitivity)
+    )
+    return replace(valuation, vega=vega, rho=rho, dividend_rho=dividend_rho)
 
 
-def _boundary(k, r, q, vol, t, scheme):
+def _boundary(k, r, q, vol, t, scheme, *, sensitivity=False):
     """ln X per contract and H = ln(B/X)² at the Chebyshev nodes in √τ, (contracts, nodes + 1),
-    node 0 at expiry (τ = 0, where H = 0) and the last at τ = T."""
+    node 0 at expiry (τ = 0, where H = 0) and the last at τ = T; with ``sensitivity``, the
+    derivatives of √H in σ, r and q at the nodes (:func:`_boundary_sensitivity`), else None."""
     n = scheme.nodes
     z = _chebyshev_nodes(n)
     k, r, q, vol, t = (a[:, None] for a in (k, r, q, vol, t))
@@ -138,13 +178,15 @@ def _boundary(k, r, q, vol, t, scheme):
     inv_m_vol = 1.0 / (vol3 * root_m)
     drift = (r3 - q3) * root_m / vol3 + 0.5 * vol3 * root_m
     m_vol = vol3 * root_m
+    rate_exp, yield_exp = np.exp(r3 * u), np.exp(q3 * u)
     # dm/√m = 2√τ·cos θ dθ: the 1/√m of the FP-A kernels is absorbed.
     kernel_weight = weights * 2.0 * np.sqrt(tau3) * cos_t * _INV_SQRT_2PI / vol3
-    rate_kernel = r3 * kernel_weight * np.exp(r3 * u)
-    yield_kernel = q3 * kernel_weight * np.exp(q3 * u)
+    rate_kernel = r3 * kernel_weight * rate_exp
+    yield_kernel = q3 * kernel_weight * yield_exp
     integral_weight = weights * 2.0 * tau3 * sin_t * cos_t
-    yield_weight = q3 * integral_weight * np.exp(q3 * u)
-    rate_weight = r3 * integral_weight * np.exp(r3 * u)
+    rate_growth, yield_growth = integral_weight * rate_exp, integral_weight * yield_exp
+    yield_weight = q3 * yield_growth
+    rate_weight = r3 * rate_growth
     differentiated = scheme.differentiated
     total_vol = vol * np.sqrt(tau)
     carry = (r - q) * tau / total_vol + 0.5 * total_vol
@@ -196,38 +238,174 @@ def _boundary(k, r, q, vol, t, scheme):
         h = step(h, True)
     for _ in range(scheme.fixed_point_steps):
         h = step(h, False)
-    return log_cap[:, 0], h
+    if not sensitivity:
+        return log_cap[:, 0], h, None
+    quadrature = _BoundaryQuadrature(
+        onto_points=onto_points, u=u, m=root_m * root_m, m_vol=m_vol, inv_m_vol=inv_m_vol, drift=drift,
+        rate_kernel=rate_kernel, yield_kernel=yield_kernel, rate_growth=rate_growth, yield_growth=yield_growth,
+    )
+    return log_cap[:, 0], h, _boundary_sensitivity(k, r, q, vol, tau, log_cap, h, quadrature)
 
 
-def _premium(log_cap, h, s, k, r, q, vol, t, scheme):
-    """Early-exercise premium over the European value, with its first two spot derivatives.
+@dataclass(frozen=True)
+class _BoundaryQuadrature:
+    """The boundary integrals' points for every contract and node, (contracts, nodes, points):
+    u the time left at the point, m = τ - u, and the integrands' factors that do not depend on
+    the boundary."""
+
+    onto_points: np.ndarray
+    u: np.ndarray
+    m: np.ndarray
+    m_vol: np.ndarray
+    """σ√m"""
+    inv_m_vol: np.ndarray
+    drift: np.ndarray
+    """(r - q)·√m/σ + σ√m/2, the part of d+ not from the boundary"""
+    rate_kernel: np.ndarray
+    """r·e^(ru)·dm/(σ√(2πm)), each point's share of an integral of r·e^(ru)·n(d)/(σ√m)"""
+    yield_kernel: np.ndarray
+    rate_growth: np.ndarray
+    """e^(ru)·dm, each point's share of an integral of e^(ru)·N(d)"""
+    yield_growth: np.ndarray
+
+
+def _premium(log_cap, h, s, k, r, q, vol, t, scheme, boundary_sensitivity=None):
+    """Early-exercise premium over the European value, with its first two spot derivatives, and,
+    given the boundary's sensitivity (:func:`_boundary_sensitivity`), its derivatives in σ, r and q
+    (3, contracts); else None for those.
 
     Differentiating under the integral, with a = q - r·K/B (B·e^(-rt)·n(d-) = S·e^(-qt)·n(d+)):
     ∂/∂S = ∫ e^(-qt)·[-q·N(-d+) + a·n(d+)/(σ√t)] dt and
     ∂²/∂S² = ∫ e^(-qt)·n(d+)/(S·σ√t)·[q - a·d+/(σ√t)] dt.
+    A parameter p moves the integrand directly and through ln B, which enters d± as -ln B/(σ√t):
+    ∂/∂p = ∫ [∂(r·K·e^(-rt))/∂p·N(-d-) - ∂(q·S·e^(-qt))/∂p·N(-d+)
+              - r·K·e^(-rt)·n(d-)·∂d-/∂p + q·S·e^(-qt)·n(d+)·∂d+/∂p] dt.
     """
     theta, weights = _angle_rule(scheme.premium_points)
     cos_t, sin_t = np.cos(theta), np.sin(theta)
     onto_points = _interpolation_matrix(scheme.nodes, tuple(2.0 * cos_t - 1.0))
+    angle_weight = weights * 2.0 * sin_t * cos_t  # dt = 2T·sin θ·cos θ dθ
+    expiry = t
     s, k, r, q, vol, t = (a[:, None] for a in (s, k, r, q, vol, t))
-    log_boundary = log_cap[:, None] - np.sqrt(np.maximum(h @ onto_points, 0.0))
+    h_points = h @ onto_points
+    log_boundary = log_cap[:, None] - np.sqrt(np.maximum(h_points, 0.0))
     elapsed = t * sin_t**2
     total_vol = vol * np.sqrt(t) * sin_t
     d_plus = (np.log(s) - log_boundary + (r - q) * elapsed) / total_vol + 0.5 * total_vol
     d_minus = d_plus - total_vol
     dividend_discount = np.exp(-q * elapsed)
-    out_plus = ndtr(-d_plus)
-    weight = weights * 2.0 * t * sin_t * cos_t  # dt = 2T·sin θ·cos θ dθ
-    premium = r * k * np.exp(-r * elapsed) * ndtr(-d_minus) - q * s * dividend_discount * out_plus
+    rate_discount = np.exp(-r * elapsed)
+    out_plus, out_minus = ndtr(-d_plus), ndtr(-d_minus)
+    integrand = r * k * rate_discount * out_minus - q * s * dividend_discount * out_plus
     density = dividend_discount * np.exp(-0.5 * d_plus * d_plus) * _INV_SQRT_2PI / total_vol
-    slope = q - r * k * np.exp(-log_boundary)
+    strike_over_boundary = k * np.exp(-log_boundary)
+    slope = q - r * strike_over_boundary
     delta = -q * dividend_discount * out_plus + slope * density
     gamma = density / s * (q - slope * d_plus / total_vol)
+    premium = expiry * (integrand @ angle_weight)
+    sensitivity = None
+    if boundary_sensitivity is not None:
+        # y = ln(X/B) at the points, from its node values through the interpolation of y²
+        y_points = np.sqrt(np.maximum(h_points, 0.0))
+        moved_h = (np.sqrt(np.maximum(h, 0.0)) * boundary_sensitivity).reshape(-1, h.shape[1]) @ onto_points
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moved_y = np.where(y_points > 0, moved_h.reshape(3, *h_points.shape) / y_points, 0.0)
+        # ∂d±/∂p for p = σ, r, q: at a fixed boundary, plus -∂(ln B)/∂p/(σ√t) from its shift
+        log_boundary_move = (_log_cap_sensitivity(r[:, 0], q[:, 0])[:, :, None] - moved_y) / total_vol
+        carry_move = np.sqrt(elapsed) / vol
+        spot_density = s * density * total_vol  # S·e^(-qt)·n(d+), and r·K·e^(-rt)·n(d-) = r·(K/B)·that
+        yield_density, rate_density = q * spot_density, r * strike_over_boundary * spot_density
+        integrand_slope = (rate_density - yield_density) * log_boundary_move
+        integrand_slope[0] += rate_density * d_plus / vol - yield_density * d_minus / vol
+        integrand_slope[1] += (yield_density - rate_density) * carry_move
+        integrand_slope[1] += k * rate_discount * (1.0 - r * elapsed) * out_minus
+        integrand_slope[2] += (rate_density - yield_density) * carry_move
+        integrand_slope[2] -= s * dividend_discount * (1.0 - q * elapsed) * out_plus
+        sensitivity = np.where(premium > 0.0, expiry * (integrand_slope @ angle_weight), 0.0)
     return (
-        np.maximum(np.sum(premium * weight, axis=1), 0.0),
-        np.sum(delta * weight, axis=1),
-        np.sum(gamma * weight, axis=1),
+        np.maximum(premium, 0.0),
+        expiry * (delta @ angle_weight),
+        expiry * (gamma @ angle_weight),
+        sensitivity,
     )
+
+
+def _log_cap_sensitivity(r, q):
+    """Derivatives of ln X = ln(K·min(1, r/q)) in σ, r and q: (3, contracts)."""
+    below = r < q
+    with np.errstate(divide="ignore"):
+        return np.stack([np.zeros_like(r), np.where(below, 1.0 / r, 0.0), np.where(below, -1.0 / q, 0.0)])
+
+
+def _boundary_sensitivity(k, r, q, vol, tau, log_cap, h, quadrature):
+    """Derivatives of y = √H = ln(X/B) at the nodes in σ, r and q: (3, contracts, nodes + 1), zero
+    at node 0 (expiry, where B = X whatever the parameters). ``k`` to ``vol`` and ``log_cap`` are
+    columns (contracts, 1), ``tau`` the node times (contracts, nodes).
+
+    The boundary solves F = ln B - ln K + (r - q)·τ - ln N + ln D = 0 with the paper's FP-B
+    N = N(d-(τ, B/K)) + r·∫ e^(ru)·N(d-(τ - u, B(τ)/B(u))) du and D = N(d+(τ, B/K)) +
+    q·∫ e^(qu)·N(d+(τ - u, B(τ)/B(u))) du, as it solves the FP-A form the default scheme iterates:
+    both hold at the boundary, and FP-B's integrands are the smoother to differentiate. By the
+    implicit function theorem (∂F/∂y)·dy = -∂F/∂p, a system of nodes × nodes per contract with
+    three right-hand sides. This is the derivative at the converged boundary, so unlike a
+    difference of two collocations it carries no part of either's convergence error.
+    """
+    contracts, nodes = h.shape
+    n = nodes - 1
+    root_h = np.sqrt(np.maximum(h, 0.0))
+    y = root_h[:, 1:]
+    y_u = np.sqrt(np.maximum(h @ quadrature.onto_points, 0.0)).reshape(quadrature.u.shape)
+    d_plus = (y_u - y[:, :, None]) * quadrature.inv_m_vol + quadrature.drift
+    d_minus = d_plus - quadrature.m_vol
+    cdf_plus, cdf_minus = ndtr(d_plus), ndtr(d_minus)
+    # r·e^(ru)·n(d-)/(σ√m) and q·e^(qu)·n(d+)/(σ√m) times dm: ∂/∂y of the integrands of N and D
+    rate_density = quadrature.rate_kernel * np.exp(-0.5 * d_minus * d_minus)
+    yield_density = quadrature.yield_kernel * np.exp(-0.5 * d_plus * d_plus)
+
+    total_vol = vol * np.sqrt(tau)
+    d1 = (log_cap - y - np.log(k) + (r - q) * tau) / total_vol + 0.5 * total_vol
+    d2 = d1 - total_vol
+    r3, q3, m = r[:, :, None], q[:, :, None], quadrature.m
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        numerator = ndtr(d2) + r * np.einsum("ckl,ckl->ck", quadrature.rate_growth, cdf_minus)
+        denominator = ndtr(d1) + q * np.einsum("ckl,ckl->ck", quadrature.yield_growth, cdf_plus)
+        numerator_density = np.exp(-0.5 * d2 * d2) * _INV_SQRT_2PI / numerator
+        denominator_density = np.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI / denominator
+        # F moves with its own node's y outside the integrals, and with y(u) - y inside them.
+        outside = (numerator_density - denominator_density) / total_vol
+        coupling = yield_density / denominator[:, :, None] - rate_density / numerator[:, :, None]
+        # y(u) = √(Σ_j M_j·y_j²), so ∂y(u)/∂y_j = M_j·y_j/y(u)
+        coupling_over_y = np.where(y_u > 0, coupling / y_u, 0.0)
+        # Σ_l coupling[k, l]·M[j, (k, l)], node k by node k
+        onto_nodes = quadrature.onto_points[1:].reshape(n, n, -1).transpose(1, 2, 0)
+        jacobian = np.matmul(coupling_over_y.transpose(1, 0, 2), onto_nodes).transpose(1, 0, 2) * y[:, None, :]
+        jacobian[:, np.arange(n), np.arange(n)] += outside - 1.0 - coupling.sum(axis=2)
+
+        # ∂F/∂p at fixed y, for p = σ, r, q (ln X moves with r and q where r < q)
+        source = _log_cap_sensitivity(r[:, 0], q[:, 0])[:, :, None] * (1.0 - outside)
+        source[1] += tau
+        source[2] -= tau
+        source[0] += numerator_density * d1 / vol - denominator_density * d2 / vol
+        source[0] += (
+            np.einsum("ckl,ckl->ck", rate_density, d_plus * np.sqrt(m)) / numerator
+            - np.einsum("ckl,ckl->ck", yield_density, d_minus * np.sqrt(m)) / denominator
+        )
+        root_tau = np.sqrt(tau) / vol
+        rate_pull = numerator_density * root_tau + np.einsum("ckl,ckl->ck", rate_density, m) / numerator
+        yield_pull = denominator_density * root_tau + np.einsum("ckl,ckl->ck", yield_density, m) / denominator
+        rate_growth_slope = np.einsum("ckl,ckl->ck", quadrature.rate_growth * (1.0 + r3 * quadrature.u), cdf_minus)
+        yield_growth_slope = np.einsum("ckl,ckl->ck", quadrature.yield_growth * (1.0 + q3 * quadrature.u), cdf_plus)
+        source[1] += yield_pull - rate_pull - rate_growth_slope / numerator
+        source[2] += rate_pull - yield_pull + yield_growth_slope / denominator
+        # A boundary at the floor (N and D both underflowed, _boundary) does not move; its
+        # system, all infinities and NaNs, would make the batched solve refuse every contract.
+        stuck = ~(np.isfinite(jacobian).all(axis=(1, 2)) & np.isfinite(source).all(axis=(0, 2)))
+        jacobian[stuck] = np.eye(n)
+        source[:, stuck] = 0.0
+        slope = np.linalg.solve(jacobian, -source.transpose(1, 2, 0))
+    sensitivity = np.zeros((3, contracts, nodes))
+    sensitivity[:, :, 1:] = slope.transpose(2, 0, 1)
+    return sensitivity
 
 
 def _qd_plus_boundary(k, r, q, vol, tau, cap):
