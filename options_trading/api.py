@@ -65,7 +65,7 @@ class OptionChainView(APIView):
 
 
 @extend_schema(tags=["options"], parameters=[OptionPriceIn], responses=OptionPriceOut,
-               summary="Option calculator: premium and Greeks (Black-Scholes-Merton or the American tree)")
+               summary="Option calculator: premium and Greeks (Black-Scholes-Merton, or American by boundary collocation)")
 class OptionPriceView(APIView):
     def get(self, request):
         return Response(option_price_calculate(_query(OptionPriceIn, request)))

@@ -3,8 +3,8 @@ quotes and books that orders execute against.
 
 Option contracts are not stepped by the market feed: their quotes are made from the underlying's
 live mid, the volatility surface (options_trading.surface) and the pricing kernels
-(options_trading.pricing: Black-Scholes-Merton for European options, the Leisen-Reimer tree for
-American ones), and written into the same market state the feed writes (haunt.market.state), so
+(options_trading.pricing: Black-Scholes-Merton for European options, the collocation of the
+exercise boundary for American ones), and written into the same market state the feed writes (haunt.market.state), so
 the order services, the trigger engine and valuations read them like any other quote. Sockets
 following a contract get its quote and book made off every feed update of the underlying
 (option_market_at, through haunt.market.stream's derived market).
@@ -57,7 +57,7 @@ def years_to_expiry(contract: OptionContract, now: datetime) -> float:
 def chain_valuation(*, contracts: list[OptionContract], now: datetime, greeks: bool = True,
                     spot: Decimal | None = None) -> ChainValuation:
     """Value contracts that share one underlying at its live mid (or ``spot``): Greeks too unless
-    only prices are needed (quotes), which spares the American tree its bumped revaluations."""
+    only prices are needed (quotes), which spares American contracts their Greek work."""
     underlying = contracts[0].underlying
     spot = reference_price(symbol=underlying.symbol) if spot is None else spot
     rate = surface.RATE_BY_CLASS[underlying.asset_class]
@@ -74,7 +74,7 @@ def chain_valuation(*, contracts: list[OptionContract], now: datetime, greeks: b
     valuation = _valuation(is_call=is_call, american=american, spot=float(spot), strikes=strikes, years=years,
                            rate=rate, volatility=volatility, greeks=greeks)
     # Quotes are as wide as the European vega makes them, whether or not the Greeks were asked for
-    # (the tree's vega is not computed for prices only): a contract has one quote at one spot and
+    # (the American vega is not computed for prices only): a contract has one quote at one spot and
     # moment, whether a chain, an order or the market stream made it. Close enough for a spread.
     spread_vega = pricing.european_valuation(option_type=is_call, spot=float(spot), strike=strikes,
                                              time_to_expiry=years, rate=rate, dividend_yield=0.0,
