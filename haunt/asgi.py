@@ -9,10 +9,11 @@ django_asgi_app = get_asgi_application()  # sets Django up before anything impor
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.urls import get_resolver, path  # noqa: E402
 
 from haunt.accounts.websocket_auth import TokenAuthMiddleware  # noqa: E402
 from haunt.consumers import StreamConsumer  # noqa: E402
+from haunt.periodic import freeze_startup_heap  # noqa: E402
 
 websocket_urls = URLRouter([path("ws/", StreamConsumer.as_asgi())])
 
@@ -24,3 +25,7 @@ application = ProtocolTypeRouter({
     # bots send no Origin header at all.
     "websocket": TokenAuthMiddleware(websocket_urls),
 })
+
+# Everything loaded so far lives as long as the process: keep full collections from rescanning it.
+get_resolver().url_patterns  # the views, serializers and consumers the first request would load
+freeze_startup_heap()

@@ -1,5 +1,6 @@
-"""The loop behind the long-running workers (market feed, order engine)."""
+"""The loop behind the long-running workers (market feed, order engine), and their heap."""
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -27,3 +28,15 @@ async def run_every(*, interval: float, stop: asyncio.Event, step: Callable[[], 
             await asyncio.wait_for(stop.wait(), timeout=delay)
         except TimeoutError:
             pass
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then move every object alive now out of the collector's sight (gc.freeze).
+
+    A long-running process keeps what it built at start-up (Django's apps, URL patterns and
+    serializers, the feed's simulator, the engine's index) for good, yet each full collection walks
+    all of it: on the benchmark machine a 180,000-object heap took 120 ms a collection, stalling the
+    feed update or the socket writes it landed in. Frozen, those objects are never scanned again;
+    what the process allocates later is collected as before."""
+    gc.collect()
+    gc.freeze()

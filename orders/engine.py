@@ -11,7 +11,6 @@ which lock and re-check each order: a restart, or two engines racing, can neithe
 duplicate a fill.
 """
 import asyncio
-import gc
 import heapq
 import logging
 import time
@@ -21,7 +20,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from haunt.periodic import run_every
+from haunt.periodic import freeze_startup_heap, run_every
 from orders import services, triggers
 from orders.changes import ChangeListener, changed_order_ids
 from haunt.market.stream import market_hub
@@ -67,7 +66,7 @@ class OrderEngine:
         for order in Order.objects.open().select_related("instrument").order_by("created_at"):
             self._index(order)
         self.synced_until, self.reconciled_at = now, time.monotonic()
-        gc.freeze()  # the index is long-lived: keep the collector from rescanning it on every tick
+        freeze_startup_heap()  # the index is long-lived: keep the collector from rescanning it on every tick
 
     def sync(self, *, now: datetime) -> int:
         """Bring the index up to date with the orders changed since the last sync: those the

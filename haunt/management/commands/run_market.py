@@ -13,8 +13,10 @@ class Command(BaseCommand):
         if settings.EMBEDDED:
             raise CommandError("REDIS_URL is not set: on the embedded profile the feed runs inside run_platform.")
         from haunt.market.feed import build_feed
+        from haunt.periodic import freeze_startup_heap
 
         feed = build_feed()
+        freeze_startup_heap()
         self.stdout.write(f"Market feed running: {len(feed.instrument_ids)} instruments every "
                           f"{settings.HAUNT_MARKET_INTERVAL} s")
 
