@@ -71,6 +71,13 @@ def derived_market_resolve(symbols: list[str]) -> dict[str, DerivedMarket]:
     return derived
 
 
+# Sends between two yields to the event loop while an update goes out. A socket's send only queues
+# its frame; the server writes queued frames when the loop runs, so without yielding no socket got
+# its bytes before every socket's frame was queued (500 sockets: ~20 ms of queuing ahead of the first
+# byte). Every 10 sends keeps the loop overhead small and the wire busy from the first sockets on.
+FLUSH_EVERY = 10
+
+
 def update_message(*, sequence: int, quotes: list[dict], books: list[dict]) -> bytes:
     """One feed update as the hub receives it."""
     return orjson.dumps({"seq": sequence, "quotes": quotes, "books": books})
@@ -92,6 +99,7 @@ class MarketHub:
         self._derived_from: dict[str, str] = {}
         self._listener: asyncio.Task | None = None
         self._listening: asyncio.Event | None = None
+        self._sends = 0
 
     def subscribe(self, subscriber: MarketSubscriber, kind: str, symbols: list[str]) -> None:
         for symbol in symbols:
@@ -198,7 +206,7 @@ class MarketHub:
             derived_quotes, derived_books = await derived
             await self._send_quotes(derived_quotes, sequence, batches)
         for socket, quotes in batches.items():
-            await socket.send_market_text(f'{{"type":"Quotes","data":[{",".join(quotes)}],"seq":{sequence}}}')
+            await self._send(socket, f'{{"type":"Quotes","data":[{",".join(quotes)}],"seq":{sequence}}}')
         await self._send_books(update["books"], sequence)
         if derived_books:
             await self._send_books(derived_books, sequence)
@@ -214,7 +222,7 @@ class MarketHub:
                     depth = socket.book_depth
                     if depth not in by_depth:
                         by_depth[depth] = _encoded("OrderBook", cut_book(book, depth), sequence)
-                    await socket.send_market_text(by_depth[depth])
+                    await self._send(socket, by_depth[depth])
 
     async def _send_quotes(self, quotes: list[dict], sequence: int, batches: dict) -> None:
         """Each quote's Quote message to its unbatched sockets; its text kept for the batched ones."""
@@ -228,7 +236,13 @@ class MarketHub:
                     if socket.batch_quotes:
                         batches[socket].append(data)
                     else:
-                        await socket.send_market_text(text)
+                        await self._send(socket, text)
+
+    async def _send(self, socket: MarketSubscriber, text: str) -> None:
+        await socket.send_market_text(text)
+        self._sends += 1
+        if self._sends % FLUSH_EVERY == 0:
+            await asyncio.sleep(0)  # let the server write what is queued (see FLUSH_EVERY)
 
     def _derivation_work(self, quotes: list[dict]) -> list[tuple[dict, dict]]:
         """The update's quotes that derived symbols followed here are made from, each with the terms
