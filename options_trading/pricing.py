@@ -628,7 +628,7 @@ def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dic
     n = contracts.spot.size
     fine_steps = _fine_steps(steps, extrapolate)
     fine = _leisen_reimer_tree(contracts, fine_steps)
-    vega, rho, shallow = _tree_vega_rho(contracts, fine_steps, fine.exercised_now, fine)
+    vega, rho, shallow = _tree_vega_rho(contracts, fine_steps, fine)
     if extrapolate:
         coarse = _TreeResult(*(getattr(shallow, f.name)[:n] for f in fields(_TreeResult)))
         base = _richardson_extrapolation(contracts, fine, fine_steps, coarse, _coarse_steps(fine_steps))
@@ -638,12 +638,13 @@ def _tree_valuation(contracts: _Contracts, steps: int, extrapolate: bool) -> dic
 
 
 def _tree_vega_rho(
-    contracts: _Contracts, fine_steps: int, exercised_now: np.ndarray, fine: _TreeResult | None = None
+    contracts: _Contracts, fine_steps: int, fine: _TreeResult
 ) -> tuple[np.ndarray, np.ndarray, _TreeResult]:
     """Vega and rho (per unit) from forward differences of plain tree prices, and the shallow trees.
 
-    The shallow trees, a third as deep as ``fine_steps``, price the contracts as they are, with
-    volatility 0.01 point higher and with the rate 0.005 point higher. The tree errors of two
+    ``fine`` is the contracts' plain tree, ``fine_steps`` deep. The shallow trees, a third as
+    deep, price the contracts as they are, with volatility 0.01 point higher and with the rate
+    0.005 point higher. The tree errors of two
     prices a small bump apart are nearly the same and cancel in the difference, and a third of
     the depth is a ninth of the work. Bumps this small keep the one-sided difference's own error
     (half the bump times the second derivative) mostly below the tree's, and spare the two trees
@@ -653,8 +654,8 @@ def _tree_vega_rho(
 
     Where a tree exercises within two steps of the root but the option is held now, the spot sits
     so near the exercise boundary that the shallow tree resolves poorly how the premium moves (it
-    may even exercise at once): those contracts are bumped on trees ``fine_steps`` deep, against
-    ``fine``'s price (or a tree of that depth's, without it).
+    may even exercise at once): those contracts are bumped on trees as deep as ``fine``, against
+    its price.
     """
     n = contracts.spot.size
     shallow = _leisen_reimer_tree(_bumped(contracts, (0.0, 0.0), (_VOLATILITY_BUMP, 0.0), (0.0, _RATE_BUMP)),
@@ -662,22 +663,13 @@ def _tree_vega_rho(
     shallow_price = shallow.price.reshape(3, n)
     vega = (shallow_price[1] - shallow_price[0]) / _VOLATILITY_BUMP
     rho = (shallow_price[2] - shallow_price[0]) / _RATE_BUMP
-    near_boundary = shallow.exercised_near_root[:n]
-    if fine is not None:
-        near_boundary = near_boundary | fine.exercised_near_root
-    unresolved = np.flatnonzero(near_boundary & ~exercised_now)
+    near_boundary = shallow.exercised_near_root[:n] | fine.exercised_near_root
+    unresolved = np.flatnonzero(near_boundary & ~fine.exercised_now)
     if unresolved.size:
-        picked = _subset(contracts, unresolved)
-        if fine is None:
-            deep = _leisen_reimer_tree(_bumped(picked, (0.0, 0.0), (_VOLATILITY_BUMP, 0.0), (0.0, _RATE_BUMP)),
-                                       fine_steps).price.reshape(3, unresolved.size)
-            base_price, deep = deep[0], deep[1:]
-        else:
-            deep = _leisen_reimer_tree(_bumped(picked, (_VOLATILITY_BUMP, 0.0), (0.0, _RATE_BUMP)),
-                                       fine_steps).price.reshape(2, unresolved.size)
-            base_price = fine.price[unresolved]
-        vega[unresolved] = (deep[0] - base_price) / _VOLATILITY_BUMP
-        rho[unresolved] = (deep[1] - base_price) / _RATE_BUMP
+        deep = _leisen_reimer_tree(_bumped(_subset(contracts, unresolved), (_VOLATILITY_BUMP, 0.0), (0.0, _RATE_BUMP)),
+                                   fine_steps).price.reshape(2, unresolved.size)
+        vega[unresolved] = (deep[0] - fine.price[unresolved]) / _VOLATILITY_BUMP
+        rho[unresolved] = (deep[1] - fine.price[unresolved]) / _RATE_BUMP
     return vega, rho, shallow
 
 
