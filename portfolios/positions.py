@@ -9,6 +9,7 @@ from decimal import ROUND_CEILING, Decimal
 from django.db import transaction
 
 from haunt.errors import DomainError
+from haunt.model_select import ModelSelect
 from haunt.market import state
 from haunt.money import quantize_money, quantize_price, quantize_quantity
 from portfolios import events, lots
@@ -17,6 +18,9 @@ from portfolios.risk_settings import leverage_default
 from portfolios.selectors import open_position_in, portfolio_open_positions
 from portfolios.services import ledger_post
 from portfolios.valuation import position_mark
+
+# The lots a fill may close, oldest first: read on every fill, so compiled once (haunt.model_select).
+_OPEN_LOTS = ModelSelect(PositionLot, where=("position", "quantity__gt"), order_by=("opened_at", "id"))
 
 
 def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[Position, Decimal, str]:
@@ -32,7 +36,7 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
     # positions read once under it are current.
     open_positions = portfolio_open_positions(portfolio)
     position = open_position_in(portfolio, instrument.pk)
-    rows = {str(row.pk): row for row in position.lots.filter(quantity__gt=0).order_by("opened_at", "id")} if position else {}
+    rows = {str(row.pk): row for row in _OPEN_LOTS.fetch(position.pk, 0)} if position else {}
     # A caller's clock (an engine tick that started earlier) may trail a fill another process made
     # since: the trade is dated no earlier than the newest lot it may close.
     newest_lot = max((row.opened_at for row in rows.values()), default=None)

@@ -5,7 +5,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
 from haunt.errors import NotFound
+from haunt.model_select import ModelSelect
 from portfolios.models import LedgerEntry, Portfolio, Position
+
+# Every order reads these under the portfolio lock: compiled once (haunt.model_select).
+_OWNED_PORTFOLIO = ModelSelect(Portfolio, where=("pk", "owner"))
+_OWNED_PORTFOLIO_LOCKED = ModelSelect(Portfolio, where=("pk", "owner"), lock=True)
+_OPEN_POSITIONS = ModelSelect(Position, where=("portfolio", "status"), related=("instrument",))
 
 
 def portfolio_list_for_user(*, user, include_archived: bool = False) -> QuerySet[Portfolio]:
@@ -26,8 +32,7 @@ def portfolio_open_positions(portfolio: Portfolio) -> list[Position]:
     """
     positions = getattr(portfolio, "open_positions", None)
     if positions is None:
-        positions = list(Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN)
-                         .select_related("instrument"))
+        positions = _OPEN_POSITIONS.fetch(portfolio.pk, Position.Status.OPEN)
         portfolio.open_positions = positions
     return positions
 
@@ -40,11 +45,13 @@ def open_position_in(portfolio: Portfolio, instrument_id) -> Position | None:
 
 def portfolio_get_for_user(*, user, portfolio_id, for_update: bool = False) -> Portfolio:
     """The user's portfolio (404 for anyone else's); `for_update` locks the row: call inside atomic()."""
-    portfolios = Portfolio.objects.select_for_update() if for_update else Portfolio.objects
     try:
-        return portfolios.get(pk=portfolio_id, owner=user)
-    except (Portfolio.DoesNotExist, ValidationError, ValueError, TypeError):  # a malformed id is as absent as a foreign one
-        raise NotFound("Portfolio not found.", field="portfolio_id") from None
+        portfolio = (_OWNED_PORTFOLIO_LOCKED if for_update else _OWNED_PORTFOLIO).first(portfolio_id, user.pk)
+    except (ValidationError, ValueError, TypeError):  # a malformed id is as absent as a foreign one
+        portfolio = None
+    if portfolio is None:
+        raise NotFound("Portfolio not found.", field="portfolio_id")
+    return portfolio
 
 
 def portfolio_get(*, portfolio_id, for_update: bool = False) -> Portfolio:

@@ -4,16 +4,14 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authtoken.models import Token
+
+from haunt.accounts.authentication import token_with_user
 
 
 @database_sync_to_async
 def user_for_token(key: str):
-    try:
-        token = Token.objects.select_related("user").get(key=key)
-    except Token.DoesNotExist:
-        return AnonymousUser()
-    return token.user if token.user.is_active else AnonymousUser()
+    token = token_with_user(key)
+    return token.user if token is not None and token.user.is_active else AnonymousUser()
 
 
 class TokenAuthMiddleware(BaseMiddleware):
