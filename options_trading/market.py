@@ -14,7 +14,6 @@ from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
-from django.core.cache import cache
 
 from haunt.market import state
 from haunt.market.calendars import calendar_for
@@ -113,9 +112,7 @@ def option_quotes_publish(*, contracts: list[OptionContract], now: datetime,
     if not contracts:
         return {}
     quote_rows, book_rows = _market_rows(contracts=contracts, now=now, valuation=valuation)
-    values = {state.quote_key(quote["symbol"]): quote for quote in quote_rows}
-    values.update({state.book_key(book["symbol"]): book for book in book_rows})
-    cache.set_many(values, timeout=state.STATE_TTL_SECONDS)
+    state.market_quotes_write(quotes=quote_rows, books=book_rows)
     return {quote["symbol"]: quote for quote in quote_rows}
 
 

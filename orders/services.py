@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from haunt.errors import Conflict, DomainError
+from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate, instrument_calendar, tradable_instrument
 from haunt.money import format_decimal, is_multiple_of, quantize_money, quantize_price
@@ -125,7 +126,7 @@ def order_place(*, user, portfolio_id, request: OrderRequest, now: datetime | No
                 role: str = OrderRole.SINGLE, group_id=None) -> tuple[Order, bool]:
     """Place one order. Returns (order, created); resubmitting a client_order_id returns the
     existing order with created False and changes nothing."""
-    with transaction.atomic():
+    with transaction.atomic(), state.one_market_instant():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if request.client_order_id:
             existing = Order.objects.filter(portfolio=portfolio, client_order_id=request.client_order_id).first()
@@ -226,7 +227,7 @@ def _is_marketable(order: Order) -> bool:
 def order_execute_due(*, order_id, now: datetime) -> Order | None:
     """Execute an accepted order whose latency has passed (the engine calls this). Idempotent:
     an order that is no longer open, or not yet due, is left as it is."""
-    with transaction.atomic():
+    with transaction.atomic(), state.one_market_instant():
         order = Order.objects.select_related("instrument").get(pk=order_id)
         portfolio = portfolio_get(portfolio_id=order.portfolio_id, for_update=True)
         order = Order.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=order_id)
@@ -495,11 +496,11 @@ def _trailing_start(order: Order) -> None:
         source=triggers.PriceSource(order.trigger_source), side=triggers.Side(order.side))
     if reference is None:
         return
-    state = triggers.trailing_start(side=triggers.Side(order.side), price=reference,
+    trail = triggers.trailing_start(side=triggers.Side(order.side), price=reference,
                                     tick_size=order.instrument.tick_size, trail_amount=order.trail_amount,
                                     trail_percent=order.trail_percent)
-    order.high_water_mark = state.high_water_mark
-    order.stop_price = state.stop_price
+    order.high_water_mark = trail.high_water_mark
+    order.stop_price = trail.stop_price
     order.save(update_fields=["high_water_mark", "stop_price", "updated_at"])
 
 
@@ -544,7 +545,7 @@ def order_modify(*, user, order_id, changes: dict, now: datetime | None = None) 
     """Change an open order; the change is recorded in its history, and a limit that the change
     makes marketable executes at once (after its latency)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), state.one_market_instant():
         order, portfolio = _locked_order_for_user(user=user, order_id=order_id)
         if not order.is_open:
             raise Conflict("Only open orders can be modified.", code="order_not_open")
@@ -579,10 +580,10 @@ def order_modify(*, user, order_id, changes: dict, now: datetime | None = None) 
         for field, value in changes.items():
             setattr(order, field, value)
         if order.order_type == OrderType.TRAILING_STOP and order.high_water_mark is not None:
-            state = triggers.trailing_start(side=triggers.Side(order.side), price=order.high_water_mark,
+            trail = triggers.trailing_start(side=triggers.Side(order.side), price=order.high_water_mark,
                                             tick_size=instrument.tick_size, trail_amount=order.trail_amount,
                                             trail_percent=order.trail_percent)
-            order.stop_price = state.stop_price
+            order.stop_price = trail.stop_price
         order.save()
         OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.MODIFIED, detail={
             field: [_text(before[field]), _text(changes[field])] for field in changes})
@@ -616,7 +617,7 @@ def order_fire(*, order_id, now: datetime) -> Order | None:
     """The engine saw the market reach this order's level: trigger a stop, take-profit or trailing stop
     (it becomes a market order, a stop limit becomes a limit), or fill a resting limit the market
     crossed. Idempotent: an order no longer in that state is left alone."""
-    with transaction.atomic():
+    with transaction.atomic(), state.one_market_instant():
         locked = _locked_for_engine(order_id)
         if locked is None:
             return None
@@ -641,7 +642,7 @@ def order_trade_through(*, order_id, traded_quantity: Decimal, now: datetime) ->
     other side crossing it: the volume first works through the queue ahead of the order, and what
     is left fills it, at its limit, as maker (execution.simulate_resting_limit_update). The queue
     left ahead is saved. Idempotent for an order no longer resting."""
-    with transaction.atomic():
+    with transaction.atomic(), state.one_market_instant():
         locked = _locked_for_engine(order_id)
         if locked is None:
             return None
@@ -783,7 +784,7 @@ def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, 
     """Two linked exits placed at once: a take-profit limit and a stop (watching `trigger_source`);
     when one fills or triggers, the other is cancelled."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), state.one_market_instant():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if client_order_id:
             existing = Order.objects.filter(portfolio=portfolio, client_order_id=client_order_id).first()
@@ -808,7 +809,7 @@ def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
     work as an OCO pair sized to what the entry has filled. A market or limit entry has no trigger,
     so the entry's trigger_source is the stop-loss's."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), state.one_market_instant():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if entry.client_order_id:
             existing = Order.objects.filter(portfolio=portfolio, client_order_id=entry.client_order_id).first()
