@@ -32,9 +32,13 @@ def portfolio_open_positions(portfolio: Portfolio) -> list[Position]:
     """
     positions = getattr(portfolio, "open_positions", None)
     if positions is None:
-        positions = _OPEN_POSITIONS.fetch(portfolio.pk, Position.Status.OPEN)
-        portfolio.open_positions = positions
+        positions = portfolio.open_positions = open_positions_read(portfolio.pk)
     return positions
+
+
+def open_positions_read(portfolio_id) -> list[Position]:
+    """The portfolio's open positions with their instruments, read now (not kept anywhere)."""
+    return _OPEN_POSITIONS.fetch(portfolio_id, Position.Status.OPEN)
 
 
 def open_position_in(portfolio: Portfolio, instrument_id) -> Position | None:

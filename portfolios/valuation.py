@@ -6,6 +6,7 @@ from decimal import Decimal
 from haunt.market import state
 from haunt.market.selectors import conversion_rate
 from portfolios.models import Portfolio, Position
+from portfolios.selectors import open_positions_read
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,7 @@ def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | N
         # (portfolios.selectors.portfolio_open_positions); otherwise read now.
         open_positions = getattr(portfolio, "open_positions", None)
     if open_positions is None:
-        open_positions = list(Position.objects.filter(portfolio=portfolio, status=Position.Status.OPEN)
-                              .select_related("instrument"))
+        open_positions = open_positions_read(portfolio.pk)
     quotes = state.quotes_read([position.instrument.symbol for position in open_positions]) if open_positions else {}
     long_value = short_value = unrealized = margin_used = isolated_pnl = Decimal(0)
     rates: dict[str, Decimal] = {}
