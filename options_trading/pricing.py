@@ -528,10 +528,19 @@ def _check_tree_choice(steps: int | None, extrapolate: bool) -> None:
         raise ValueError("extrapolate=False asks for a plain tree's price: give its steps")
 
 
+# Carry (rate or yield times time to expiry) below which early exercise is worth nothing measurable:
+# a put's early-exercise premium is at most the interest on its strike, K·(1 - e^(-rT)) <= K·rT,
+# so 1e-15 keeps it under the doubles' rounding of K. Rates this small are zero for pricing; left
+# in, they underflow the boundary's formulas (r / (1 - e^(-rT)) with both ends near 5e-324).
+NEGLIGIBLE_CARRY = 1e-15
+
+
 def _may_exercise_early(sign, time_to_expiry, rate, dividend_yield) -> np.ndarray:
     """Whether early exercise can be worth something, so the European price is not the answer."""
     never_early = np.where(
-        sign > 0, (dividend_yield <= 0) & (rate >= 0), (rate <= 0) & (dividend_yield >= 0)
+        sign > 0,
+        (dividend_yield * time_to_expiry <= NEGLIGIBLE_CARRY) & (rate >= 0),
+        (rate * time_to_expiry <= NEGLIGIBLE_CARRY) & (dividend_yield >= 0),
     )
     return (time_to_expiry > 0) & ~never_early
 
