@@ -18,7 +18,7 @@ from haunt.errors import DomainError
 from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.market.stream import BOOKS, QUOTES, cut_book, derived_market_resolve, market_hub
-from haunt.realtime import orders_group, portfolio_group, positions_group
+from haunt.realtime import ORDERS, PORTFOLIO, POSITIONS, portfolio_events_group
 from portfolios.selectors import portfolio_get_for_user
 from portfolios.serializers import PortfolioOut
 
@@ -74,7 +74,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=UNAUTHENTICATED_CLOSE_CODE)  # before accept: the handshake is refused
             return
-        self.joined: set[str] = set()
+        # portfolio id -> the streams of it this socket follows (its events group is joined while any are)
+        self.streams: dict[str, set[str]] = {}
         self.is_closed = False
         self.book_depth = DEFAULT_BOOK_DEPTH
         self.batch_quotes = False
@@ -83,12 +84,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             "UnsubscribeQuotes": self.unsubscribe_quotes,
             "SubscribeOrderBook": self.subscribe_order_book,
             "UnsubscribeOrderBook": self.unsubscribe_order_book,
-            "SubscribePortfolio": self.subscribe_portfolio_room(portfolio_group, "portfolio"),
-            "UnsubscribePortfolio": self.unsubscribe_portfolio_room(portfolio_group, "portfolio"),
-            "SubscribeOrders": self.subscribe_portfolio_room(orders_group, "orders"),
-            "UnsubscribeOrders": self.unsubscribe_portfolio_room(orders_group, "orders"),
-            "SubscribePositions": self.subscribe_portfolio_room(positions_group, "positions"),
-            "UnsubscribePositions": self.unsubscribe_portfolio_room(positions_group, "positions"),
+            "SubscribePortfolio": self.subscribe_portfolio_stream(PORTFOLIO),
+            "UnsubscribePortfolio": self.unsubscribe_portfolio_stream(PORTFOLIO),
+            "SubscribeOrders": self.subscribe_portfolio_stream(ORDERS),
+            "UnsubscribeOrders": self.unsubscribe_portfolio_stream(ORDERS),
+            "SubscribePositions": self.subscribe_portfolio_stream(POSITIONS),
+            "UnsubscribePositions": self.unsubscribe_portfolio_stream(POSITIONS),
             "Ping": self.ping,
         }
         await self.accept()
@@ -96,8 +97,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         self.is_closed = True
         await market_hub().leave(self)
-        for group in getattr(self, "joined", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        for portfolio_id in getattr(self, "streams", ()):
+            await self.channel_layer.group_discard(portfolio_events_group(portfolio_id), self.channel_name)
 
     async def send_market_text(self, text: str) -> None:
         """A quote or book the market hub encoded once for every socket that wants it."""
@@ -144,14 +145,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 raise DomainError(f"At most {MAX_SYMBOLS_PER_CONNECTION} market subscriptions per connection.",
                                   code="too_many_subscriptions", field="symbols")
         return symbols
-
-    async def _join(self, group: str):
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.joined.add(group)
-
-    async def _leave(self, group: str):
-        await self.channel_layer.group_discard(group, self.channel_name)
-        self.joined.discard(group)
 
     async def subscribe_quotes(self, content):
         # Option contracts are quoted off their underlying's updates (haunt.market.stream); resolving
@@ -205,26 +198,34 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "Unsubscribed", "data": {"channel": "orderbook", "symbols": symbols}})
 
     # --- the user's own rooms ------------------------------------------------------------
-    def subscribe_portfolio_room(self, group_for, channel: str):
+    def subscribe_portfolio_stream(self, stream: str):
         async def subscribe(content):
             portfolio_id = await owned_portfolio_id(self.scope["user"], content.get("portfolio_id"))  # NotFound if foreign
             # Join before reading the snapshot: an update committed in between then arrives after it
             # instead of being lost.
-            await self._join(group_for(portfolio_id))
-            await self.send_json({"type": "Subscribed", "data": {"channel": channel, "portfolio_id": portfolio_id}})
-            if channel == "portfolio":
+            if portfolio_id not in self.streams:
+                await self.channel_layer.group_add(portfolio_events_group(portfolio_id), self.channel_name)
+                self.streams[portfolio_id] = set()
+            self.streams[portfolio_id].add(stream)
+            await self.send_json({"type": "Subscribed", "data": {"channel": stream, "portfolio_id": portfolio_id}})
+            if stream == PORTFOLIO:
                 await self.send_json({"type": "PortfolioUpdate",
                                       "data": await portfolio_snapshot(self.scope["user"], portfolio_id)})
         return subscribe
 
-    def unsubscribe_portfolio_room(self, group_for, channel: str):
+    def unsubscribe_portfolio_stream(self, stream: str):
         async def unsubscribe(content):
             try:
                 portfolio_id = str(uuid.UUID(str(content.get("portfolio_id"))))
             except ValueError:
                 raise DomainError('"portfolio_id" must be a portfolio id.', field="portfolio_id") from None
-            await self._leave(group_for(portfolio_id))
-            await self.send_json({"type": "Unsubscribed", "data": {"channel": channel, "portfolio_id": portfolio_id}})
+            followed = self.streams.get(portfolio_id)
+            if followed is not None:
+                followed.discard(stream)
+                if not followed:
+                    del self.streams[portfolio_id]
+                    await self.channel_layer.group_discard(portfolio_events_group(portfolio_id), self.channel_name)
+            await self.send_json({"type": "Unsubscribed", "data": {"channel": stream, "portfolio_id": portfolio_id}})
         return unsubscribe
 
     async def ping(self, content):
@@ -236,19 +237,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         that call hops into the single thread the HTTP views run in, so every quote would queue
         behind whatever request is running. Everything else dispatches as Channels does it (and its
         database work goes through database_sync_to_async, which keeps connections clean)."""
-        if message.get("type") == "stream.event":
-            await self.stream_event(message)
+        if message.get("type") == "stream.events":
+            await self.stream_events(message)
         else:
             await super().dispatch(message)
 
-    async def stream_event(self, message):
-        if self.is_closed:  # group messages queued before the disconnect: the socket is gone
-            return
-        data = message["data"]
-        if message["event"] == "OrderBook":
-            data = self._cut(data)
-        payload = {"type": message["event"], "data": data}
-        for key in ("seq", "change"):
-            if key in message:
-                payload[key] = message[key]
-        await self.send_json(payload)
+    async def stream_events(self, message):
+        """A portfolio's committed events, oldest first: those of the streams this socket follows."""
+        followed = self.streams.get(message["portfolio_id"])
+        for event in message["events"]:
+            if self.is_closed or not followed:  # queued before the disconnect or the last unsubscribe
+                return
+            if event["stream"] in followed:
+                payload = {"type": event["event"], "data": event["data"]}
+                if "change" in event:
+                    payload["change"] = event["change"]
+                await self.send_json(payload)

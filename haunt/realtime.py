@@ -1,7 +1,15 @@
-"""The only way events reach WebSocket subscribers, and the names of the groups they go to.
+"""The only way events reach WebSocket subscribers, and the groups they go to.
 
 Domain events (orders, positions, portfolios) are sent on commit, from services only: a rolled-back
 write never reaches a socket. Market data is sent by the feed directly, without a transaction.
+
+Every domain event of a portfolio goes to one channel-layer group, `events.<portfolio id>`, tagged
+with the stream it belongs to (portfolio, orders or positions); a socket joins the group once for
+whichever of the portfolio's streams it subscribes to and forwards only those. One fill makes five
+events (OrderUpdate twice, TradeExecution, PositionUpdate, PortfolioUpdate): the publisher sends
+the events queued together for a portfolio as one group message, so a fill costs one group send
+instead of five, each socket receives one message instead of five, and all of a portfolio's events
+reach a socket in the order they were committed, whatever streams they are on.
 """
 import asyncio
 import atexit
@@ -22,9 +30,10 @@ class EventPublisher:
 
     With Redis a group send is two to four round trips. Made from the request's own thread (through
     async_to_sync) it held every write for ~3 ms per event — five events per fill — and the request
-    waited for sockets it does not serve. Here the commit only queues the message; one loop that
-    owns its own Redis connections sends them one after another, so subscribers still see events in
-    commit order. A forked process (Celery's prefork pool) starts its own loop on first use.
+    waited for sockets it does not serve. Here the commit only queues the event; one loop that owns
+    its own Redis connections takes everything queued, and sends each portfolio's events, in commit
+    order, as one group message. A forked process (Celery's prefork pool) starts its own loop on
+    first use.
     """
 
     def __init__(self):
@@ -35,16 +44,16 @@ class EventPublisher:
         self._pending = 0
         self._idle = threading.Condition()
 
-    def publish(self, group: str, message: dict) -> None:
+    def publish(self, portfolio_id: str, event: dict) -> None:
         layer = get_channel_layer()
         if isinstance(layer, InMemoryChannelLayer):
-            # The in-process layer's queues belong to the server's own loop: hand the message to it.
-            async_to_sync(layer.group_send)(group, message)
+            # The in-process layer's queues belong to the server's own loop: hand the event to it.
+            async_to_sync(layer.group_send)(portfolio_events_group(portfolio_id), events_message(portfolio_id, [event]))
             return
         loop, queue = self._running()
         with self._idle:
             self._pending += 1
-        loop.call_soon_threadsafe(queue.put_nowait, (layer, group, message))
+        loop.call_soon_threadsafe(queue.put_nowait, (layer, portfolio_id, event))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued event has been handed to the channel layer (process exit, tests)."""
@@ -67,13 +76,20 @@ class EventPublisher:
 
     async def _drain(self, queue: asyncio.Queue) -> None:
         while True:
-            layer, group, message = await queue.get()
-            try:
-                await layer.group_send(group, message)
-            except Exception:  # one failed send (Redis restarting) must not stop every later event
-                logger.exception("Could not send %s to %s", message.get("event"), group)
+            queued = [await queue.get()]
+            while not queue.empty():
+                queued.append(queue.get_nowait())
+            by_portfolio: dict[tuple, list[dict]] = {}  # insertion order: the first event's
+            for layer, portfolio_id, event in queued:
+                by_portfolio.setdefault((layer, portfolio_id), []).append(event)
+            for (layer, portfolio_id), events in by_portfolio.items():
+                try:
+                    await layer.group_send(portfolio_events_group(portfolio_id), events_message(portfolio_id, events))
+                except Exception:  # one failed send (Redis restarting) must not stop every later event
+                    logger.exception("Could not send %s to portfolio %s", [event["event"] for event in events],
+                                     portfolio_id)
             with self._idle:
-                self._pending -= 1
+                self._pending -= len(queued)
                 if self._pending == 0:
                     self._idle.notify_all()
 
@@ -82,25 +98,27 @@ publisher = EventPublisher()
 atexit.register(publisher.flush)
 
 
-def broadcast_on_commit(*, group: str, event: str, data: dict, change: str | None = None) -> None:
-    """Send `data` to every socket in `group` once the current transaction commits; never on rollback.
+# The streams of a portfolio a socket subscribes to (SubscribePortfolio, SubscribeOrders, SubscribePositions).
+PORTFOLIO, ORDERS, POSITIONS = "portfolio", "orders", "positions"
+
+
+def broadcast_on_commit(*, portfolio_id, stream: str, event: str, data: dict, change: str | None = None) -> None:
+    """Send `data` to the sockets following the portfolio's `stream` once the current transaction
+    commits; never on rollback.
 
     `change` names what happened to the object (created, filled, closed, ...) when the event
     type alone does not say.
     """
-    message = {"type": "stream.event", "event": event, "data": data}
+    message = {"stream": stream, "event": event, "data": data}
     if change is not None:
         message["change"] = change
-    transaction.on_commit(lambda: publisher.publish(group, message))
+    transaction.on_commit(lambda: publisher.publish(str(portfolio_id), message))
 
 
-def portfolio_group(portfolio_id) -> str:
-    return f"portfolio.{portfolio_id}"
+def portfolio_events_group(portfolio_id) -> str:
+    return f"events.{portfolio_id}"
 
 
-def orders_group(portfolio_id) -> str:
-    return f"orders.{portfolio_id}"
-
-
-def positions_group(portfolio_id) -> str:
-    return f"positions.{portfolio_id}"
+def events_message(portfolio_id: str, events: list[dict]) -> dict:
+    """The channel-layer message carrying a portfolio's events, oldest first."""
+    return {"type": "stream.events", "portfolio_id": portfolio_id, "events": events}

@@ -1,5 +1,5 @@
 """Realtime payloads for portfolios; called only from portfolios.services."""
-from haunt.realtime import broadcast_on_commit, portfolio_group, positions_group
+from haunt.realtime import PORTFOLIO, POSITIONS, broadcast_on_commit
 from portfolios.serializers import PortfolioOut, PositionOut
 
 
@@ -17,10 +17,10 @@ def portfolio_changed(portfolio) -> None:
     open_positions = getattr(portfolio, "open_positions", None)
     for extra in PORTFOLIO_UPDATE_EXTRAS:
         data.update(extra(portfolio, open_positions))
-    broadcast_on_commit(group=portfolio_group(portfolio.pk), event="PortfolioUpdate", data=data)
+    broadcast_on_commit(portfolio_id=portfolio.pk, stream=PORTFOLIO, event="PortfolioUpdate", data=data)
 
 
 def position_changed(position, change: str) -> None:
     """PositionUpdate with `change`: opened, increased, reduced, closed or flipped."""
-    broadcast_on_commit(group=positions_group(position.portfolio_id), event="PositionUpdate",
+    broadcast_on_commit(portfolio_id=position.portfolio_id, stream=POSITIONS, event="PositionUpdate",
                         data=dict(PositionOut(position).data), change=change)

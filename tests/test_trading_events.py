@@ -137,3 +137,48 @@ async def test_a_fill_across_two_levels_streams_each_trade_before_the_order_comp
     assert summary(rooms["positions"]) == [("PositionUpdate", "opened"), ("PositionUpdate", "increased")]
     assert [message["data"]["quantity"] for message in rooms["positions"]] == ["1.0000000000", "3.0000000000"]
     assert len(rooms["portfolio"]) == 2
+
+
+async def test_a_socket_following_every_stream_receives_the_fill_in_commit_order(user_and_token, instant):
+    # given: 1 SOL at 100.00 and more behind it, and a subscriber to all three streams
+    cache.clear()
+    publish_market(asks=[("100.00", "1"), ("100.05", "50")])
+    communicator = await subscribed(user_and_token[1].key, instant.pk)
+
+    # when: a market buy of 3 SOL walks both levels
+    await place(user=user_and_token[0], portfolio_id=instant.pk, request=OrderRequest(
+        symbol=SYMBOL, side="buy", order_type="market", quantity=Decimal("3")))
+    arrived = []
+    while not await communicator.receive_nothing(timeout=0.5):
+        arrived.append(await communicator.receive_json_from())
+    await communicator.disconnect()
+
+    # then: one sequence across the streams, as orders.services wrote it: each fill moves the
+    # position, then the portfolio, then reports the trade and the order's progress
+    fill = [("PositionUpdate", None), ("PortfolioUpdate", None), ("TradeExecution", None)]
+    assert [(message["type"], None if message["type"] == "PositionUpdate" else message.get("change"))
+            for message in arrived] == [("OrderUpdate", "created"), *fill, ("OrderUpdate", "partial_fill"),
+                                        *fill, ("OrderUpdate", "filled")]
+
+
+async def test_a_socket_receives_only_the_streams_it_follows(user_and_token, instant):
+    cache.clear()
+    publish_market(asks=[("100.00", "50")])
+    communicator = WebsocketCommunicator(application, f"/ws/?token={user_and_token[1].key}")
+    assert (await communicator.connect())[0]
+    await communicator.send_json_to({"type": "SubscribeOrders", "portfolio_id": str(instant.pk)})
+    assert (await communicator.receive_json_from())["type"] == "Subscribed"
+    buy = OrderRequest(symbol=SYMBOL, side="buy", order_type="market", quantity=Decimal("1"))
+
+    await place(user=user_and_token[0], portfolio_id=instant.pk, request=buy)
+    only_orders = summary([await communicator.receive_json_from() for _ in range(3)])
+    quiet_after_orders = await communicator.receive_nothing(timeout=0.5)
+
+    await communicator.send_json_to({"type": "UnsubscribeOrders", "portfolio_id": str(instant.pk)})
+    assert (await communicator.receive_json_from())["type"] == "Unsubscribed"
+    await place(user=user_and_token[0], portfolio_id=instant.pk, request=buy)
+    quiet_after_leaving = await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+    assert only_orders == [("OrderUpdate", "created"), ("TradeExecution", None), ("OrderUpdate", "filled")]
+    assert quiet_after_orders and quiet_after_leaving

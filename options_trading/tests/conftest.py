@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from haunt.market.services import instruments_sync
-from haunt.realtime import publisher
+from haunt.realtime import portfolio_events_group, publisher
 from haunt.market.universe import spec_by_symbol
 from orders.tests.books import make_portfolio, publish
 
@@ -39,12 +39,12 @@ def portfolio(user, underlyings):
     return make_portfolio(user)
 
 
-def group_messages(group: str, run, capture_on_commit) -> list[dict]:
-    """Every message the channel-layer `group` receives once `run()` commits (capture_on_commit is
-    pytest-django's django_capture_on_commit_callbacks)."""
+def group_messages(portfolio_id, stream: str, run, capture_on_commit) -> list[dict]:
+    """Every event of the portfolio's `stream` a socket following it receives once `run()` commits
+    (capture_on_commit is pytest-django's django_capture_on_commit_callbacks)."""
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
+    async_to_sync(layer.group_add)(portfolio_events_group(portfolio_id), channel)
     with capture_on_commit(execute=True):
         run()
     publisher.flush()  # with Redis, committed events leave through a background loop
@@ -53,8 +53,9 @@ def group_messages(group: str, run, capture_on_commit) -> list[dict]:
         received = []
         while True:
             try:
-                received.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+                batch = await asyncio.wait_for(layer.receive(channel), 0.2)
             except TimeoutError:
                 return received
+            received.extend(event for event in batch["events"] if event["stream"] == stream)
 
     return async_to_sync(drain)()

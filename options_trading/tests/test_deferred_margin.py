@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from haunt.market import state
-from haunt.realtime import orders_group
+from haunt.realtime import ORDERS
 from options_trading.services import option_market_prepare, option_quotes_refresh
 from options_trading.tests.conftest import NOW, group_messages
 from orders.models import Order, OrderEvent
@@ -36,7 +36,7 @@ def holdings(portfolio) -> tuple[Decimal, list]:
 
 def order_updates(portfolio, run, capture_on_commit) -> list[dict]:
     """The OrderUpdate messages the orders room of `portfolio` receives once `run()` commits."""
-    return [message for message in group_messages(orders_group(portfolio.pk), run, capture_on_commit)
+    return [message for message in group_messages(portfolio.pk, ORDERS, run, capture_on_commit)
             if message["event"] == "OrderUpdate"]
 
 

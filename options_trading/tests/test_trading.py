@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from haunt.market import state
-from haunt.realtime import portfolio_group, positions_group
+from haunt.realtime import PORTFOLIO, POSITIONS
 from options_trading.models import OptionEvent
 from options_trading.services import early_assignments_run, option_quotes_refresh, options_expire_due
 from options_trading.tests.conftest import NOW, group_messages
@@ -283,7 +283,7 @@ def test_calendar_spread_preview_values_the_later_leg_at_the_first_expiry(auth_c
 
 def test_expiry_is_pushed_on_the_positions_stream(auth_client, portfolio, django_capture_on_commit_callbacks):
     order(auth_client, portfolio, DEC_PUT_190, "buy")
-    messages = group_messages(positions_group(portfolio.pk), lambda: options_expire_due(now=AFTER_DEC_EXPIRY),
+    messages = group_messages(portfolio.pk, POSITIONS, lambda: options_expire_due(now=AFTER_DEC_EXPIRY),
                               django_capture_on_commit_callbacks)
     option_events = [message for message in messages if message["event"] == "OptionEvent"]
     assert len(option_events) == 1 and option_events[0]["change"] == "expired_worthless"
@@ -358,7 +358,7 @@ def test_crypto_options_trade_around_the_clock_as_their_underlying_does(auth_cli
 
 
 def test_portfolio_updates_carry_the_option_greeks(auth_client, portfolio, django_capture_on_commit_callbacks):
-    messages = group_messages(portfolio_group(portfolio.pk),
+    messages = group_messages(portfolio.pk, PORTFOLIO,
                               lambda: order(auth_client, portfolio, DEC_CALL_190, "buy", "2"),
                               django_capture_on_commit_callbacks)
     pushed = [message["data"] for message in messages if message["event"] == "PortfolioUpdate"][-1]

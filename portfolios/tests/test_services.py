@@ -142,18 +142,20 @@ def test_portfolio_update_event_is_sent_only_after_commit(user, portfolio, djang
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from haunt.realtime import portfolio_group
+    from haunt.realtime import portfolio_events_group
 
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(portfolio_group(portfolio.pk), channel)
+    async_to_sync(layer.group_add)(portfolio_events_group(portfolio.pk), channel)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         portfolio_topup(user=user, portfolio_id=portfolio.pk, amount=Decimal("42"))
 
     assert len(callbacks) == 1
-    message = async_to_sync(layer.receive)(channel)
-    assert message["event"] == "PortfolioUpdate"
+    batch = async_to_sync(layer.receive)(channel)
+    assert batch["type"] == "stream.events" and batch["portfolio_id"] == str(portfolio.pk)
+    [message] = batch["events"]
+    assert message["stream"] == "portfolio" and message["event"] == "PortfolioUpdate"
     assert message["data"]["id"] == str(portfolio.pk)
     assert message["data"]["current_balance"] == "5000042.00000000"
     assert message["data"]["total_topups"] == "42.00000000"
