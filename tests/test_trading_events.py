@@ -50,11 +50,18 @@ async def subscribed(token_key: str, portfolio_id) -> WebsocketCommunicator:
     return communicator
 
 
-async def drain(communicator: WebsocketCommunicator) -> dict[str, list[dict]]:
-    """Every message until the socket goes quiet, split by the room it came from."""
-    rooms: dict[str, list[dict]] = {"orders": [], "positions": [], "portfolio": []}
+async def drain(communicator: WebsocketCommunicator) -> list[dict]:
+    """Every message until the socket goes quiet, in the order they arrived."""
+    arrived = []
     while not await communicator.receive_nothing(timeout=0.5):
-        message = await communicator.receive_json_from()
+        arrived.append(await communicator.receive_json_from())
+    return arrived
+
+
+def by_room(messages: list[dict]) -> dict[str, list[dict]]:
+    """The messages split by the room (stream) they belong to, each in arrival order."""
+    rooms: dict[str, list[dict]] = {"orders": [], "positions": [], "portfolio": []}
+    for message in messages:
         rooms[ROOMS[message["type"]]].append(message)
     return rooms
 
@@ -83,7 +90,8 @@ async def test_a_market_fill_streams_order_trade_position_and_portfolio_events(u
     # when: a market buy of 2 SOL fills against the first level
     order, _ = await place(user=user_and_token[0], portfolio_id=instant.pk, request=OrderRequest(
         symbol=SYMBOL, side="buy", order_type="market", quantity=Decimal("2")))
-    rooms = await drain(communicator)
+    arrived = await drain(communicator)
+    rooms = by_room(arrived)
     await communicator.disconnect()
 
     # then: created, one trade, filled; the position opened; the portfolio moved
@@ -125,7 +133,8 @@ async def test_a_fill_across_two_levels_streams_each_trade_before_the_order_comp
     # when: a market buy of 3 SOL walks both levels
     await place(user=user_and_token[0], portfolio_id=instant.pk, request=OrderRequest(
         symbol=SYMBOL, side="buy", order_type="market", quantity=Decimal("3")))
-    rooms = await drain(communicator)
+    arrived = await drain(communicator)
+    rooms = by_room(arrived)
     await communicator.disconnect()
 
     # then: each level's trade precedes the order update it caused; the position opens then grows
@@ -137,23 +146,7 @@ async def test_a_fill_across_two_levels_streams_each_trade_before_the_order_comp
     assert summary(rooms["positions"]) == [("PositionUpdate", "opened"), ("PositionUpdate", "increased")]
     assert [message["data"]["quantity"] for message in rooms["positions"]] == ["1.0000000000", "3.0000000000"]
     assert len(rooms["portfolio"]) == 2
-
-
-async def test_a_socket_following_every_stream_receives_the_fill_in_commit_order(user_and_token, instant):
-    # given: 1 SOL at 100.00 and more behind it, and a subscriber to all three streams
-    cache.clear()
-    publish_market(asks=[("100.00", "1"), ("100.05", "50")])
-    communicator = await subscribed(user_and_token[1].key, instant.pk)
-
-    # when: a market buy of 3 SOL walks both levels
-    await place(user=user_and_token[0], portfolio_id=instant.pk, request=OrderRequest(
-        symbol=SYMBOL, side="buy", order_type="market", quantity=Decimal("3")))
-    arrived = []
-    while not await communicator.receive_nothing(timeout=0.5):
-        arrived.append(await communicator.receive_json_from())
-    await communicator.disconnect()
-
-    # then: one sequence across the streams, as orders.services wrote it: each fill moves the
+    # and across the rooms, one sequence as orders.services commits it: each fill moves the
     # position, then the portfolio, then reports the trade and the order's progress
     fill = [("PositionUpdate", None), ("PortfolioUpdate", None), ("TradeExecution", None)]
     assert [(message["type"], None if message["type"] == "PositionUpdate" else message.get("change"))
