@@ -11,7 +11,9 @@ simulate_latency false, so a market order fills inside its HTTP response). Then:
     (seq not null) the delivery latency is the receive time minus the quote's own `timestamp` (the
     instant the feed stepped the market); a gap is a jump of more
     than one in a socket's `seq` for a symbol (the feed stamps every update of every symbol with the
-    same increasing seq, so any jump is a lost message).
+    same increasing seq, so any jump is a lost message). Beside it, the same latency taken when the
+    message's bytes reached the client process, before the one client works through its sockets'
+    messages: if the two are close, the delay is the platform's, not the load generator's.
 (b) fill-to-owner: each user connects one socket and sends SubscribeOrders for its portfolio; an
     open-loop HTTP generator places --fill-rate market orders a second in total (round robin over
     the portfolios, each alternating buy and sell of a small crypto quantity) for --seconds. For each
@@ -35,15 +37,16 @@ import json
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import orjson
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import DATA_OPCODES, Frame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -63,6 +66,32 @@ QUANTITIES = {"BTC-USD": "0.001", "ETH-USD": "0.01", "SOL-USD": "0.1", "XRP-USD"
 CONNECT_AT_ONCE = 50
 
 
+class ArrivalStampedConnection(ClientConnection):
+    """A client connection that notes when each message's last bytes reached this process
+    (`arrivals`, one time.time() per message, oldest first), before the client's own work on it:
+    500 sockets' messages land together, and the client handles them one after another."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.arrivals: deque[float] = deque()
+        self._chunk_arrived = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self._chunk_arrived = time.time()
+        super().data_received(data)
+
+    def process_event(self, event) -> None:
+        if isinstance(event, Frame) and event.opcode in DATA_OPCODES and event.fin:
+            self.arrivals.append(self._chunk_arrived)
+        super().process_event(event)
+
+
+async def receive(socket) -> tuple[str, float]:
+    """The next message and when its bytes arrived."""
+    raw = await socket.recv()
+    return raw, socket.arrivals.popleft()
+
+
 async def open_sockets(urls: list[str], count: int, *, compression: bool) -> list:
     """`count` connected sockets, at most CONNECT_AT_ONCE handshakes in flight."""
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
@@ -70,7 +99,8 @@ async def open_sockets(urls: list[str], count: int, *, compression: bool) -> lis
     async def one(url):
         async with gate:
             return await connect(url, open_timeout=60, max_queue=4096, ping_interval=None,
-                                 compression="deflate" if compression else None)
+                                 compression="deflate" if compression else None,
+                                 create_connection=ArrivalStampedConnection)
 
     return await asyncio.gather(*(one(urls[index % len(urls)]) for index in range(count)))
 
@@ -78,7 +108,8 @@ async def open_sockets(urls: list[str], count: int, *, compression: bool) -> lis
 async def expect(socket, message_type: str, *, within: float = 30) -> dict:
     deadline = time.monotonic() + within
     while True:
-        message = json.loads(await asyncio.wait_for(socket.recv(), timeout=max(0.1, deadline - time.monotonic())))
+        raw, _ = await asyncio.wait_for(receive(socket), timeout=max(0.1, deadline - time.monotonic()))
+        message = json.loads(raw)
         if message["type"] == message_type:
             return message
         if message["type"] == "Error":
@@ -91,6 +122,7 @@ async def expect(socket, message_type: str, *, within: float = 30) -> dict:
 @dataclass
 class QuoteTally:
     latencies: list[float] = field(default_factory=list)
+    arrival_latencies: list[float] = field(default_factory=list)  # bytes at the client process - timestamp
     received: int = 0
     gaps: int = 0
     sockets_with_gaps: set = field(default_factory=set)
@@ -136,7 +168,7 @@ async def quote_fanout(platform, accounts, arguments) -> None:
             if remaining <= 0:
                 return
             try:
-                raw = await asyncio.wait_for(socket.recv(), timeout=remaining)
+                raw, bytes_arrived = await asyncio.wait_for(receive(socket), timeout=remaining)
             except TimeoutError:
                 return
             except ConnectionClosed as error:
@@ -156,6 +188,7 @@ async def quote_fanout(platform, accounts, arguments) -> None:
                 tally.seqs.add(seq)
                 latency = arrived - published_at(data["timestamp"])
                 tally.latencies.append(latency)
+                tally.arrival_latencies.append(bytes_arrived - published_at(data["timestamp"]))
                 if latency < tally.first_by_seq.get(seq, float("inf")):
                     tally.first_by_seq[seq] = latency
                 if previous is not None:
@@ -182,6 +215,8 @@ async def quote_fanout(platform, accounts, arguments) -> None:
     print(f"delivery latency (receive time - Quote timestamp): {summary_ms(tally.latencies)}")
     print(f"  of which the first socket of each update (feed step, Redis, hub; no fan-out): "
           f"{summary_ms(list(tally.first_by_seq.values()))}")
+    print(f"  bytes at the client process (before this one client works through its 500 sockets' "
+          f"messages): {summary_ms(tally.arrival_latencies)}")
     print(f"gaps: {tally.gaps} missing seq on {len(tally.sockets_with_gaps)} socket(s); repeated or backwards seq: "
           f"{tally.repeats}")
     print(f"sockets closed by the server during the run: {sum(tally.closed.values())} {dict(tally.closed)}")
@@ -210,7 +245,7 @@ async def fill_latency(platform, accounts, arguments) -> None:
     async def listen(socket):
         while listening:
             try:
-                raw = await asyncio.wait_for(socket.recv(), timeout=0.5)
+                raw, _ = await asyncio.wait_for(receive(socket), timeout=0.5)
             except TimeoutError:
                 continue
             except ConnectionClosed as error:
