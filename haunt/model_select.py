@@ -3,7 +3,7 @@
 The ORM builds a query's SQL afresh on every call: for a one-row `get` on this platform's machines
 that is about 0.4 ms of CPU before the database is asked anything, and a market order asks several
 (the token, the locked portfolio, its open positions, the lots a fill closes). A ModelSelect writes
-its SELECT once per database vendor and then only binds parameters, converts the columns with the
+its SELECT once, on first use, for the database it reads, and then only binds parameters, converts the columns with the
 same converters the ORM applies, and builds the instances with `Model.from_db`, so what comes back
 is what the equivalent queryset returns: same classes, same values, related objects cached as
 `select_related` caches them.

@@ -7,9 +7,10 @@ Every domain event of a portfolio goes to one channel-layer group, `events.<port
 with the stream it belongs to (portfolio, orders or positions); a socket joins the group once for
 whichever of the portfolio's streams it subscribes to and forwards only those. One fill makes five
 events (OrderUpdate twice, TradeExecution, PositionUpdate, PortfolioUpdate): the publisher sends
-the events queued together for a portfolio as one group message, so a fill costs one group send
-instead of five, each socket receives one message instead of five, and all of a portfolio's events
-reach a socket in the order they were committed, whatever streams they are on.
+the events queued for a portfolio by the time its loop wakes as one group message, so a fill
+usually costs one group send instead of five and each socket receives one message instead of five.
+All of a portfolio's events a process commits reach a socket in commit order, whatever streams
+they are on.
 """
 import asyncio
 import atexit
