@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from haunt.api.schema import error_response
 from options_trading.selectors import (
     option_events_for_user,
     option_implied_volatility_calculate,
@@ -72,7 +73,7 @@ class OptionPriceView(APIView):
 
 
 @extend_schema(tags=["options"], parameters=[OptionImpliedVolatilityIn],
-               responses={200: OptionImpliedVolatilityOut, 422: OpenApiTypes.OBJECT},
+               responses={200: OptionImpliedVolatilityOut, 422: error_response("422")},
                summary="Implied volatility of a premium (422 with the reason when no volatility fits)")
 class OptionImpliedVolatilityView(APIView):
     def get(self, request):

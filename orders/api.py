@@ -138,7 +138,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def partial_update(self, request, pk=None):
         return self.update(request, pk)
 
-    @extend_schema(request=None, responses=OrderOut, summary="Cancel an open order")
+    @extend_schema(request=None, responses={200: OrderOut}, summary="Cancel an open order (answers the cancelled order)")
     def destroy(self, request, pk=None):
         return Response(OrderOut(order_cancel(user=request.user, order_id=pk)).data)
 

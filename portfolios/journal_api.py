@@ -9,6 +9,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from haunt.api.schema import error_response
 from portfolios.journal_filters import JournalEntryFilter
 from portfolios.journal_selectors import (
     journal_attachment_get_for_user,
@@ -87,7 +88,7 @@ class JournalEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
 
 @extend_schema(tags=["journal"], request={"multipart/form-data": JournalAttachmentIn},
-               responses={201: JournalAttachmentOut},
+               responses={201: JournalAttachmentOut, 413: error_response("413")},
                summary="Attach a screenshot (multipart field `file`): PNG, JPEG or WebP, checked by content, "
                        "at most JOURNAL_ATTACHMENT_MAX_BYTES (5 MB)")
 class JournalAttachmentUploadView(APIView):

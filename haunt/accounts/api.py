@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from haunt.accounts.serializers import RegisterIn, RegisterOut, TokenIn, TokenOut, UserOut
 from haunt.accounts.services import token_obtain, user_register
+from haunt.api.schema import error_response
 from haunt.api.throttles import AuthThrottle
 
 
@@ -31,9 +32,11 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AuthThrottle]
+    may_conflict = False  # answers with the token (made on first use); nothing it does can conflict
 
     @extend_schema(
-        tags=["auth"], request=TokenIn, responses={200: TokenOut}, auth=[],
+        tags=["auth"], request=TokenIn, auth=[],
+        responses={200: TokenOut, 401: error_response("401", "Wrong username or password.")},
         summary="Exchange username and password for the API token (send it as `Authorization: Token <token>`)",
         examples=[OpenApiExample("token", request_only=True, value={"username": "alice", "password": "correct-horse-battery"}),
                   OpenApiExample("answer", response_only=True, value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"})],

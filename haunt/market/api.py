@@ -7,10 +7,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from haunt.api.schema import error_response
 from haunt.market.filters import InstrumentFilter
 from haunt.market.selectors import book_get, candles_get, instrument_get, instrument_list, quote_get
 from haunt.market.serializers import CandleOut, CandlesIn, InstrumentOut, OrderBookIn, OrderBookOut, QuoteOut
 
+NO_LIVE_MARKET = error_response("409", "No live market for the symbol yet: the feed has not published it.")
 SYMBOL_PATTERN = r"[A-Za-z0-9._ -]{1,32}"  # the space: OCC option symbols pad the root (`AAPL  261218C00200000`)
 
 
@@ -37,7 +39,7 @@ class InstrumentDetailView(APIView):
         return Response(InstrumentOut(instrument_get(symbol=symbol)).data)
 
 
-@extend_schema(tags=["market"], responses=QuoteOut,
+@extend_schema(tags=["market"], responses={200: QuoteOut, 409: NO_LIVE_MARKET},
                summary="Latest aggregated quote: best bid/ask with sizes, last trade, contributing sources",
                examples=[OpenApiExample("BTC-USD", response_only=True, value={
                    "symbol": "BTC-USD", "bid": "65727.24", "ask": "65730.00", "last": "65730.00",
@@ -48,7 +50,7 @@ class QuoteView(APIView):
         return Response(quote_get(symbol=symbol))
 
 
-@extend_schema(tags=["market"], responses=OrderBookOut, parameters=[OrderBookIn],
+@extend_schema(tags=["market"], responses={200: OrderBookOut, 409: NO_LIVE_MARKET}, parameters=[OrderBookIn],
                summary="Aggregated L2 order book, best level first (depth 1-100, default 20)",
                examples=[OpenApiExample("EUR-USD depth 3", response_only=True, value={
                    "symbol": "EUR-USD", "bids": [["1.23522", "677000"], ["1.23517", "807000"], ["1.23513", "916000"]],

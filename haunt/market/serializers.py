@@ -7,7 +7,8 @@ from haunt.market.models import Instrument
 
 
 class InstrumentOut(serializers.ModelSerializer):
-    underlying = serializers.SlugRelatedField(slug_field="symbol", read_only=True)
+    underlying = serializers.SlugRelatedField(slug_field="symbol", read_only=True, allow_null=True,
+                                              help_text="The underlying's symbol for derivatives; null for spot.")
     is_open = serializers.SerializerMethodField(help_text="Whether the instrument's session is open right now.")
     next_open = serializers.SerializerMethodField(help_text="Next session open (now, if open).")
     next_close = serializers.SerializerMethodField(help_text="End of the current or next session; null for 24/7 markets.")

@@ -202,7 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["haunt.api.throttles.UserThrottle", "haunt.api.throttles.AnonThrottle"],
     "EXCEPTION_HANDLER": "haunt.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "haunt.api.schema.HauntAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     # How many reverse proxies to trust for X-Forwarded-For (client identity for throttling);
     # 0 trusts none, so a client cannot pick its own throttle key.
