@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from haunt.accounts.services import user_register
 from haunt.market.selectors import tradable_instruments_forget
+from tests.openapi_contract import ContractCheckedAPIClient
 
 
 @pytest.fixture(autouse=True)
@@ -19,15 +19,15 @@ def _fresh_cache():
     cache.clear()
 
 
-def _client_for(token) -> APIClient:
-    client = APIClient()
+def _client_for(token) -> ContractCheckedAPIClient:
+    client = ContractCheckedAPIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
 
 
 @pytest.fixture
 def api_client():
-    return APIClient()
+    return ContractCheckedAPIClient()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 
 from haunt.asgi import application
 from haunt.market.stream import market_hub
+from tests.openapi_contract import ContractCheckedAPIClient
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -26,9 +27,8 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def client(user_and_token):
-    from rest_framework.test import APIClient
 
-    api = APIClient()
+    api = ContractCheckedAPIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {user_and_token[1].key}")
     return api
 

@@ -3,9 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from haunt.accounts.models import User
+from tests.openapi_contract import ContractCheckedAPIClient
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def test_register_creates_the_user_and_answers_its_token(api_client):
 
 def test_registered_token_authenticates(api_client):
     token = register(api_client).json()["token"]
-    client = APIClient()
+    client = ContractCheckedAPIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
 
     response = client.get("/api/auth/me")

@@ -1,0 +1,102 @@
+"""Every API response a test receives is checked against the published OpenAPI schema.
+
+The test clients of the root conftest are ContractCheckedAPIClients: after each request to an
+operation the schema lists, the response's status must be one the operation documents, and a JSON
+body must validate against the schema documented for that status (OpenAPI 3.0 semantics, response
+direction: nullable, readOnly). So the whole suite, with its real orders, positions and errors,
+keeps the schema honest — a client generated from it can parse every answer we give.
+"""
+import re
+from functools import cache
+
+import orjson
+from drf_spectacular.generators import SchemaGenerator
+from openapi_schema_validator import OAS30ReadValidator
+from rest_framework.test import APIClient
+
+
+class ContractViolation(AssertionError):
+    pass
+
+
+@cache
+def api_schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+@cache
+def _operation_paths() -> list[tuple[re.Pattern, str]]:
+    """(regex, template) for every schema path; literal paths before templated ones, so
+    /api/positions/size is not read as /api/positions/{id}."""
+    paths = []
+    for template in api_schema()["paths"]:
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        paths.append((template.count("{"), re.compile(f"^{pattern}$"), template))
+    return [(regex, template) for _, regex, template in sorted(paths, key=lambda entry: entry[0])]
+
+
+def operation_for(method: str, path: str) -> tuple[str, dict] | None:
+    for regex, template in _operation_paths():
+        if regex.match(path):
+            operation = api_schema()["paths"][template].get(method.lower())
+            return (template, operation) if operation is not None else None
+    return None
+
+
+def _nullable_references(node):
+    """drf-spectacular writes a nullable nested object as {"allOf": [{"$ref": …}], "nullable": true}.
+    Strict OpenAPI 3.0.3 applies `nullable` only beside `type`, but generators (openapi-generator,
+    Swagger UI) read this as "the object or null", and so does this check."""
+    if isinstance(node, list):
+        return [_nullable_references(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable_references(value) for key, value in node.items()}
+    if node.get("nullable") and "type" not in node:
+        rest = {key: value for key, value in node.items() if key != "nullable"}
+        return {"anyOf": [rest, {"enum": [None]}]}
+    return node
+
+
+@cache
+def _validator(template: str, method: str, status: str, media_type: str) -> OAS30ReadValidator:
+    schema = api_schema()
+    body_schema = schema["paths"][template][method]["responses"][status]["content"][media_type]["schema"]
+    return OAS30ReadValidator(_nullable_references({"components": schema["components"], "allOf": [body_schema]}))
+
+
+def check_response(method: str, path: str, response) -> None:
+    found = operation_for(method, path)
+    if found is None:  # an unknown URL or method: not an operation of the schema
+        return
+    template, operation = found
+    status = str(response.status_code)
+    where = f"{method.upper()} {path} ({template})"
+    documented = operation["responses"].get(status)
+    if documented is None:
+        raise ContractViolation(f"{where} answered {status}, which the schema does not document "
+                                f"(it documents {sorted(operation['responses'])}).")
+    media_type = response.get("Content-Type", "").split(";")[0].strip()
+    content = documented.get("content")
+    if not content or response.streaming:
+        return
+    if media_type not in content and not any(
+            documented_type.endswith("/*") and media_type.startswith(documented_type[:-1])
+            for documented_type in content):
+        raise ContractViolation(f"{where} answered {status} as {media_type!r}; the schema documents {sorted(content)}.")
+    if media_type != "application/json":
+        return
+    errors = sorted(_validator(template, method.lower(), status, media_type).iter_errors(orjson.loads(response.content)),
+                    key=lambda error: list(error.absolute_path))
+    if errors:
+        first = errors[0]
+        location = "/".join(str(part) for part in first.absolute_path) or "(body)"
+        raise ContractViolation(f"{where} answered {status} with a body the schema does not allow at "
+                                f"{location}: {first.message} ({len(errors)} error(s) in all).")
+
+
+class ContractCheckedAPIClient(APIClient):
+    def request(self, **request):
+        response = super().request(**request)
+        check_response(request["REQUEST_METHOD"], request["PATH_INFO"], response)
+        return response
