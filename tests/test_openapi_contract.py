@@ -53,6 +53,14 @@ def test_a_strict_body_says_it_takes_no_other_fields(auth_client):
     assert response.json()["error"]["code"] == "unknown_field"
 
 
+def test_components_carry_their_own_docstring_only():
+    schemas = api_schema()["components"]["schemas"]
+
+    assert "description" not in schemas["OrderPlaceInRequest"]  # StrictInput's docstring is not its own
+    assert "description" not in schemas["OrderOut"]  # nor FastOutput's
+    assert schemas["OrderHistoryOut"]["description"].startswith("An order with its modification history")
+
+
 def test_the_error_body_is_the_envelope_every_error_has():
     schemas = api_schema()["components"]["schemas"]
 

@@ -70,6 +70,10 @@ class HauntAutoSchema(AutoSchema):
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if "description" in schema and not type(serializer).__dict__.get("__doc__"):
+            # drf-spectacular falls back to a base class's docstring: StrictInput's and FastOutput's
+            # explain our implementation, not the component, and do not belong in the API docs.
+            del schema["description"]
         if direction == "request" and isinstance(serializer, StrictInput):
             schema["additionalProperties"] = False
         return schema
