@@ -1,9 +1,10 @@
 """Every API response a test receives is checked against the published OpenAPI schema.
 
-The test clients of the root conftest are ContractCheckedAPIClients: after each request to an
-operation the schema lists, the response's status must be one the operation documents, and a JSON
-body must validate against the schema documented for that status (OpenAPI 3.0 semantics, response
-direction: nullable, readOnly). So the whole suite, with its real orders, positions and errors,
+The test clients of the root conftest are ContractCheckedAPIClients, and the end-to-end walkthrough's
+httpx client checks every response it receives from the real server the same way: after each
+request to an operation the schema lists, the response's status must be one the operation
+documents, and a JSON body must validate against the schema documented for that status (OpenAPI 3.0
+semantics, response direction: nullable, readOnly). So the whole suite, with its real orders, positions and errors,
 keeps the schema honest — a client generated from it can parse every answer we give.
 """
 import re
@@ -66,19 +67,33 @@ def _validator(template: str, method: str, status: str, media_type: str) -> OAS3
 
 
 def check_response(method: str, path: str, response) -> None:
+    """A Django test client's response."""
+    check_answer(method, path, status_code=response.status_code, content_type=response.get("Content-Type", ""),
+                 body=None if response.streaming else response.content)
+
+
+def check_httpx_response(response) -> None:
+    """An httpx response event hook, for the end-to-end tests' real HTTP clients."""
+    response.read()
+    check_answer(response.request.method, response.request.url.path, status_code=response.status_code,
+                 content_type=response.headers.get("content-type", ""), body=response.content)
+
+
+def check_answer(method: str, path: str, *, status_code: int, content_type: str, body: bytes | None) -> None:
+    """`body` is None for a streamed response, whose body is not read here."""
     found = operation_for(method, path)
     if found is None:  # an unknown URL or method: not an operation of the schema
         return
     template, operation = found
-    status = str(response.status_code)
+    status = str(status_code)
     where = f"{method.upper()} {path} ({template})"
     documented = operation["responses"].get(status)
     if documented is None:
         raise ContractViolation(f"{where} answered {status}, which the schema does not document "
                                 f"(it documents {sorted(operation['responses'])}).")
-    media_type = response.get("Content-Type", "").split(";")[0].strip()
+    media_type = content_type.split(";")[0].strip()
     content = documented.get("content")
-    if not content or response.streaming:
+    if not content or body is None:
         return
     if media_type not in content and not any(
             documented_type.endswith("/*") and media_type.startswith(documented_type[:-1])
@@ -86,7 +101,7 @@ def check_response(method: str, path: str, response) -> None:
         raise ContractViolation(f"{where} answered {status} as {media_type!r}; the schema documents {sorted(content)}.")
     if media_type != "application/json":
         return
-    errors = sorted(_validator(template, method.lower(), status, media_type).iter_errors(orjson.loads(response.content)),
+    errors = sorted(_validator(template, method.lower(), status, media_type).iter_errors(orjson.loads(body)),
                     key=lambda error: list(error.absolute_path))
     if errors:
         first = errors[0]

@@ -2,11 +2,12 @@
 response to the schema (tests/openapi_contract.py)."""
 from decimal import Decimal
 
+import httpx
 import pytest
 from django.http import HttpResponse, JsonResponse
 
 from portfolios.services import portfolio_create
-from tests.openapi_contract import ContractViolation, api_schema, check_response
+from tests.openapi_contract import ContractViolation, api_schema, check_httpx_response, check_response
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,17 @@ def test_a_nullable_nested_object_may_be_null_but_not_anything_else(auth_client,
 
     with pytest.raises(ContractViolation, match="at period_returns: 'soon' is not valid under any of the given schemas"):
         check_response("GET", path, JsonResponse({**performance, "period_returns": "soon"}))
+
+
+def test_an_httpx_response_is_judged_by_the_same_rules():
+    request = httpx.Request("GET", "http://127.0.0.1:8000/api/orders/00000000-0000-0000-0000-000000000000")
+    envelope = {"error": {"code": "not_found", "message": "Not found.", "field": None}}
+
+    check_httpx_response(httpx.Response(404, json=envelope, request=request))
+    with pytest.raises(ContractViolation, match="'message' is a required property"):
+        check_httpx_response(httpx.Response(404, json={"error": {"code": "not_found", "field": None}}, request=request))
+    with pytest.raises(ContractViolation, match="answered 418"):
+        check_httpx_response(httpx.Response(418, request=request))
 
 
 def test_a_path_outside_the_schema_is_not_judged():

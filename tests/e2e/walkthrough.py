@@ -6,10 +6,12 @@ from decimal import Decimal
 import httpx
 from websockets.sync.client import connect
 
+from tests.openapi_contract import check_httpx_response
+
 
 def run_walkthrough(base_url: str, username: str, socket_base_url: str | None = None) -> None:
     """`base_url` serves REST; `socket_base_url` (the same server when None) serves /ws/."""
-    http = httpx.Client(base_url=base_url, timeout=10)
+    http = httpx.Client(base_url=base_url, timeout=10, event_hooks={"response": [check_httpx_response]})
     registered = http.post("/api/auth/register", json={
         "username": username, "password": "correct-horse-battery", "email": f"{username}@example.com"})
     assert registered.status_code == 201, registered.text
