@@ -321,8 +321,10 @@ EXPLANATION_PLACES = {"slippage_bps_vs_mid": 4, "slippage_bps_vs_arrival": 4, "s
 
 
 def _readable(explanation: dict) -> dict:
-    """The explanation with its derived ratios rounded for people (half-even, once, for display)."""
-    return {key: (format_decimal(Decimal(value), EXPLANATION_PLACES[key])
+    """The explanation with its derived ratios rounded for people (half-even, once, for display),
+    the levels walked included."""
+    return {key: ([_readable(level) for level in value] if key == "levels"
+                  else format_decimal(Decimal(value), EXPLANATION_PLACES[key])
                   if key in EXPLANATION_PLACES and value is not None else value)
             for key, value in explanation.items()}
 

@@ -392,6 +392,9 @@ def test_trades_explain_the_walk_vwap_slippage_latency_and_profile(auth_client, 
             for level in explanation["levels"]] == [(0, D("2000"), D("2008.20"), D("2")),
                                                     (1, D("2001"), D("2009.21"), D("2"))]
     assert [trade["explanation"]["level"]["level_index"] for trade in trades] == [0, 1]
+    # Each level's slippage cost is shown as its trade records it: money, 8 places.
+    assert [level["slippage_cost"] for level in explanation["levels"]] == [trade["slippage"] for trade in trades] \
+        == ["16.40000000", "16.42000000"]
     assert D(explanation["slippage_fraction_applied"]) == D("0.0041")
     assert D(explanation["available_liquidity"]) == D("100")
     assert D(explanation["vwap"]) == D("2008.705")
