@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +18,29 @@ from haunt.market.state import feed_status_read
 
 # The feed counts as down when it has not published for this many update intervals (and at least 5 s).
 FEED_STALE_INTERVALS = 20
+
+
+class HealthCheckOut(serializers.Serializer):
+    """One dependency's check; the fields after `latency_ms` vary by check (engine, backend, the
+    feed's last update)."""
+
+    ok = serializers.BooleanField()
+    latency_ms = serializers.FloatField(help_text="How long the check took.")
+    error = serializers.CharField(required=False, help_text="Why the check failed (only when ok is false).")
+
+
+class HealthChecksOut(serializers.Serializer):
+    database = HealthCheckOut(help_text="A SELECT 1; `engine` is sqlite or postgresql.")
+    cache = HealthCheckOut(help_text="A write read back; `backend` names the cache.")
+    channel_layer = HealthCheckOut(help_text="A message sent to and received from a fresh channel; `backend` names the layer.")
+    feed = HealthCheckOut(help_text="The market feed's last update: `timestamp`, `sequence`, `instruments`, `sources`, "
+                                    "`age_seconds`; down when older than 20 update intervals (at least 5 s).")
+
+
+class HealthOut(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"], help_text="degraded (with 503) when any check fails.")
+    profile = serializers.ChoiceField(choices=["embedded", "production"])
+    checks = HealthChecksOut()
 
 
 def _timed(check) -> dict:
@@ -75,7 +99,7 @@ class HealthView(APIView):
     authentication_classes = []
 
     @extend_schema(tags=["platform"], auth=[], summary="Database, cache, channel layer and market feed status",
-                   responses={200: dict, 503: dict})
+                   responses={200: HealthOut, 503: HealthOut})
     def get(self, request):
         checks = {
             "database": _timed(_database),

@@ -235,6 +235,7 @@ SPECTACULAR_SETTINGS = {
         "PositionSideEnum": "portfolios.models.Position.Direction",
         "OrderStatusEnum": "orders.models.OrderStatus",
         "PositionStatusEnum": "portfolios.models.Position.Status",
+        "RunProfileEnum": ["embedded", "production"],
     },
 }
 
