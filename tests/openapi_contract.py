@@ -1,18 +1,21 @@
 """Every API response a test receives is checked against the published OpenAPI schema.
 
-The test clients of the root conftest are ContractCheckedAPIClients, and the end-to-end walkthrough's
-httpx client checks every response it receives from the real server the same way: after each
-request to an operation the schema lists, the response's status must be one the operation
-documents, and a JSON body must validate against the schema documented for that status (OpenAPI 3.0
-semantics, response direction: nullable, readOnly). So the whole suite, with its real orders, positions and errors,
-keeps the schema honest — a client generated from it can parse every answer we give.
+The test clients of the root conftest are ContractCheckedAPIClients, and the end-to-end
+walkthrough's httpx client checks every response it receives from the real server the same way:
+after each request to an operation the schema lists, the response's status must be one the
+operation documents, and a JSON body must validate against the schema documented for that status
+(OpenAPI 3.0 semantics, response direction: nullable, readOnly). The test clients also hold the
+request to the schema when the API accepted it: a JSON body answered with 2xx must be one the
+operation's documented request body allows (write direction). So the whole suite, with its real
+orders, positions and errors, keeps the schema honest — a client generated from it can send what
+the API takes and parse every answer we give.
 """
 import re
 from functools import cache
 
 import orjson
 from drf_spectacular.generators import SchemaGenerator
-from openapi_schema_validator import OAS30ReadValidator
+from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
 from rest_framework.test import APIClient
 
 
@@ -110,8 +113,43 @@ def check_answer(method: str, path: str, *, status_code: int, content_type: str,
                                 f"{location}: {first.message} ({len(errors)} error(s) in all).")
 
 
+@cache
+def _request_validator(template: str, method: str) -> OAS30WriteValidator | None:
+    schema = api_schema()
+    body = schema["paths"][template][method].get("requestBody", {}).get("content", {}).get("application/json")
+    if body is None:
+        return None
+    return OAS30WriteValidator(_nullable_references({"components": schema["components"], "allOf": [body["schema"]]}))
+
+
+def check_accepted_request(method: str, path: str, *, content_type: str, body: bytes, status_code: int) -> None:
+    """A JSON body the API accepted (2xx) must be one the schema allows: a field the API takes but
+    the schema leaves out, or a looser type than it documents, is invisible to generated clients."""
+    found = operation_for(method, path)
+    if found is None or not 200 <= status_code < 300 or not body or not content_type.startswith("application/json"):
+        return
+    template, _ = found
+    validator = _request_validator(template, method.lower())
+    if validator is None:
+        raise ContractViolation(f"{method.upper()} {path} ({template}) accepted a JSON body, "
+                                "but the schema documents none.")
+    errors = sorted(validator.iter_errors(orjson.loads(body)), key=lambda error: list(error.absolute_path))
+    if errors:
+        first = errors[0]
+        location = "/".join(str(part) for part in first.absolute_path) or "(body)"
+        raise ContractViolation(f"{method.upper()} {path} ({template}) accepted ({status_code}) a body the schema "
+                                f"does not allow at {location}: {first.message} ({len(errors)} error(s) in all).")
+
+
 class ContractCheckedAPIClient(APIClient):
     def request(self, **request):
         response = super().request(**request)
         check_response(request["REQUEST_METHOD"], request["PATH_INFO"], response)
+        return response
+
+    def generic(self, method, path, data="", content_type="application/octet-stream", secure=False, **extra):
+        response = super().generic(method, path, data, content_type, secure, **extra)
+        body = data.encode() if isinstance(data, str) else data
+        check_accepted_request(method, path.split("?")[0], content_type=content_type or "", body=body or b"",
+                               status_code=response.status_code)
         return response

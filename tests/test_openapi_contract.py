@@ -3,11 +3,18 @@ response to the schema (tests/openapi_contract.py)."""
 from decimal import Decimal
 
 import httpx
+import orjson
 import pytest
 from django.http import HttpResponse, JsonResponse
 
 from portfolios.services import portfolio_create
-from tests.openapi_contract import ContractViolation, api_schema, check_httpx_response, check_response
+from tests.openapi_contract import (
+    ContractViolation,
+    api_schema,
+    check_accepted_request,
+    check_httpx_response,
+    check_response,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +124,28 @@ def test_an_httpx_response_is_judged_by_the_same_rules():
         check_httpx_response(httpx.Response(404, json={"error": {"code": "not_found", "field": None}}, request=request))
     with pytest.raises(ContractViolation, match="answered 418"):
         check_httpx_response(httpx.Response(418, request=request))
+
+
+ORDER = {"portfolio": "6c03011e-2db1-4438-9593-1622db0ac427", "symbol": "BTC-USD", "side": "buy",
+         "order_type": "market", "quantity": "0.5"}
+
+
+def test_an_accepted_body_must_be_one_the_schema_allows():
+    accepted = {"content_type": "application/json", "status_code": 201}
+
+    check_accepted_request("POST", "/api/orders", body=orjson.dumps(ORDER), **accepted)
+    with pytest.raises(ContractViolation, match="accepted \\(201\\) a body the schema does not allow"):
+        check_accepted_request("POST", "/api/orders", body=orjson.dumps({**ORDER, "colour": "blue"}), **accepted)
+    with pytest.raises(ContractViolation, match="at quantity"):
+        check_accepted_request("POST", "/api/orders", body=orjson.dumps({**ORDER, "quantity": 0.5}), **accepted)
+    with pytest.raises(ContractViolation, match="the schema documents none"):
+        check_accepted_request("GET", "/api/orders", body=b"{}", **accepted)
+
+
+def test_a_refused_body_is_not_judged_by_the_request_check():
+    # Tests send bodies the API must refuse; only what it accepts has to be in the schema.
+    check_accepted_request("POST", "/api/orders", body=orjson.dumps({"colour": "blue"}),
+                           content_type="application/json", status_code=400)
 
 
 def test_a_path_outside_the_schema_is_not_judged():
