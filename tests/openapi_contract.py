@@ -6,12 +6,14 @@ after each request to an operation the schema lists, the response's status must 
 operation documents, and a JSON body must validate against the schema documented for that status
 (OpenAPI 3.0 semantics, response direction: nullable, readOnly). The test clients also hold the
 request to the schema when the API accepted it: a JSON body answered with 2xx must be one the
-operation's documented request body allows (write direction). So the whole suite, with its real
+operation's documented request body allows (write direction), and its query parameters ones the
+operation documents. So the whole suite, with its real
 orders, positions and errors, keeps the schema honest — a client generated from it can send what
 the API takes and parse every answer we give.
 """
 import re
 from functools import cache
+from urllib.parse import parse_qsl
 
 import orjson
 from drf_spectacular.generators import SchemaGenerator
@@ -141,10 +143,25 @@ def check_accepted_request(method: str, path: str, *, content_type: str, body: b
                                 f"does not allow at {location}: {first.message} ({len(errors)} error(s) in all).")
 
 
+def check_accepted_query(method: str, path: str, query_string: str, *, status_code: int) -> None:
+    """Every query parameter of an accepted request is one the operation documents."""
+    found = operation_for(method, path)
+    if found is None or not 200 <= status_code < 300 or not query_string:
+        return
+    template, operation = found
+    documented = {parameter["name"] for parameter in operation.get("parameters", ()) if parameter["in"] == "query"}
+    sent = {name for name, _ in parse_qsl(query_string, keep_blank_values=True)}
+    if sent - documented:
+        raise ContractViolation(f"{method.upper()} {path} ({template}) accepted query parameters the schema does not "
+                                f"document: {sorted(sent - documented)} (it documents {sorted(documented)}).")
+
+
 class ContractCheckedAPIClient(APIClient):
     def request(self, **request):
         response = super().request(**request)
         check_response(request["REQUEST_METHOD"], request["PATH_INFO"], response)
+        check_accepted_query(request["REQUEST_METHOD"], request["PATH_INFO"], request.get("QUERY_STRING", ""),
+                             status_code=response.status_code)
         return response
 
     def generic(self, method, path, data="", content_type="application/octet-stream", secure=False, **extra):

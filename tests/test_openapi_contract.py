@@ -11,6 +11,7 @@ from portfolios.services import portfolio_create
 from tests.openapi_contract import (
     ContractViolation,
     api_schema,
+    check_accepted_query,
     check_accepted_request,
     check_httpx_response,
     check_response,
@@ -146,6 +147,13 @@ def test_a_refused_body_is_not_judged_by_the_request_check():
     # Tests send bodies the API must refuse; only what it accepts has to be in the schema.
     check_accepted_request("POST", "/api/orders", body=orjson.dumps({"colour": "blue"}),
                            content_type="application/json", status_code=400)
+
+
+def test_an_accepted_query_uses_only_documented_parameters():
+    check_accepted_query("GET", "/api/orders", "status=filled&symbol=BTC-USD&page_size=10", status_code=200)
+    with pytest.raises(ContractViolation, match="does not document: \\['colour'\\]"):
+        check_accepted_query("GET", "/api/orders", "status=filled&colour=blue", status_code=200)
+    check_accepted_query("GET", "/api/orders", "colour=blue", status_code=400)  # refused: not judged
 
 
 def test_a_path_outside_the_schema_is_not_judged():
