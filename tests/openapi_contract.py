@@ -7,9 +7,9 @@ operation documents, and a JSON body must validate against the schema documented
 (OpenAPI 3.0 semantics, response direction: nullable, readOnly). The test clients also hold the
 request to the schema when the API accepted it: a JSON body answered with 2xx must be one the
 operation's documented request body allows (write direction), and its query parameters ones the
-operation documents. So the whole suite, with its real
-orders, positions and errors, keeps the schema honest — a client generated from it can send what
-the API takes and parse every answer we give.
+operation documents. So the whole suite, with its real orders, positions and errors, keeps the
+schema honest: a client generated from it can send what the API takes and parse every answer we
+give.
 """
 import re
 from functools import cache
@@ -65,10 +65,31 @@ def _nullable_references(node):
 
 
 @cache
-def _validator(template: str, method: str, status: str, media_type: str) -> OAS30ReadValidator:
-    schema = api_schema()
-    body_schema = schema["paths"][template][method]["responses"][status]["content"][media_type]["schema"]
-    return OAS30ReadValidator(_nullable_references({"components": schema["components"], "allOf": [body_schema]}))
+def _checked_components() -> dict:
+    return _nullable_references(api_schema()["components"])
+
+
+def _first_violation(validator, instance) -> str | None:
+    """Where and how `instance` breaks the schema (its first error by location), or None."""
+    errors = sorted(validator.iter_errors(instance), key=lambda error: list(error.absolute_path))
+    if not errors:
+        return None
+    location = "/".join(str(part) for part in errors[0].absolute_path) or "(body)"
+    return f"at {location}: {errors[0].message} ({len(errors)} error(s) in all)"
+
+
+@cache
+def _response_validator(template: str, method: str, status: str, media_type: str) -> OAS30ReadValidator:
+    body = api_schema()["paths"][template][method]["responses"][status]["content"][media_type]["schema"]
+    return OAS30ReadValidator({"components": _checked_components(), "allOf": [_nullable_references(body)]})
+
+
+@cache
+def _request_validator(template: str, method: str) -> OAS30WriteValidator | None:
+    body = api_schema()["paths"][template][method].get("requestBody", {}).get("content", {}).get("application/json")
+    if body is None:
+        return None
+    return OAS30WriteValidator({"components": _checked_components(), "allOf": [_nullable_references(body["schema"])]})
 
 
 def check_response(method: str, path: str, response) -> None:
@@ -106,22 +127,9 @@ def check_answer(method: str, path: str, *, status_code: int, content_type: str,
         raise ContractViolation(f"{where} answered {status} as {media_type!r}; the schema documents {sorted(content)}.")
     if media_type != "application/json":
         return
-    errors = sorted(_validator(template, method.lower(), status, media_type).iter_errors(orjson.loads(body)),
-                    key=lambda error: list(error.absolute_path))
-    if errors:
-        first = errors[0]
-        location = "/".join(str(part) for part in first.absolute_path) or "(body)"
-        raise ContractViolation(f"{where} answered {status} with a body the schema does not allow at "
-                                f"{location}: {first.message} ({len(errors)} error(s) in all).")
-
-
-@cache
-def _request_validator(template: str, method: str) -> OAS30WriteValidator | None:
-    schema = api_schema()
-    body = schema["paths"][template][method].get("requestBody", {}).get("content", {}).get("application/json")
-    if body is None:
-        return None
-    return OAS30WriteValidator(_nullable_references({"components": schema["components"], "allOf": [body["schema"]]}))
+    violation = _first_violation(_response_validator(template, method.lower(), status, media_type), orjson.loads(body))
+    if violation:
+        raise ContractViolation(f"{where} answered {status} with a body the schema does not allow {violation}.")
 
 
 def check_accepted_request(method: str, path: str, *, content_type: str, body: bytes, status_code: int) -> None:
@@ -135,12 +143,10 @@ def check_accepted_request(method: str, path: str, *, content_type: str, body: b
     if validator is None:
         raise ContractViolation(f"{method.upper()} {path} ({template}) accepted a JSON body, "
                                 "but the schema documents none.")
-    errors = sorted(validator.iter_errors(orjson.loads(body)), key=lambda error: list(error.absolute_path))
-    if errors:
-        first = errors[0]
-        location = "/".join(str(part) for part in first.absolute_path) or "(body)"
+    violation = _first_violation(validator, orjson.loads(body))
+    if violation:
         raise ContractViolation(f"{method.upper()} {path} ({template}) accepted ({status_code}) a body the schema "
-                                f"does not allow at {location}: {first.message} ({len(errors)} error(s) in all).")
+                                f"does not allow {violation}.")
 
 
 def check_accepted_query(method: str, path: str, query_string: str, *, status_code: int) -> None:
