@@ -27,7 +27,6 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def client(user_and_token):
-
     api = ContractCheckedAPIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {user_and_token[1].key}")
     return api
