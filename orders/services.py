@@ -24,7 +24,7 @@ from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, 
 from orders import triggers
 from portfolios.positions import lot_ids_check, position_apply_fill, position_exits_changed, positions_wipe
 from portfolios.selectors import open_position_in, position_get_for_user
-from portfolios.valuation import buying_power
+from portfolios.valuation import buying_power, is_margined, position_mark
 from orders.risk import RiskCheckFailed, asset_class_checks_at_execution, order_leverage, pre_trade_checks
 from orders.selectors import order_get_for_user
 from portfolios.models import LedgerEntry, Portfolio, Position
@@ -351,6 +351,12 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal,
     plus fees); the opening part of a sell (a new or bigger short) must be covered by free buying
     power, which keeps short proceeds as collateral. When the fill costs more than that, the
     quantity is scaled down to what the average cost per unit allows, on the lot grid.
+
+    A buy that covers a short first pays for the cover out of cash, and the cover frees what the
+    short held of the buying power: its market value (valuation's short liability) and, for a
+    cross-margined short, its margin. What is left of the buying power after both is what the
+    opening part may spend. (An isolated short is counted as freeing its market value only, which
+    is less than its collateral plus P&L unless it is past liquidation: never more than it frees.)
     """
     instrument = order.instrument
     position = open_position_in(portfolio, instrument.pk)
@@ -362,13 +368,19 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal,
     opening = filled - closing
     if opening == 0:
         return filled
-    cost_per_unit = cost / filled * settlement_rate(portfolio=portfolio, instrument=instrument)
+    rate = settlement_rate(portfolio=portfolio, instrument=instrument)
+    cash_per_unit = cost / filled * rate
     # A leveraged opening ties up only its initial margin (notional / leverage) of buying power.
-    cost_per_unit /= order_leverage(portfolio=portfolio, instrument=instrument, request=order,
-                                    position=position if position is not None and not closing else None)
+    cost_per_unit = cash_per_unit / order_leverage(portfolio=portfolio, instrument=instrument, request=order,
+                                                   position=position if position is not None and not closing else None)
     available = buying_power(portfolio)
     if order.side == Side.BUY and closing:
-        available += closing * cost_per_unit  # covering a short releases its collateral
+        value_per_unit = position_mark(position, state.quote_read(instrument.symbol)) \
+            * instrument.contract_multiplier * rate
+        freed_per_unit = value_per_unit
+        if is_margined(position) and position.margin_mode != "isolated":
+            freed_per_unit += value_per_unit / position.leverage
+        available += closing * (freed_per_unit - cash_per_unit)
     if opening * cost_per_unit <= available:
         return filled
     if available <= 0:

@@ -864,6 +864,36 @@ def test_selling_without_a_position_opens_a_short(frictionless, clock):
     assert cash_of(frictionless) == START_CASH + D("3998") - D("3.998")  # the proceeds, less the fee
 
 
+def test_a_buy_that_covers_a_short_and_opens_a_long_never_spends_more_cash_than_there_is(user, instruments, clock,
+                                                                                         engine):
+    # given 10,000 of cash and a short of 1 ETH sold at the 1999.00 bid (fee 1.999): cash 11,997.001
+    portfolio = make_portfolio(user, cash=D("10000"), max_position_size_pct="100")
+    publish_eth(bids=[("1999.00", "10")], asks=[("2000.00", "10")])
+    place(portfolio, clock, symbol="ETH-USD", side="sell", order_type="market", quantity=D("1"))
+    assert cash_of(portfolio) == D("11997.001")
+    # and a buy stop of 5.99 at 2000.00: the pre-trade check passes, the 4.99 it opens × 2000.00 =
+    # 9,980 being under the buying power of 11,997.001 − 2000 (the short, marked at the ask)
+    stop = place(portfolio, clock, symbol="ETH-USD", side="buy", order_type="stop", quantity=D("5.99"),
+                 stop_price=D("2000.00"))
+    engine.tick(now=clock.now)
+
+    # when the market gaps up to 2100.00 and the stop fires: the whole 5.99 would cost 2102.10 each with
+    # the fee, 12,591.579, more than the cash
+    publish_eth(bids=[("2099.00", "10")], asks=[("2100.00", "10")], last="2100.00")
+    clock.advance(seconds=1)
+    assert engine.tick(now=clock.now)["fired"] == 1
+
+    # then the cover is paid out of cash first, and the long gets what is left after it: the buying
+    # power is now 11,997.001 − 2100 = 9,897.001; covering 1 costs 2102.10 and frees the short's
+    # 2100.00, leaving 9,894.901 for 4.7071 more at 2102.10 (lot grid 0.0001)
+    stop = reload(stop)
+    assert trades_of(stop) == [(D("5.7071"), D("2100.00"), D("11.98491"))]
+    assert stop.status == OrderStatus.CANCELLED and stop.reject_reason == "Insufficient buying power."
+    assert cash_of(portfolio) == D("11997.001") - D("11984.91") - D("11.98491")  # 0.10609
+    assert open_position(portfolio).quantity == D("4.7071")
+    # (counting the freed 2102.10 twice, it filled all 5.99 and left cash at −594.578)
+
+
 def test_one_sell_flips_a_long_through_zero_into_a_short(frictionless, clock):
     long_eth(frictionless, clock, "2")
 
