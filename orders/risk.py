@@ -10,13 +10,14 @@ from django.utils import timezone
 from derivatives import margin
 from derivatives.selectors import portfolio_margin
 from haunt.errors import DomainError
+from haunt.market import state
 from haunt.market.models import Candle
 from haunt.market.selectors import conversion_rate
 from orders.market_view import live_prices
 from portfolios.models import Position
 from portfolios.risk_settings import leverage_default
 from portfolios.selectors import open_position_in, portfolio_open_positions
-from portfolios.valuation import portfolio_valuation
+from portfolios.valuation import buying_power_freed_by_closing, portfolio_valuation, position_mark
 
 
 class RiskCheckFailed(DomainError):
@@ -96,6 +97,12 @@ def pre_trade_checks(*, portfolio, instrument, request, prices, protective_stop:
         rate = conversion_rate(from_currency=instrument.quote_currency, to_currency=portfolio.base_currency)
         price = price * rate
         notional = opening * price * instrument.contract_multiplier
+        if closing:
+            # A flip closes first: what the close frees (a long's sale proceeds) backs what it opens.
+            side_sign = 1 if request.side == "sell" else -1
+            available += buying_power_freed_by_closing(
+                position, quantity=closing, cash_per_unit=side_sign * price * instrument.contract_multiplier,
+                mark=position_mark(position, state.quote_read(instrument.symbol)), rate=rate)
         if notional / leverage > available:
             raise RiskCheckFailed(
                 f"Order needs about {notional / leverage:.2f} of buying power"

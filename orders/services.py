@@ -24,7 +24,7 @@ from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, 
 from orders import triggers
 from portfolios.positions import lot_ids_check, position_apply_fill, position_exits_changed, positions_wipe
 from portfolios.selectors import open_position_in, position_get_for_user
-from portfolios.valuation import buying_power, is_margined, position_mark
+from portfolios.valuation import buying_power, buying_power_freed_by_closing, position_mark
 from orders.risk import RiskCheckFailed, asset_class_checks_at_execution, order_leverage, pre_trade_checks
 from orders.selectors import order_get_for_user
 from portfolios.models import LedgerEntry, Portfolio, Position
@@ -256,9 +256,10 @@ def _execute(*, order: Order, portfolio: Portfolio, now: datetime) -> None:
     if not _passes_execution_checks(order=order, portfolio=portfolio, quantity=quantity):
         return
     result = _simulate(order=order, portfolio=portfolio, book=book, quantity=quantity)
-    cost = sum((piece.fill_price * piece.quantity for piece in result.slices), Decimal(0)) \
-        * order.instrument.contract_multiplier + result.total_fee
-    affordable = _affordable_quantity(order=order, portfolio=portfolio, filled=result.filled_quantity, cost=cost)
+    notional = sum((piece.fill_price * piece.quantity for piece in result.slices), Decimal(0)) \
+        * order.instrument.contract_multiplier
+    affordable = _affordable_quantity(order=order, portfolio=portfolio, filled=result.filled_quantity,
+                                      notional=notional, fee=result.total_fee)
     short_of_funds = affordable < result.filled_quantity
     if short_of_funds:
         # Fill or kill is all or nothing, buying power included: it never shrinks to what the cash pays for.
@@ -343,20 +344,20 @@ def _execution_tif(order: Order) -> str:
     return order.time_in_force if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) else TimeInForce.GTC
 
 
-def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal, cost: Decimal) -> Decimal:
-    """How much of a simulated fill of `filled` units, costing `cost` in all (notional times the
-    contract multiplier, plus fees), the portfolio can pay for (unlevered spot).
+def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal, notional: Decimal,
+                         fee: Decimal) -> Decimal:
+    """How much of a simulated fill of `filled` units, of `notional` (price times quantity times the
+    contract multiplier) and `fee` in all, the portfolio can pay for.
 
     Closing an existing position is always allowed. The opening part of a buy spends cash (notional
     plus fees); the opening part of a sell (a new or bigger short) must be covered by free buying
     power, which keeps short proceeds as collateral. When the fill costs more than that, the
     quantity is scaled down to what the average cost per unit allows, on the lot grid.
 
-    A buy that covers a short first pays for the cover out of cash, and the cover frees what the
-    short held of the buying power: its market value (valuation's short liability) and, for a
-    cross-margined short, its margin. What is left of the buying power after both is what the
-    opening part may spend. (An isolated short is counted as freeing its market value only, which
-    is less than its collateral plus P&L unless it is past liquidation: never more than it frees.)
+    An order that closes a position and opens the other way (a flip) closes first: the opening
+    part may spend the buying power left after the close has paid or received its cash and freed
+    what the position held (portfolios.valuation.buying_power_freed_by_closing). So a cover is paid
+    for before the long it opens, and a long's sale proceeds back the short it opens.
     """
     instrument = order.instrument
     position = open_position_in(portfolio, instrument.pk)
@@ -369,18 +370,16 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal,
     if opening == 0:
         return filled
     rate = settlement_rate(portfolio=portfolio, instrument=instrument)
-    cash_per_unit = cost / filled * rate
     # A leveraged opening ties up only its initial margin (notional / leverage) of buying power.
-    cost_per_unit = cash_per_unit / order_leverage(portfolio=portfolio, instrument=instrument, request=order,
-                                                   position=position if position is not None and not closing else None)
+    cost_per_unit = (notional + fee) / filled * rate / order_leverage(
+        portfolio=portfolio, instrument=instrument, request=order,
+        position=position if position is not None and not closing else None)
     available = buying_power(portfolio)
-    if order.side == Side.BUY and closing:
-        value_per_unit = position_mark(position, state.quote_read(instrument.symbol)) \
-            * instrument.contract_multiplier * rate
-        freed_per_unit = value_per_unit
-        if is_margined(position) and position.margin_mode != "isolated":
-            freed_per_unit += value_per_unit / position.leverage
-        available += closing * (freed_per_unit - cash_per_unit)
+    if closing:
+        cash_per_unit = ((notional - fee) if order.side == Side.SELL else -(notional + fee)) / filled * rate
+        available += buying_power_freed_by_closing(
+            position, quantity=closing, cash_per_unit=cash_per_unit,
+            mark=position_mark(position, state.quote_read(instrument.symbol)), rate=rate)
     if opening * cost_per_unit <= available:
         return filled
     if available <= 0:
@@ -697,8 +696,9 @@ def _fill_resting_limit(*, order: Order, portfolio: Portfolio, now: datetime,
     if not _passes_execution_checks(order=order, portfolio=portfolio, quantity=update.fill_quantity):
         return
     # Resting orders reserve no cash, so the fill is checked against buying power as it happens.
-    cost = update.fill_price * update.fill_quantity * order.instrument.contract_multiplier + update.fee
-    affordable = _affordable_quantity(order=order, portfolio=portfolio, filled=update.fill_quantity, cost=cost)
+    notional = update.fill_price * update.fill_quantity * order.instrument.contract_multiplier
+    affordable = _affordable_quantity(order=order, portfolio=portfolio, filled=update.fill_quantity,
+                                      notional=notional, fee=update.fee)
     if affordable == 0:
         _finish(order, OrderStatus.CANCELLED, "Insufficient buying power.", OrderEvent.Kind.CANCELLED)
         return

@@ -46,6 +46,30 @@ def isolated_collateral(position: Position) -> Decimal:
     return position.cost_basis / position.leverage + position.margin_added
 
 
+def buying_power_freed_by_closing(position: Position, *, quantity: Decimal, cash_per_unit: Decimal, mark: Decimal,
+                                  rate: Decimal) -> Decimal:
+    """The buying power that closing `quantity` of `position` frees (negative when it costs some),
+    when each unit closed moves cash by `cash_per_unit` in the base currency: + a sell's proceeds
+    net of its fee, − a buy's price plus its fee. `mark` is the position's mark, `rate` the
+    instrument's quote currency in the base currency.
+
+    Closing takes the units' market value out of equity (a long's asset, a short's liability) and
+    releases the margin they held in `margin_used`: all of an unlevered long's value (it was paid
+    for in cash), a cross-margined position's value / leverage, nothing for an unlevered short.
+    An isolated position is counted as releasing none of its collateral: what it really frees, its
+    collateral plus P&L, is more unless it is past liquidation, so this never overstates.
+    """
+    value = quantity * mark * position.instrument.contract_multiplier * rate
+    long = position.side == Position.Direction.LONG
+    if position.margin_mode == "isolated":
+        released = Decimal(0)
+    elif is_margined(position):
+        released = value / position.leverage
+    else:
+        released = value if long else Decimal(0)
+    return quantity * cash_per_unit + (-value if long else value) + released
+
+
 def position_mark(position: Position, quote: dict | None) -> Decimal:
     """The price a position could close at now: bid for a long, ask for a short; the last trade
     or the entry price when the book is closed or the feed has no quote. A perpetual is marked at its

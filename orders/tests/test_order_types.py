@@ -894,6 +894,25 @@ def test_a_buy_that_covers_a_short_and_opens_a_long_never_spends_more_cash_than_
     # (counting the freed 2102.10 twice, it filled all 5.99 and left cash at −594.578)
 
 
+def test_a_fully_invested_long_flips_into_a_short_backed_by_its_own_sale(user, instruments, clock):
+    # given 10,000 of cash, 4.99 ETH bought at 2000.00 (9,980 + 9.98 fee): 10.02 of cash left
+    portfolio = make_portfolio(user, cash=D("10000"), max_position_size_pct="100")
+    publish_eth(bids=[("1999.00", "10")], asks=[("2000.00", "10")])
+    place(portfolio, clock, symbol="ETH-USD", side="buy", order_type="market", quantity=D("4.99"))
+    assert cash_of(portfolio) == D("10.02")
+
+    # when selling 6: the 4.99 it closes bring 9,975.01 (less the fee), which backs the 1.01 short it
+    # opens (2,018.99 at the bid); counted before the close, the 10.02 of cash refused the flip
+    flip = place(portfolio, clock, symbol="ETH-USD", side="sell", order_type="market", quantity=D("6"))
+
+    # then one fill of 6 at the bid: the long closes and a short of 1.01 opens
+    assert trades_of(flip) == [(D("6"), D("1999.00"), D("11.994"))]
+    assert flip.status == OrderStatus.FILLED
+    short = open_position(portfolio)
+    assert (short.side, short.quantity) == ("short", D("1.01"))
+    assert cash_of(portfolio) == D("10.02") + D("11994") - D("11.994")
+
+
 def test_one_sell_flips_a_long_through_zero_into_a_short(frictionless, clock):
     long_eth(frictionless, clock, "2")
 
