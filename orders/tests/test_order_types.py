@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from haunt.errors import DomainError
+from haunt.market import state
 from orders.engine import OrderEngine
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, Trade
 from orders.services import (
@@ -37,6 +38,7 @@ from orders.tests.books import (
     publish_eth,
 )
 from portfolios.models import LedgerEntry, Position
+from portfolios.valuation import buying_power, buying_power_freed_by_closing, position_mark
 
 pytestmark = pytest.mark.django_db
 
@@ -911,6 +913,37 @@ def test_a_fully_invested_long_flips_into_a_short_backed_by_its_own_sale(user, i
     short = open_position(portfolio)
     assert (short.side, short.quantity) == ("short", D("1.01"))
     assert cash_of(portfolio) == D("10.02") + D("11994") - D("11.994")
+
+
+@pytest.mark.parametrize("side, leverage, margin_mode", [
+    ("buy", "1", ""), ("sell", "1", ""), ("buy", "2", "cross"), ("sell", "2", "cross"),
+    ("buy", "2", "isolated"), ("sell", "2", "isolated")])
+def test_what_a_close_frees_is_the_change_in_buying_power_it_makes(frictionless, clock, side, leverage, margin_mode):
+    # given a 3 ETH position (unlevered, or 2x cross margin) opened at the touch, and a new touch
+    publish_eth(bids=[("1999.00", "10")], asks=[("2000.00", "10")])
+    place(frictionless, clock, symbol="ETH-USD", side=side, order_type="market", quantity=D("3"),
+          leverage=D(leverage), margin_mode=margin_mode)
+    publish_eth(bids=[("2049.00", "10")], asks=[("2051.00", "10")])
+    position = open_position(frictionless)
+    assert position.leverage == D(leverage)
+    frictionless.refresh_from_db()
+    before = buying_power(frictionless)
+
+    # when 2 of it are closed at the touch (a sell at the 2049.00 bid, a buy at the 2051.00 ask), fee 0.1 %
+    closing = "sell" if side == "buy" else "buy"
+    price = D("2049.00") if closing == "sell" else D("2051.00")
+    cash_per_unit = price * D("0.999") if closing == "sell" else -price * D("1.001")
+    freed = buying_power_freed_by_closing(position, quantity=D("2"), cash_per_unit=cash_per_unit,
+                                          mark=position_mark(position, state.quote_read("ETH-USD")), rate=D(1))
+    place(frictionless, clock, symbol="ETH-USD", side=closing, order_type="market", quantity=D("2"))
+
+    # then the buying power moved by exactly what the close was said to free; an isolated position
+    # frees more (its collateral and P&L), which the rule leaves out so as never to overstate
+    frictionless.refresh_from_db()
+    if margin_mode == "isolated":
+        assert buying_power(frictionless) > before + freed
+    else:
+        assert buying_power(frictionless) == before + freed
 
 
 def test_one_sell_flips_a_long_through_zero_into_a_short(frictionless, clock):
