@@ -115,7 +115,7 @@ def main() -> None:
         from django.core.cache import cache
         from django.core.management import call_command
 
-        from portfolios.analytics_service import (
+        from reporting.analytics.selectors import (
             AnalyticsQuery,
             analytics_attribution_for_user,
             analytics_metrics_for_user,

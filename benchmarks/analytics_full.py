@@ -4,7 +4,7 @@ The portfolio has 5 years of history with an equity snapshot at each of 100,000 
 every UTC midnight, 60 top-ups and withdrawals, 100,000 closed positions and 100,000 fills over
 200 instruments, 6 asset classes and 10 strategy tags, and 5 years of hourly benchmark candles.
 One run builds the four payloads the analytics endpoints return, exactly as they do
-(portfolios.analytics_report: time-weighted returns, daily resampling, benchmark alignment, period,
+(reporting.analytics.reports: time-weighted returns, daily resampling, benchmark alignment, period,
 calendar and trailing returns, every risk metric, drawdown episodes, trade statistics, attribution
 with the cost breakdown, and the decimal-string formatting), then renders them to JSON. Loading
 the arrays from the database is not included: the endpoint caches its payload per portfolio
@@ -26,8 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from haunt.market.calendars import calendar_for  # noqa: E402
-from portfolios import analytics, analytics_report  # noqa: E402
-from portfolios.analytics_report import (  # noqa: E402
+from reporting.analytics import kernels, reports  # noqa: E402
+from reporting.analytics.reports import (  # noqa: E402
     BenchmarkHistory,
     ClosedPositions,
     Conventions,
@@ -50,11 +50,11 @@ MICROSECONDS = 1_000_000
 def build_portfolio(seed: int = 2024) -> dict:
     rng = np.random.default_rng(seed)
     day_count = YEARS * 365 + 1
-    span_seconds = day_count * analytics.SECONDS_PER_DAY
+    span_seconds = day_count * kernels.SECONDS_PER_DAY
     start_second = START.astype(np.int64)
 
     trade_seconds = start_second + np.sort(rng.integers(1, span_seconds, TRADE_COUNT))
-    midnight_seconds = start_second + np.arange(day_count + 1) * analytics.SECONDS_PER_DAY
+    midnight_seconds = start_second + np.arange(day_count + 1) * kernels.SECONDS_PER_DAY
     snapshot_seconds = np.unique(np.concatenate((trade_seconds, midnight_seconds)))
 
     # Each flow is booked with a snapshot taken when it happened, as the service records them.
@@ -63,7 +63,7 @@ def build_portfolio(seed: int = 2024) -> dict:
     cash_flow = np.zeros(snapshot_seconds.size)
     cash_flow[flow_snapshot] = flow_amounts
 
-    snapshot_gap_days = np.diff(snapshot_seconds, prepend=snapshot_seconds[0]) / analytics.SECONDS_PER_DAY
+    snapshot_gap_days = np.diff(snapshot_seconds, prepend=snapshot_seconds[0]) / kernels.SECONDS_PER_DAY
     market = rng.normal(0.0004 * snapshot_gap_days, 0.015 * np.sqrt(snapshot_gap_days))
     equity = np.empty(snapshot_seconds.size)
     equity[0] = STARTING_EQUITY
@@ -108,9 +108,9 @@ def conventions_for(calendar: str) -> Conventions:
         session_days = np.array([session.close.astimezone(dt.UTC).date()
                                  for year in range(2020, 2020 + YEARS + 2) for session in nyse.sessions_in_year(year)],
                                 dtype="datetime64[D]")
-        periods_per_year = analytics.TRADING_PERIODS_PER_YEAR
+        periods_per_year = kernels.TRADING_PERIODS_PER_YEAR
     else:
-        session_days, periods_per_year = None, analytics.CRYPTO_PERIODS_PER_YEAR
+        session_days, periods_per_year = None, kernels.CRYPTO_PERIODS_PER_YEAR
     return Conventions(currency="USD", periods_per_year=periods_per_year, annual_risk_free_rate=ANNUAL_RISK_FREE,
                        session_days=session_days, benchmark_symbol="SPY",
                        track_record_start=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
@@ -126,15 +126,15 @@ def full_analytics(portfolio: dict, conventions: Conventions, stage_seconds: dic
         return now
 
     started = clock()
-    payloads["performance"] = analytics_report.performance_report(
+    payloads["performance"] = reports.performance_report(
         portfolio["history"], benchmark=portfolio["benchmark"], conventions=conventions)
     started = stage("performance payload", started)
-    payloads["metrics"] = analytics_report.metrics_report(
+    payloads["metrics"] = reports.metrics_report(
         portfolio["history"], benchmark=portfolio["benchmark"], conventions=conventions)
     started = stage("metrics payload", started)
-    payloads["trades"] = analytics_report.trades_report(portfolio["closed"])
+    payloads["trades"] = reports.trades_report(portfolio["closed"])
     started = stage("trades payload", started)
-    payloads["attribution"] = analytics_report.attribution_report(portfolio["items"], capital=STARTING_EQUITY)
+    payloads["attribution"] = reports.attribution_report(portfolio["items"], capital=STARTING_EQUITY)
     started = stage("attribution payload", started)
     for payload in payloads.values():
         json.dumps(payload)

@@ -21,7 +21,7 @@ api_patterns = [
     path("", include("orders.urls")),
     path("", include("derivatives.urls")),
     path("", include("options_trading.urls")),
-    path("", include("portfolios.journal_urls")),
+    path("", include("reporting.urls")),
 ]
 
 urlpatterns = [

@@ -11,8 +11,6 @@ from orders.api import (
     TradeHistoryView,
     TradeViewSet,
 )
-from orders.history_api import ExportView
-from portfolios.tax_api import TaxReportView
 
 router = SimpleRouter(trailing_slash=False)
 router.register("orders", OrderViewSet, basename="order")
@@ -24,8 +22,6 @@ urlpatterns = [
     path("history/orders", OrderHistoryView.as_view(), name="history-orders"),
     path("history/positions", PositionHistoryView.as_view(), name="history-positions"),
     path("history/trades", TradeHistoryView.as_view(), name="history-trades"),
-    path("history/export", ExportView.as_view(), name="history-export"),
-    path("history/tax", TaxReportView.as_view(), name="history-tax"),
     # Resetting a portfolio cancels its orders and wipes its positions, so the trading app serves it.
     re_path(rf"^portfolio/(?P<pk>{UUID_PATTERN})/reset$", PortfolioResetView.as_view(), name="portfolio-reset"),
 ]

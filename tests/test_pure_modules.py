@@ -6,7 +6,6 @@ import pytest
 
 PURE_MODULES = [
     "haunt.money",
-    "haunt.exports",
     "haunt.market.aggregator",
     "haunt.market.bars",
     "haunt.market.calendars",
@@ -19,11 +18,7 @@ PURE_MODULES = [
     "derivatives.funding",
     "derivatives.liquidation",
     "derivatives.account",
-    "portfolios.analytics",
-    "portfolios.analytics_report",
     "portfolios.lots",
-    "portfolios.images",
-    "portfolios.tax",
     "options_trading.pricing",
     "options_trading.contracts",
     "options_trading.surface",
@@ -32,6 +27,11 @@ PURE_MODULES = [
     "options_trading.strategies",
     "options_trading.calculator",
     "options_trading.alpaca",
+    "reporting.analytics.kernels",
+    "reporting.analytics.reports",
+    "reporting.exports.formats",
+    "reporting.journal.images",
+    "reporting.tax.form8949",
 ]
 
 

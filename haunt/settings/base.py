@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "orders",
     "derivatives",
     "options_trading",
+    "reporting",
     "strategies",
     "competitions",
 ]

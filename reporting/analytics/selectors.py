@@ -1,5 +1,5 @@
 """Analytics reads (spec §8, §14 Analytics): a portfolio's history loaded into arrays, handed to
-``portfolios.analytics_report``, and the payload cached.
+``reporting.analytics.reports``, and the payload cached.
 
 Every function is a read on behalf of a user: another user's portfolio is not found (404).
 
@@ -32,8 +32,11 @@ from haunt.market import state
 from haunt.market.calendars import calendar_for
 from haunt.market.models import AssetClass, Candle, Instrument
 from haunt.market.selectors import candle_range, conversion_rate
-from portfolios import analytics, analytics_report
-from portfolios.analytics_report import (
+from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio, Position
+from portfolios.selectors import portfolio_get_for_user
+from portfolios.valuation import position_mark
+from reporting.analytics import kernels, reports
+from reporting.analytics.reports import (
     MICROSECONDS_PER_SECOND,
     BenchmarkHistory,
     ClosedPositions,
@@ -41,9 +44,6 @@ from portfolios.analytics_report import (
     EquityHistory,
     PnlItems,
 )
-from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio, Position
-from portfolios.selectors import portfolio_get_for_user
-from portfolios.valuation import position_mark
 
 CACHE_SECONDS = 300
 CRYPTO_ASSET_CLASSES = frozenset({AssetClass.CRYPTO_SPOT, AssetClass.PERPETUAL})
@@ -118,7 +118,7 @@ class _Window:
 def _performance(window: _Window) -> dict:
     history = _equity_history(window)
     conventions = _conventions(window, history)
-    report = analytics_report.performance_report(
+    report = reports.performance_report(
         history, benchmark=_benchmark_history(conventions, history), conventions=conventions)
     return {**window.header(), "conventions": conventions.as_json(), **report}
 
@@ -126,7 +126,7 @@ def _performance(window: _Window) -> dict:
 def _metrics(window: _Window) -> dict:
     history = _equity_history(window)
     conventions = _conventions(window, history)
-    report = analytics_report.metrics_report(
+    report = reports.metrics_report(
         history, benchmark=_benchmark_history(conventions, history), conventions=conventions)
     return {**window.header(), "conventions": conventions.as_json(), **report}
 
@@ -142,7 +142,7 @@ def _trades(window: _Window) -> dict:
                   "instrument__quote_currency")
     realized, fees, borrow_fees, funding, opened_at, closed_at, quote_currencies = _columns(closed, 7)
     rates = _RatesToBase(window.portfolio.base_currency).per_row(quote_currencies)
-    report = analytics_report.trades_report(ClosedPositions(
+    report = reports.trades_report(ClosedPositions(
         net_pnl=(np.array(realized) - np.array(fees) - np.array(borrow_fees) - np.array(funding)) * rates,
         holding_seconds=(_epoch_microseconds(closed_at) - _epoch_microseconds(opened_at)) / MICROSECONDS_PER_SECOND,
     ))
@@ -189,10 +189,10 @@ def _attribution(window: _Window) -> dict:
     asset_classes = [instruments[pk][1] for pk in sorted(instruments)] + [UNASSIGNED]
 
     rates = _RatesToBase(portfolio.base_currency)
-    column_of = {name: index + 1 for index, name in enumerate(analytics_report.COST_COLUMNS)}
+    column_of = {name: index + 1 for index, name in enumerate(reports.COST_COLUMNS)}
     fill_count = len(fill_instruments)
     row_count = fill_count + len(charges) + len(open_positions)
-    costs = np.zeros((row_count, 1 + len(analytics_report.COST_COLUMNS)))
+    costs = np.zeros((row_count, 1 + len(reports.COST_COLUMNS)))
     row_instrument = np.full(row_count, len(symbols) - 1, dtype=np.int64)  # unassigned unless found
     fill_rates = rates.per_row([instruments[pk][2] for pk in fill_instruments])
     fill_slippage = np.array(slippage) * fill_rates
@@ -223,7 +223,7 @@ def _attribution(window: _Window) -> dict:
         tags.add(row, tags_of_position.get(position.pk))
         row += 1
 
-    report = analytics_report.attribution_report(PnlItems(
+    report = reports.attribution_report(PnlItems(
         instrument=row_instrument, symbols=symbols, asset_classes=asset_classes, costs=costs,
         tag_rows=np.array(tags.rows, dtype=np.int64), tag_codes=np.array(tags.codes, dtype=np.int64),
         tags=list(tags.code_of),
@@ -293,7 +293,7 @@ def _conventions(window: _Window, history: EquityHistory) -> Conventions:
         annual_risk_free = portfolio.risk_free_rate
     return Conventions(
         currency=portfolio.base_currency,
-        periods_per_year=analytics.daily_periods_per_year(is_crypto_only=is_crypto_only),
+        periods_per_year=kernels.daily_periods_per_year(is_crypto_only=is_crypto_only),
         annual_risk_free_rate=float(annual_risk_free),
         session_days=session_days,
         benchmark_symbol=portfolio.benchmark_symbol or (

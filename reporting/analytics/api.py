@@ -4,19 +4,19 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portfolios.analytics_serializers import (
-    AnalyticsAttributionOut,
-    AnalyticsMetricsOut,
-    AnalyticsPerformanceOut,
-    AnalyticsQueryIn,
-    AnalyticsTradesOut,
-)
-from portfolios.analytics_service import (
+from reporting.analytics.selectors import (
     AnalyticsQuery,
     analytics_attribution_for_user,
     analytics_metrics_for_user,
     analytics_performance_for_user,
     analytics_trades_for_user,
+)
+from reporting.analytics.serializers import (
+    AnalyticsAttributionOut,
+    AnalyticsMetricsOut,
+    AnalyticsPerformanceOut,
+    AnalyticsQueryIn,
+    AnalyticsTradesOut,
 )
 
 QUERY_PARAMETERS = [

@@ -9,7 +9,6 @@ import pytest
 from django.utils import timezone
 from pypdf import PdfReader
 
-from haunt.exports import BYTE_ORDER_MARK, csv_cell
 from orders.services import OrderRequest, order_place
 from orders.tests.books import (
     D,
@@ -21,6 +20,7 @@ from orders.tests.books import (
 )
 from portfolios.models import EquitySnapshot
 from portfolios.services import portfolio_archive
+from reporting.exports.formats import BYTE_ORDER_MARK, csv_cell
 
 pytestmark = pytest.mark.django_db
 

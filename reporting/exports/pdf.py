@@ -1,7 +1,7 @@
 """The PDF performance report of one portfolio (spec §12 "Export Formats": PDF reports).
 
 Sections: summary metrics, equity curve, drawdown, monthly returns, trade list. The numbers come
-from ``portfolios.analytics`` over the portfolio's equity snapshots (time-weighted, so top-ups
+from ``reporting.analytics.kernels`` over the portfolio's equity snapshots (time-weighted, so top-ups
 are not counted as return) and its closed positions; charts are drawn with matplotlib's Agg
 canvas (no display, no pyplot global state) and the document is laid out with reportlab.
 
@@ -27,10 +27,10 @@ from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, S
 
 from haunt.market.models import AssetClass
 from orders.models import Trade
-from portfolios import analytics
 from portfolios.models import EquitySnapshot, Portfolio, Position
 from portfolios.selectors import portfolio_get_for_user
 from portfolios.valuation import portfolio_equity
+from reporting.analytics import kernels
 
 # The trade list shows the latest trades up to this many; the CSV export carries them all.
 PDF_TRADE_LIMIT = 1000
@@ -74,22 +74,22 @@ def report_data(*, portfolio: Portfolio, start: datetime | None, end: datetime |
     invested = np.array([float(value) for _, _, value in rows], dtype=np.float64)
     # A change of `invested` between snapshots is a top-up, stamped with the snapshot that holds it.
     flow_index = np.flatnonzero(np.diff(invested)) + 1
-    returns = analytics.time_weighted_returns(times=times, equity=equity, flow_times=times[flow_index],
+    returns = kernels.time_weighted_returns(times=times, equity=equity, flow_times=times[flow_index],
                                               flow_amounts=np.diff(invested)[flow_index - 1])
-    days, daily = analytics.resample_daily(period_end_times=times[1:], returns=returns)
+    days, daily = kernels.resample_daily(period_end_times=times[1:], returns=returns)
     asset_classes = set(trades.values_list("instrument__asset_class", flat=True).distinct())
-    periods_per_year = analytics.daily_periods_per_year(
+    periods_per_year = kernels.daily_periods_per_year(
         is_crypto_only=bool(asset_classes) and asset_classes <= {AssetClass.CRYPTO_SPOT, AssetClass.PERPETUAL})
-    metrics = analytics.risk_metrics(daily, periods_per_year=periods_per_year)
+    metrics = kernels.risk_metrics(daily, periods_per_year=periods_per_year)
     closed = list(positions.values_list("realized_pnl", "opened_at", "closed_at"))
-    statistics = analytics.trade_statistics(
+    statistics = kernels.trade_statistics(
         realized_pnl=np.array([float(pnl) for pnl, _, _ in closed], dtype=np.float64),
         holding_seconds=np.array([(closed_at - opened_at).total_seconds() for _, opened_at, closed_at in closed],
                                  dtype=np.float64))
 
-    wealth = analytics.cum_returns(daily, starting_value=1.0)
+    wealth = kernels.cum_returns(daily, starting_value=1.0)
     drawdown = wealth / np.maximum.accumulate(wealth) - 1.0 if wealth.size else wealth
-    month_days, month_returns = analytics.aggregate_returns(days, daily, convert_to=analytics.ReturnPeriod.MONTHLY)
+    month_days, month_returns = kernels.aggregate_returns(days, daily, convert_to=kernels.ReturnPeriod.MONTHLY)
     monthly: dict[int, dict[int, float]] = {}
     for first_day, value in zip(month_days.astype("datetime64[D]").tolist(), month_returns.tolist(), strict=True):
         monthly.setdefault(first_day.year, {})[first_day.month] = value

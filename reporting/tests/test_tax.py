@@ -12,7 +12,7 @@ import pytest
 
 from portfolios import lots
 from portfolios.lots import CostBasisMethod, Fill, LotOpening, PositionSide, Side, apply_fill
-from portfolios.tax import BasisReporting, LotSale, Term, form8949_csv, form8949_rows, summarize, txf_document
+from reporting.tax.form8949 import BasisReporting, LotSale, Term, form8949_csv, form8949_rows, summarize, txf_document
 
 D = Decimal
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT

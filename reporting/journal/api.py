@@ -10,20 +10,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from haunt.api.schema import error_response
-from portfolios.journal_filters import JournalEntryFilter
-from portfolios.journal_selectors import (
+from portfolios.models import JournalEntry
+from reporting.journal.filters import JournalEntryFilter
+from reporting.journal.selectors import (
     journal_attachment_get_for_user,
     journal_entry_get_for_user,
     journal_entry_list_for_user,
 )
-from portfolios.journal_serializers import (
+from reporting.journal.serializers import (
     JournalAttachmentIn,
     JournalAttachmentOut,
     JournalEntryCreateIn,
     JournalEntryOut,
     JournalEntryUpdateIn,
 )
-from portfolios.journal_services import (
+from reporting.journal.services import (
     FileTooLarge,
     journal_attachment_add,
     journal_attachment_delete,
@@ -31,7 +32,6 @@ from portfolios.journal_services import (
     journal_entry_delete,
     journal_entry_update,
 )
-from portfolios.models import JournalEntry
 
 UUID_PATTERN = r"[0-9a-fA-F-]{32,36}"
 # Multipart framing around the file: a request longer than the limit plus this cannot be a valid upload.

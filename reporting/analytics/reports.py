@@ -1,8 +1,8 @@
 """The four analytics payloads (spec §8, §14 Analytics), built from plain arrays.
 
-``portfolios.analytics`` holds the numeric kernels; this module chains them into what
+``reporting.analytics.kernels`` holds the numeric kernels; this module chains them into what
 ``/api/analytics/performance``, ``/metrics``, ``/trades`` and ``/attribution`` return, and turns the
-floats into JSON. ``portfolios.analytics_service`` loads the arrays from the database. Pure: no
+floats into JSON. ``reporting.analytics.selectors`` loads the arrays from the database. Pure: no
 Django, no clock, no settings, so the benchmark (benchmarks/analytics_full.py) times exactly what
 the endpoints compute.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from portfolios import analytics
+from reporting.analytics import kernels
 
 PLACES = 8
 TRAILING_WINDOWS = (7, 30, 90, 365)
@@ -64,7 +64,7 @@ class Conventions:
 
     @property
     def risk_free_per_period(self) -> float:
-        return analytics.risk_free_per_period(
+        return kernels.risk_free_per_period(
             annual_rate=self.annual_risk_free_rate, periods_per_year=self.periods_per_year
         )
 
@@ -116,13 +116,13 @@ class PnlItems:
 def daily_returns(history: EquityHistory, *, session_days: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Time-weighted return of each day (or trading session) of the history: ``(days, returns)``."""
     # Microseconds, not seconds: a top-up and a fill in the same second must keep their order.
-    periodic = analytics.time_weighted_returns(
+    periodic = kernels.time_weighted_returns(
         times=history.times_us,
         equity=history.equity,
         flow_times=history.times_us,
         flow_amounts=history.cash_flow,
     )
-    return analytics.resample_daily(
+    return kernels.resample_daily(
         period_end_times=history.times_us[1:] // MICROSECONDS_PER_SECOND,
         returns=periodic,
         session_days=session_days,
@@ -134,7 +134,7 @@ def benchmark_returns(benchmark: BenchmarkHistory | None, *, days: np.ndarray) -
     before); NaN where its history does not reach back that far."""
     if benchmark is None or benchmark.closes.size == 0 or days.size == 0:
         return np.full(days.size, np.nan)
-    bar_day = (benchmark.bar_end_seconds - 1) // analytics.SECONDS_PER_DAY
+    bar_day = (benchmark.bar_end_seconds - 1) // kernels.SECONDS_PER_DAY
     day_numbers = days.astype("datetime64[D]").astype(np.int64)
     reference_days = np.concatenate(([day_numbers[0] - 1], day_numbers[:-1]))
     close_index = np.searchsorted(bar_day, day_numbers, side="right") - 1
@@ -148,7 +148,7 @@ def benchmark_returns(benchmark: BenchmarkHistory | None, *, days: np.ndarray) -
 def day_close_equity(history: EquityHistory, *, days: np.ndarray) -> np.ndarray:
     """The equity of the last snapshot at or before each day's close (midnight after it)."""
     next_midnight = days.astype("datetime64[D]").astype(np.int64) + 1
-    day_end_us = next_midnight * analytics.SECONDS_PER_DAY * MICROSECONDS_PER_SECOND
+    day_end_us = next_midnight * kernels.SECONDS_PER_DAY * MICROSECONDS_PER_SECOND
     index = np.searchsorted(history.times_us, day_end_us, side="right") - 1
     return history.equity[np.maximum(index, 0)]
 
@@ -173,8 +173,8 @@ def performance_report(
             "end_equity": _number(end_equity),
             "net_cash_flow": _number(flows),
             "profit": _number(end_equity - start_equity - flows),
-            "time_weighted_return": _number(analytics.cum_returns_final(daily) if days.size else np.nan),
-            "benchmark_return": _number(analytics.cum_returns_final(benchmark_daily) if has_benchmark else np.nan),
+            "time_weighted_return": _number(kernels.cum_returns_final(daily) if days.size else np.nan),
+            "benchmark_return": _number(kernels.cum_returns_final(benchmark_daily) if has_benchmark else np.nan),
             "days": int(days.size),
         },
         "period_returns": None,
@@ -182,19 +182,19 @@ def performance_report(
         "daily": [],
     }
     if days.size == 0:
-        payload["calendar_returns"] = {period.value: [] for period in analytics.ReturnPeriod}
+        payload["calendar_returns"] = {period.value: [] for period in kernels.ReturnPeriod}
         return payload
 
     as_of = days[-1]
     payload["period_returns"] = {
         "as_of": str(as_of),
-        "portfolio": _period_returns_json(analytics.period_returns(days, daily, as_of=as_of)),
-        "benchmark": _period_returns_json(analytics.period_returns(days, benchmark_daily, as_of=as_of))
+        "portfolio": _period_returns_json(kernels.period_returns(days, daily, as_of=as_of)),
+        "benchmark": _period_returns_json(kernels.period_returns(days, benchmark_daily, as_of=as_of))
         if has_benchmark else None,
     }
-    for period in analytics.ReturnPeriod:
-        starts, portfolio_returns = analytics.aggregate_returns(days, daily, convert_to=period)
-        _, benchmark_period_returns = analytics.aggregate_returns(days, benchmark_daily, convert_to=period)
+    for period in kernels.ReturnPeriod:
+        starts, portfolio_returns = kernels.aggregate_returns(days, daily, convert_to=period)
+        _, benchmark_period_returns = kernels.aggregate_returns(days, benchmark_daily, convert_to=period)
         benchmark_defined = _period_defined(days, benchmark_daily, period)
         payload["calendar_returns"][period.value] = [
             {"period_start": start, "return": value, "benchmark_return": bench}
@@ -206,8 +206,8 @@ def performance_report(
             )
         ]
 
-    cumulative = analytics.cum_returns(daily)
-    benchmark_cumulative = analytics.cum_returns(benchmark_daily)
+    cumulative = kernels.cum_returns(daily)
+    benchmark_cumulative = kernels.cum_returns(benchmark_daily)
     equity = day_close_equity(history, days=days)
     payload["daily"] = [
         {"date": day, "equity": value, "return": daily_return, "cumulative_return": total,
@@ -230,13 +230,13 @@ def metrics_report(history: EquityHistory, *, benchmark: BenchmarkHistory | None
     days, daily = daily_returns(history, session_days=conventions.session_days)
     benchmark_daily = benchmark_returns(benchmark, days=days)
     has_benchmark = bool(np.any(~np.isnan(benchmark_daily)))
-    risk = analytics.risk_metrics(
+    risk = kernels.risk_metrics(
         daily,
         factor_returns=benchmark_daily if has_benchmark else None,
         risk_free=conventions.risk_free_per_period,
         periods_per_year=conventions.periods_per_year,
     )
-    metrics = {name: _number(getattr(risk, name)) for name in analytics.RiskMetrics.__dataclass_fields__}
+    metrics = {name: _number(getattr(risk, name)) for name in kernels.RiskMetrics.__dataclass_fields__}
     metrics["observations"] = int(days.size)
 
     episodes = []
@@ -244,8 +244,8 @@ def metrics_report(history: EquityHistory, *, benchmark: BenchmarkHistory | None
         # The wealth index starts at 1 at the first day's open; each value is a day close.
         day_numbers = days.astype("datetime64[D]")
         close_times = np.concatenate(([day_numbers[0]], day_numbers + np.timedelta64(1, "D"))).astype("datetime64[s]")
-        wealth = np.concatenate(([1.0], analytics.cum_returns(daily, starting_value=1.0)))
-        episodes = analytics.drawdown_episodes(times=close_times, wealth=wealth)
+        wealth = np.concatenate(([1.0], kernels.cum_returns(daily, starting_value=1.0)))
+        episodes = kernels.drawdown_episodes(times=close_times, wealth=wealth)
     current = episodes[-1] if episodes and episodes[-1].recovery_time is None else None
     return {
         "metrics": metrics,
@@ -261,12 +261,12 @@ def metrics_report(history: EquityHistory, *, benchmark: BenchmarkHistory | None
 
 def trades_report(closed: ClosedPositions) -> dict:
     """Win/loss statistics over the positions closed in the window."""
-    statistics = analytics.trade_statistics(realized_pnl=closed.net_pnl, holding_seconds=closed.holding_seconds)
+    statistics = kernels.trade_statistics(realized_pnl=closed.net_pnl, holding_seconds=closed.holding_seconds)
     counts = ("position_count", "win_count", "loss_count", "break_even_count")
     return {
         "statistics": {
             name: (getattr(statistics, name) if name in counts else _number(getattr(statistics, name)))
-            for name in analytics.TradeStatistics.__dataclass_fields__
+            for name in kernels.TradeStatistics.__dataclass_fields__
         }
     }
 
@@ -274,21 +274,21 @@ def trades_report(closed: ClosedPositions) -> dict:
 def attribution_report(items: PnlItems, *, capital: float) -> dict:
     """P&L and its costs by instrument, asset class and strategy tag, each with its contribution to return."""
     net = items.costs[:, 0] - items.costs[:, 1:].sum(axis=1) if items.costs.size else np.zeros(0)
-    by_instrument = analytics.attribute_by(keys=items.instrument, values=items.costs)
+    by_instrument = kernels.attribute_by(keys=items.instrument, values=items.costs)
     instrument_keys = by_instrument.keys.tolist()
     asset_class_names, asset_class_of_instrument = np.unique(np.asarray(items.asset_classes, dtype=str),
                                                              return_inverse=True)
     asset_class_of_row = asset_class_of_instrument.reshape(-1)[items.instrument] if items.symbols else items.instrument
-    by_asset_class = analytics.attribute_by(keys=asset_class_of_row, values=items.costs)
-    by_tag = analytics.attribute_by(keys=items.tag_codes, values=items.costs[items.tag_rows])
-    total = analytics.cost_breakdown(
+    by_asset_class = kernels.attribute_by(keys=asset_class_of_row, values=items.costs)
+    by_tag = kernels.attribute_by(keys=items.tag_codes, values=items.costs[items.tag_rows])
+    total = kernels.cost_breakdown(
         price_move=items.costs[:, 0], **{name: items.costs[:, column + 1] for column, name in enumerate(COST_COLUMNS)}
     )
     return {
         "capital": _number(capital),
         "total": {
             **{name: _number(getattr(total, name)) for name in ("price_move", *COST_COLUMNS, "net_pnl")},
-            "contribution": _number(analytics.contribution_to_return(pnl=[float(np.sum(net))], capital=capital)[0]),
+            "contribution": _number(kernels.contribution_to_return(pnl=[float(np.sum(net))], capital=capital)[0]),
         },
         "by_instrument": _attribution_rows(
             by_instrument, capital=capital, label="symbol", names=[items.symbols[key] for key in instrument_keys],
@@ -306,13 +306,13 @@ def attribution_report(items: PnlItems, *, capital: float) -> dict:
 # --------------------------------------------------------------------------- JSON helpers
 
 
-def _attribution_rows(attribution: analytics.Attribution, *, capital: float, label: str, names: list,
+def _attribution_rows(attribution: kernels.Attribution, *, capital: float, label: str, names: list,
                       extra: list[dict] | None = None) -> list[dict]:
     if attribution.keys.size == 0:
         return []
     totals = attribution.totals
     net = totals[:, 0] - totals[:, 1:].sum(axis=1)
-    contribution = analytics.contribution_to_return(pnl=net, capital=capital)
+    contribution = kernels.contribution_to_return(pnl=net, capital=capital)
     columns = {"price_move": _numbers(totals[:, 0])}
     for column, name in enumerate(COST_COLUMNS):
         columns[name] = _numbers(totals[:, column + 1])
@@ -327,19 +327,19 @@ def _attribution_rows(attribution: analytics.Attribution, *, capital: float, lab
     return rows
 
 
-def _period_defined(days: np.ndarray, returns: np.ndarray, period: analytics.ReturnPeriod) -> np.ndarray:
+def _period_defined(days: np.ndarray, returns: np.ndarray, period: kernels.ReturnPeriod) -> np.ndarray:
     """Whether each calendar period holds at least one defined return (aggregate_returns counts NaN as 0)."""
     if days.size == 0:
         return np.zeros(0, dtype=bool)
-    _, defined_share = analytics.aggregate_returns(days, (~np.isnan(returns)).astype(np.float64), convert_to=period)
+    _, defined_share = kernels.aggregate_returns(days, (~np.isnan(returns)).astype(np.float64), convert_to=period)
     return defined_share > 0  # (1 + 1)^k − 1 > 0 exactly when some day was defined
 
 
-def _period_returns_json(returns: analytics.PeriodReturns) -> dict:
-    return {name: _number(getattr(returns, name)) for name in analytics.PeriodReturns.__dataclass_fields__}
+def _period_returns_json(returns: kernels.PeriodReturns) -> dict:
+    return {name: _number(getattr(returns, name)) for name in kernels.PeriodReturns.__dataclass_fields__}
 
 
-def _episode_json(episode: analytics.DrawdownEpisode) -> dict:
+def _episode_json(episode: kernels.DrawdownEpisode) -> dict:
     return {
         "peak": _timestamp(episode.peak_time),
         "trough": _timestamp(episode.trough_time),
@@ -351,7 +351,7 @@ def _episode_json(episode: analytics.DrawdownEpisode) -> dict:
 
 
 def _days(span: dt.timedelta) -> float:
-    return span.total_seconds() / analytics.SECONDS_PER_DAY
+    return span.total_seconds() / kernels.SECONDS_PER_DAY
 
 
 def _timestamp(moment: dt.datetime) -> str:

@@ -14,9 +14,9 @@ from haunt.market.models import Candle, Instrument
 from orders.models import Trade
 from orders.services import OrderRequest, order_place
 from orders.tests.books import instruments, publish, publish_eth  # noqa: F401  (fixture: the traded instruments)
-from portfolios.analytics_service import AnalyticsQuery, analytics_trades_for_user
 from portfolios.models import EquitySnapshot, Portfolio, Position
 from portfolios.services import equity_snapshots_take_all, portfolio_create, portfolio_topup, portfolio_update
+from reporting.analytics.selectors import AnalyticsQuery, analytics_trades_for_user
 
 pytestmark = pytest.mark.django_db
 D = Decimal

@@ -11,10 +11,10 @@ from rest_framework.views import APIView
 from haunt.api.fields import money_serializer_field, quantity_serializer_field
 from haunt.api.negotiation import JsonErrorsOnly
 from haunt.api.serializers import StrictInput
-from haunt.exports import BYTE_ORDER_MARK, export_filename
 from portfolios.models import CostBasisMethod
-from portfolios.tax import BasisReporting, form8949_csv, txf_document
-from portfolios.tax_report import tax_report_for_user
+from reporting.exports.formats import BYTE_ORDER_MARK, export_filename
+from reporting.tax.form8949 import BasisReporting, form8949_csv, txf_document
+from reporting.tax.selectors import tax_report_for_user
 
 TXF_PROGRAM = "Haunt Paper Trading"
 

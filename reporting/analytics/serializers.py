@@ -1,6 +1,6 @@
 """Analytics query input and the shapes of the four payloads (spec §14 Analytics).
 
-The payloads are built as JSON-ready dicts by portfolios.analytics_report (decimal strings, null
+The payloads are built as JSON-ready dicts by reporting.analytics.reports (decimal strings, null
 where a figure is undefined) and cached whole; these output serializers document that shape in
 the OpenAPI schema.
 """
@@ -10,8 +10,8 @@ from rest_framework import serializers
 
 from haunt.api.fields import rate_serializer_field
 from haunt.api.serializers import StrictInput
-from portfolios import analytics
-from portfolios.analytics_report import COST_COLUMNS
+from reporting.analytics import kernels
+from reporting.analytics.reports import COST_COLUMNS
 
 
 class AnalyticsQueryIn(StrictInput):
@@ -47,7 +47,7 @@ class AnalyticsConventionsOut(serializers.Serializer):
 
 
 AnalyticsPeriodReturnsOut = _numbers_serializer(
-    "AnalyticsPeriodReturnsOut", tuple(analytics.PeriodReturns.__dataclass_fields__))
+    "AnalyticsPeriodReturnsOut", tuple(kernels.PeriodReturns.__dataclass_fields__))
 
 
 class AnalyticsPeriodReturnsPairOut(serializers.Serializer):
@@ -74,7 +74,7 @@ class AnalyticsCalendarReturnOut(serializers.Serializer):
 
 class AnalyticsCalendarReturnsOut(serializers.Serializer):
     def get_fields(self):
-        return {period.value: AnalyticsCalendarReturnOut(many=True) for period in analytics.ReturnPeriod}
+        return {period.value: AnalyticsCalendarReturnOut(many=True) for period in kernels.ReturnPeriod}
 
 
 class AnalyticsDailyOut(serializers.Serializer):
@@ -100,7 +100,7 @@ class AnalyticsPerformanceOut(AnalyticsWindowOut):
 
 
 class AnalyticsRiskMetricsOut(_numbers_serializer(
-        "AnalyticsRiskMetricsBase", tuple(analytics.RiskMetrics.__dataclass_fields__))):
+        "AnalyticsRiskMetricsBase", tuple(kernels.RiskMetrics.__dataclass_fields__))):
     observations = serializers.IntegerField(help_text="Daily returns the figures are computed on.")
 
 
@@ -131,7 +131,7 @@ _COUNT_FIELDS = ("position_count", "win_count", "loss_count", "break_even_count"
 
 
 class AnalyticsTradeStatisticsOut(_numbers_serializer("AnalyticsTradeStatisticsBase", tuple(
-        name for name in analytics.TradeStatistics.__dataclass_fields__ if name not in _COUNT_FIELDS))):
+        name for name in kernels.TradeStatistics.__dataclass_fields__ if name not in _COUNT_FIELDS))):
     position_count = serializers.IntegerField()
     win_count = serializers.IntegerField()
     loss_count = serializers.IntegerField()

@@ -1,4 +1,4 @@
-"""Tests for portfolios/analytics.py (spec §8).
+"""Tests for reporting/analytics/kernels.py (spec §8).
 
 Risk metrics are checked against empyrical-reloaded (test-only dependency), R² against scipy's
 linear regression, and everything else against hand-worked examples.
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from portfolios import analytics
+from reporting.analytics import kernels
 
 DAY = 86_400
 UTC = dt.UTC
@@ -59,7 +59,7 @@ RETURN_SERIES = {
     "nan_and_one_value": np.array([np.nan, 0.01, np.nan]),
 }
 
-PERIODS_PER_YEAR = [analytics.CRYPTO_PERIODS_PER_YEAR, analytics.TRADING_PERIODS_PER_YEAR]
+PERIODS_PER_YEAR = [kernels.CRYPTO_PERIODS_PER_YEAR, kernels.TRADING_PERIODS_PER_YEAR]
 
 
 def _benchmarks(returns: np.ndarray) -> dict[str, np.ndarray]:
@@ -88,38 +88,38 @@ def test_single_series_metrics_match_empyrical(series_name, periods_per_year):
     # When every single-series metric is computed, then each equals empyrical's value
     # (NaN and ±inf included), with no ZeroDivisionError on the way
     pairs = {
-        "cum_returns_final": (analytics.cum_returns_final(returns), empyrical.cum_returns_final(returns)),
+        "cum_returns_final": (kernels.cum_returns_final(returns), empyrical.cum_returns_final(returns)),
         "annual_return": (
-            analytics.annual_return(returns, periods_per_year=periods_per_year),
+            kernels.annual_return(returns, periods_per_year=periods_per_year),
             empyrical.annual_return(returns, annualization=periods_per_year),
         ),
         "annual_volatility": (
-            analytics.annual_volatility(returns, periods_per_year=periods_per_year),
+            kernels.annual_volatility(returns, periods_per_year=periods_per_year),
             empyrical.annual_volatility(returns, annualization=periods_per_year),
         ),
-        "max_drawdown": (analytics.max_drawdown(returns), empyrical.max_drawdown(returns)),
+        "max_drawdown": (kernels.max_drawdown(returns), empyrical.max_drawdown(returns)),
         "calmar_ratio": (
-            analytics.calmar_ratio(returns, periods_per_year=periods_per_year),
+            kernels.calmar_ratio(returns, periods_per_year=periods_per_year),
             empyrical.calmar_ratio(returns, annualization=periods_per_year),
         ),
         "sharpe_ratio": (
-            analytics.sharpe_ratio(returns, periods_per_year=periods_per_year),
+            kernels.sharpe_ratio(returns, periods_per_year=periods_per_year),
             empyrical.sharpe_ratio(returns, annualization=periods_per_year),
         ),
         "sharpe_ratio_with_risk_free": (
-            analytics.sharpe_ratio(returns, risk_free=risk_free, periods_per_year=periods_per_year),
+            kernels.sharpe_ratio(returns, risk_free=risk_free, periods_per_year=periods_per_year),
             empyrical.sharpe_ratio(returns, risk_free=risk_free, annualization=periods_per_year),
         ),
         "sortino_ratio": (
-            analytics.sortino_ratio(returns, required_return=risk_free, periods_per_year=periods_per_year),
+            kernels.sortino_ratio(returns, required_return=risk_free, periods_per_year=periods_per_year),
             empyrical.sortino_ratio(returns, required_return=risk_free, annualization=periods_per_year),
         ),
         "downside_risk": (
-            analytics.downside_risk(returns, required_return=risk_free, periods_per_year=periods_per_year),
+            kernels.downside_risk(returns, required_return=risk_free, periods_per_year=periods_per_year),
             empyrical.downside_risk(returns, required_return=risk_free, annualization=periods_per_year),
         ),
         "omega_ratio": (
-            analytics.omega_ratio(
+            kernels.omega_ratio(
                 returns, risk_free=risk_free, required_return=0.04, periods_per_year=periods_per_year
             ),
             empyrical.omega_ratio(returns, risk_free=risk_free, required_return=0.04, annualization=periods_per_year),
@@ -132,9 +132,9 @@ def test_single_series_metrics_match_empyrical(series_name, periods_per_year):
 @pytest.mark.parametrize("series_name", ["random_normal", "long_drawdown", "with_nans", "empty"])
 def test_cumulative_returns_and_wealth_curve_match_empyrical(series_name):
     returns = RETURN_SERIES[series_name]
-    np.testing.assert_allclose(analytics.cum_returns(returns), empyrical.cum_returns(returns), rtol=1e-12)
+    np.testing.assert_allclose(kernels.cum_returns(returns), empyrical.cum_returns(returns), rtol=1e-12)
     np.testing.assert_allclose(
-        analytics.cum_returns(returns, starting_value=100.0),
+        kernels.cum_returns(returns, starting_value=100.0),
         empyrical.cum_returns(returns, starting_value=100.0),
         rtol=1e-12,
     )
@@ -147,8 +147,8 @@ def test_benchmark_relative_metrics_match_empyrical(series_name, periods_per_yea
     returns = RETURN_SERIES[series_name]
     for benchmark_name, benchmark in _benchmarks(returns).items():
         # When alpha, beta and the information ratio are computed
-        alpha, beta = analytics.alpha_beta(returns, benchmark, risk_free=0.0001, periods_per_year=periods_per_year)
-        information = analytics.information_ratio(returns, benchmark, periods_per_year=periods_per_year)
+        alpha, beta = kernels.alpha_beta(returns, benchmark, risk_free=0.0001, periods_per_year=periods_per_year)
+        information = kernels.information_ratio(returns, benchmark, periods_per_year=periods_per_year)
 
         # Then they equal empyrical's alpha_beta and its excess_sharpe annualised by √periods_per_year
         expected_alpha, expected_beta = empyrical.alpha_beta(
@@ -165,7 +165,7 @@ def test_flat_benchmark_gives_undefined_beta_not_a_crash():
     returns = RETURN_SERIES["random_normal"]
 
     # When beta is asked for, then it is NaN (empyrical does the same), and so is alpha
-    alpha, beta = analytics.alpha_beta(returns, np.full(returns.size, 0.001), periods_per_year=252)
+    alpha, beta = kernels.alpha_beta(returns, np.full(returns.size, 0.001), periods_per_year=252)
     assert math.isnan(alpha) and math.isnan(beta)
 
 
@@ -176,7 +176,7 @@ def test_r_squared_is_the_squared_correlation_of_a_linear_fit(series_name):
     benchmark = _benchmarks(returns)["with_gaps"]
 
     # When R² is computed
-    fit = analytics.r_squared(returns, benchmark)
+    fit = kernels.r_squared(returns, benchmark)
 
     # Then it equals scipy's regression r² over the days both series are present
     both = ~(np.isnan(returns) | np.isnan(benchmark))
@@ -186,20 +186,20 @@ def test_r_squared_is_the_squared_correlation_of_a_linear_fit(series_name):
 
 def test_r_squared_is_undefined_when_either_series_is_flat():
     returns = RETURN_SERIES["random_normal"]
-    assert math.isnan(analytics.r_squared(returns, np.zeros(returns.size)))
-    assert math.isnan(analytics.r_squared(np.full(5, 0.01), np.arange(5) / 100))
-    assert math.isnan(analytics.r_squared(np.array([0.01]), np.array([0.02])))
+    assert math.isnan(kernels.r_squared(returns, np.zeros(returns.size)))
+    assert math.isnan(kernels.r_squared(np.full(5, 0.01), np.arange(5) / 100))
+    assert math.isnan(kernels.r_squared(np.array([0.01]), np.array([0.02])))
 
 
 def test_risk_metrics_bundle_matches_empyrical():
     # Given daily returns of a crypto-only portfolio, a benchmark and a 4% annual risk-free rate
     returns = RETURN_SERIES["with_nans"]
     benchmark = _benchmarks(returns)["correlated"]
-    periods_per_year = analytics.daily_periods_per_year(is_crypto_only=True)
-    risk_free = analytics.risk_free_per_period(annual_rate=0.04, periods_per_year=periods_per_year)
+    periods_per_year = kernels.daily_periods_per_year(is_crypto_only=True)
+    risk_free = kernels.risk_free_per_period(annual_rate=0.04, periods_per_year=periods_per_year)
 
     # When the whole bundle is computed
-    metrics = analytics.risk_metrics(
+    metrics = kernels.risk_metrics(
         returns, factor_returns=benchmark, risk_free=risk_free, periods_per_year=periods_per_year
     )
 
@@ -225,7 +225,7 @@ def test_risk_metrics_bundle_matches_empyrical():
         if not _same(getattr(metrics, name), value)
     }
     assert mismatches == {}
-    assert math.isnan(analytics.risk_metrics(returns, periods_per_year=365).beta)
+    assert math.isnan(kernels.risk_metrics(returns, periods_per_year=365).beta)
 
 
 _basis_point_or_gap = st.one_of(
@@ -248,36 +248,36 @@ def test_any_return_series_matches_empyrical_and_never_raises(pair, periods_per_
     # When metrics are computed, then they agree with empyrical whatever the degeneracy
     pairs = {
         "sharpe": (
-            analytics.sharpe_ratio(returns, risk_free=0.0001, periods_per_year=periods_per_year),
+            kernels.sharpe_ratio(returns, risk_free=0.0001, periods_per_year=periods_per_year),
             empyrical.sharpe_ratio(returns, risk_free=0.0001, annualization=periods_per_year),
         ),
         "sortino": (
-            analytics.sortino_ratio(returns, periods_per_year=periods_per_year),
+            kernels.sortino_ratio(returns, periods_per_year=periods_per_year),
             empyrical.sortino_ratio(returns, annualization=periods_per_year),
         ),
-        "max_drawdown": (analytics.max_drawdown(returns), empyrical.max_drawdown(returns)),
+        "max_drawdown": (kernels.max_drawdown(returns), empyrical.max_drawdown(returns)),
         "calmar": (
-            analytics.calmar_ratio(returns, periods_per_year=periods_per_year),
+            kernels.calmar_ratio(returns, periods_per_year=periods_per_year),
             empyrical.calmar_ratio(returns, annualization=periods_per_year),
         ),
         "annual_return": (
-            analytics.annual_return(returns, periods_per_year=periods_per_year),
+            kernels.annual_return(returns, periods_per_year=periods_per_year),
             empyrical.annual_return(returns, annualization=periods_per_year),
         ),
         "annual_volatility": (
-            analytics.annual_volatility(returns, periods_per_year=periods_per_year),
+            kernels.annual_volatility(returns, periods_per_year=periods_per_year),
             empyrical.annual_volatility(returns, annualization=periods_per_year),
         ),
         "omega": (
-            analytics.omega_ratio(returns, risk_free=0.0001, required_return=0.03, periods_per_year=periods_per_year),
+            kernels.omega_ratio(returns, risk_free=0.0001, required_return=0.03, periods_per_year=periods_per_year),
             empyrical.omega_ratio(returns, risk_free=0.0001, required_return=0.03, annualization=periods_per_year),
         ),
         "information_ratio": (
-            analytics.information_ratio(returns, benchmark, periods_per_year=periods_per_year),
+            kernels.information_ratio(returns, benchmark, periods_per_year=periods_per_year),
             empyrical.excess_sharpe(returns, benchmark) * np.sqrt(periods_per_year),
         ),
     }
-    alpha, beta = analytics.alpha_beta(returns, benchmark, risk_free=0.0001, periods_per_year=periods_per_year)
+    alpha, beta = kernels.alpha_beta(returns, benchmark, risk_free=0.0001, periods_per_year=periods_per_year)
     expected_alpha, expected_beta = empyrical.alpha_beta(
         returns, benchmark, risk_free=0.0001, annualization=periods_per_year
     )
@@ -291,15 +291,15 @@ def test_current_drawdown_is_the_fall_from_the_running_peak():
     returns = np.array([0.10, -0.10, 0.05])
 
     # When the current drawdown is computed, then it is 1.0395 / 1.10 − 1
-    assert analytics.current_drawdown(returns) == pytest.approx(1.0395 / 1.10 - 1, rel=1e-12)
-    assert analytics.current_drawdown(np.array([0.01, 0.02])) == 0.0
-    assert math.isnan(analytics.current_drawdown(np.array([])))
+    assert kernels.current_drawdown(returns) == pytest.approx(1.0395 / 1.10 - 1, rel=1e-12)
+    assert kernels.current_drawdown(np.array([0.01, 0.02])) == 0.0
+    assert math.isnan(kernels.current_drawdown(np.array([])))
 
 
 def test_annualisation_follows_the_asset_mix_and_risk_free_compounds():
-    assert analytics.daily_periods_per_year(is_crypto_only=True) == 365
-    assert analytics.daily_periods_per_year(is_crypto_only=False) == 252
-    daily_rate = analytics.risk_free_per_period(annual_rate=0.05, periods_per_year=365)
+    assert kernels.daily_periods_per_year(is_crypto_only=True) == 365
+    assert kernels.daily_periods_per_year(is_crypto_only=False) == 252
+    daily_rate = kernels.risk_free_per_period(annual_rate=0.05, periods_per_year=365)
     assert (1 + daily_rate) ** 365 == pytest.approx(1.05, rel=1e-12)
 
 
@@ -312,13 +312,13 @@ def test_deposit_never_counts_as_return():
     equity = np.array([100.0, 160.0, 176.0])
 
     # When time-weighted returns are computed
-    returns = analytics.time_weighted_returns(
+    returns = kernels.time_weighted_returns(
         times=times, equity=equity, flow_times=np.array([DAY]), flow_amounts=np.array([50.0])
     )
 
     # Then each period earned 10% and the whole span 21%, not the 76% equity growth
     np.testing.assert_allclose(returns, [0.10, 0.10], rtol=1e-12)
-    assert analytics.cum_returns_final(returns) == pytest.approx(0.21, rel=1e-12)
+    assert kernels.cum_returns_final(returns) == pytest.approx(0.21, rel=1e-12)
 
 
 def test_withdrawal_is_not_a_loss_and_pure_cash_movements_are_flat():
@@ -328,7 +328,7 @@ def test_withdrawal_is_not_a_loss_and_pure_cash_movements_are_flat():
     flows = np.array([-300.0, 500.0])
 
     # When returns are computed, then nothing was earned or lost
-    returns = analytics.time_weighted_returns(
+    returns = kernels.time_weighted_returns(
         times=times, equity=equity, flow_times=np.array([10, 20]), flow_amounts=flows
     )
     np.testing.assert_array_equal(returns, [0.0, 0.0])
@@ -337,7 +337,7 @@ def test_withdrawal_is_not_a_loss_and_pure_cash_movements_are_flat():
 def test_flow_between_snapshots_is_weighted_by_time_invested():
     # Given 1000 at t=0, a 500 deposit at t=25 and 1600 at t=100 (Modified Dietz)
     # r = (1600 − 1000 − 500) / (1000 + 500 × 75/100) = 100 / 1375
-    returns = analytics.time_weighted_returns(
+    returns = kernels.time_weighted_returns(
         times=np.array([0, 100]),
         equity=np.array([1000.0, 1600.0]),
         flow_times=np.array([25]),
@@ -352,7 +352,7 @@ def test_flows_outside_the_snapshots_are_ignored_and_datetimes_work():
     flow_times = np.array(["2024-01-01T00:00:00", "2024-01-03T00:00:00"], dtype="datetime64[s]")
 
     # When returns are computed, then only the market move counts
-    returns = analytics.time_weighted_returns(
+    returns = kernels.time_weighted_returns(
         times=times,
         equity=np.array([5_000_000.0, 5_100_000.0]),
         flow_times=flow_times,
@@ -363,14 +363,14 @@ def test_flows_outside_the_snapshots_are_ignored_and_datetimes_work():
 
 def test_period_without_capital_has_no_return_instead_of_crashing():
     # Given an empty portfolio funded at the second snapshot
-    returns = analytics.time_weighted_returns(
+    returns = kernels.time_weighted_returns(
         times=np.array([0, 10, 20]),
         equity=np.array([0.0, 100.0, 110.0]),
         flow_times=np.array([10]),
         flow_amounts=np.array([100.0]),
     )
     assert math.isnan(returns[0]) and returns[1] == pytest.approx(0.10)
-    assert analytics.time_weighted_returns(times=[0], equity=[1.0], flow_times=[], flow_amounts=[]).size == 0
+    assert kernels.time_weighted_returns(times=[0], equity=[1.0], flow_times=[], flow_amounts=[]).size == 0
 
 
 @settings(max_examples=60, deadline=None)
@@ -389,7 +389,7 @@ def test_chained_twr_equals_the_market_return_whatever_the_cash_flows(market, fl
     times = np.arange(market_returns.size + 1) * 3600
 
     # When time-weighted returns are computed
-    returns = analytics.time_weighted_returns(
+    returns = kernels.time_weighted_returns(
         times=times, equity=np.array(equity), flow_times=times[1:], flow_amounts=flows
     )
 
@@ -406,7 +406,7 @@ def test_periods_compound_into_their_utc_day_and_midnight_closes_the_previous_da
     returns = np.array([0.10, 0.10, -0.05])
 
     # When resampled to daily closes
-    days, daily = analytics.resample_daily(period_end_times=end_times, returns=returns)
+    days, daily = kernels.resample_daily(period_end_times=end_times, returns=returns)
 
     # Then day 0 compounds both, day 1 saw no period (flat), day 2 took the loss
     np.testing.assert_array_equal(days, np.array(["1970-01-01", "1970-01-02", "1970-01-03"], dtype="datetime64[D]"))
@@ -422,7 +422,7 @@ def test_weekend_returns_roll_into_the_next_session():
     returns = np.array([0.01, 0.02, 0.03, 0.04])
 
     # When resampled on the session calendar
-    days, daily = analytics.resample_daily(period_end_times=end_times, returns=returns, session_days=sessions)
+    days, daily = kernels.resample_daily(period_end_times=end_times, returns=returns, session_days=sessions)
 
     # Then Saturday's return lands on Monday and Tuesday (after the last session) is left out
     np.testing.assert_array_equal(days, sessions)
@@ -431,10 +431,10 @@ def test_weekend_returns_roll_into_the_next_session():
 
 def test_day_of_only_undefined_periods_is_undefined_and_nans_are_skipped():
     end_times = np.array([3600, 7200, DAY + 3600])
-    days, daily = analytics.resample_daily(period_end_times=end_times, returns=np.array([np.nan, 0.02, np.nan]))
+    days, daily = kernels.resample_daily(period_end_times=end_times, returns=np.array([np.nan, 0.02, np.nan]))
     assert days.size == 2
     assert daily[0] == pytest.approx(0.02) and math.isnan(daily[1])
-    assert analytics.resample_daily(period_end_times=np.array([], dtype=np.int64), returns=np.array([]))[0].size == 0
+    assert kernels.resample_daily(period_end_times=np.array([], dtype=np.int64), returns=np.array([]))[0].size == 0
 
 
 # --------------------------------------------------------------------------- period returns
@@ -458,7 +458,7 @@ def test_period_returns_equal_ratios_of_known_closes():
     returns = closes[1:] / closes[:-1] - 1
 
     # When returns are summarised as of Thursday 2024-03-14
-    summary = analytics.period_returns(days[1:], returns, as_of=dt.date(2024, 3, 14))
+    summary = kernels.period_returns(days[1:], returns, as_of=dt.date(2024, 3, 14))
 
     # Then each is a ratio of two closes
     def ratio(end: str, base: str) -> float:
@@ -482,7 +482,7 @@ def test_monthly_return_compounds_from_known_closes_and_matches_empyrical():
     returns = closes[1:] / closes[:-1] - 1
 
     # When aggregated by month
-    months, monthly = analytics.aggregate_returns(days[1:], returns, convert_to=analytics.ReturnPeriod.MONTHLY)
+    months, monthly = kernels.aggregate_returns(days[1:], returns, convert_to=kernels.ReturnPeriod.MONTHLY)
 
     # Then February 2024 is Feb 29 close over Jan 31 close
     february = np.flatnonzero(months == np.datetime64("2024-02-01"))[0]
@@ -491,12 +491,12 @@ def test_monthly_return_compounds_from_known_closes_and_matches_empyrical():
     )
     # And every bucketing equals empyrical's aggregate_returns, ISO weeks across the new year included
     series = pd.Series(returns, index=pd.DatetimeIndex(days[1:]))
-    for period in analytics.ReturnPeriod:
-        labels, aggregated = analytics.aggregate_returns(days[1:], returns, convert_to=period)
+    for period in kernels.ReturnPeriod:
+        labels, aggregated = kernels.aggregate_returns(days[1:], returns, convert_to=period)
         expected = empyrical.aggregate_returns(series, period.value)
         np.testing.assert_allclose(aggregated, expected.to_numpy(), rtol=1e-10)
         assert len(labels) == len(expected)
-    weeks, _ = analytics.aggregate_returns(days[1:], returns, convert_to=analytics.ReturnPeriod.WEEKLY)
+    weeks, _ = kernels.aggregate_returns(days[1:], returns, convert_to=kernels.ReturnPeriod.WEEKLY)
     iso_weeks = [pd.Timestamp(week).isocalendar()[:2] for week in weeks]
     assert iso_weeks == [tuple(key) for key in empyrical.aggregate_returns(series, "weekly").index]
 
@@ -507,12 +507,12 @@ def test_rolling_returns_match_close_ratios_and_are_undefined_before_a_full_wind
     returns = closes[1:] / closes[:-1] - 1
 
     # When rolling 30-day returns are computed
-    rolling = analytics.rolling_returns(days[1:], returns, window_days=30)
+    rolling = kernels.rolling_returns(days[1:], returns, window_days=30)
 
     # Then each full window is a ratio of closes 30 days apart; earlier windows are NaN
     assert np.all(np.isnan(rolling[:29]))
     np.testing.assert_allclose(rolling[29:], closes[30:] / closes[:-30] - 1, rtol=1e-10)
-    assert analytics.rolling_returns(days[1:], returns, window_days=1) == pytest.approx(returns, rel=1e-10)
+    assert kernels.rolling_returns(days[1:], returns, window_days=1) == pytest.approx(returns, rel=1e-10)
 
 
 # --------------------------------------------------------------------------- drawdown episodes
@@ -525,7 +525,7 @@ def test_drawdown_episodes_on_a_hand_made_curve():
     times = np.datetime64("2024-01-01") + np.arange(wealth.size).astype("timedelta64[D]")
 
     # When the episodes are listed
-    episodes = analytics.drawdown_episodes(times=times, wealth=wealth)
+    episodes = kernels.drawdown_episodes(times=times, wealth=wealth)
 
     # Then both are found with their peak, trough, recovery and durations
     day = dt.timedelta(days=1)
@@ -543,8 +543,8 @@ def test_drawdown_episodes_on_a_hand_made_curve():
 
 
 def test_rising_curve_and_empty_curve_have_no_episodes():
-    assert analytics.drawdown_episodes(times=np.arange(4), wealth=np.array([1.0, 1.0, 1.1, 1.2])) == []
-    assert analytics.drawdown_episodes(times=np.array([], dtype=np.int64), wealth=np.array([])) == []
+    assert kernels.drawdown_episodes(times=np.arange(4), wealth=np.array([1.0, 1.0, 1.1, 1.2])) == []
+    assert kernels.drawdown_episodes(times=np.array([], dtype=np.int64), wealth=np.array([])) == []
 
 
 # --------------------------------------------------------------------------- trade statistics
@@ -556,7 +556,7 @@ def test_trade_statistics_worked_example():
     holding = np.array([60, 120, 30, 3600, 600, 90])
 
     # When statistics are computed
-    result = analytics.trade_statistics(realized_pnl=pnl, holding_seconds=holding)
+    result = kernels.trade_statistics(realized_pnl=pnl, holding_seconds=holding)
 
     # Then (worked by hand): wins 375 over 3, losses 75 over 2, rates over all 6 positions
     assert (result.position_count, result.win_count, result.loss_count, result.break_even_count) == (6, 3, 2, 1)
@@ -573,17 +573,17 @@ def test_trade_statistics_worked_example():
 
 def test_trade_statistics_without_losses_or_trades():
     # Given only winners, then the profit factor is infinite and loss figures are undefined
-    winners = analytics.trade_statistics(realized_pnl=np.array([10.0, 30.0]), holding_seconds=np.array([1, 3]))
+    winners = kernels.trade_statistics(realized_pnl=np.array([10.0, 30.0]), holding_seconds=np.array([1, 3]))
     assert winners.profit_factor == math.inf
     assert math.isnan(winners.average_loss) and math.isnan(winners.risk_reward) and math.isnan(winners.largest_loss)
     assert winners.expectancy == pytest.approx(20.0)
 
     # Given only losers, expectancy is still the mean P&L
-    losers = analytics.trade_statistics(realized_pnl=np.array([-10.0, -30.0]), holding_seconds=np.array([1, 3]))
+    losers = kernels.trade_statistics(realized_pnl=np.array([-10.0, -30.0]), holding_seconds=np.array([1, 3]))
     assert losers.profit_factor == 0.0 and losers.expectancy == pytest.approx(-20.0)
 
     # Given no closed positions, every ratio is undefined
-    empty = analytics.trade_statistics(realized_pnl=np.array([]), holding_seconds=np.array([]))
+    empty = kernels.trade_statistics(realized_pnl=np.array([]), holding_seconds=np.array([]))
     assert empty.position_count == 0
     assert all(
         math.isnan(value)
@@ -600,7 +600,7 @@ def test_pnl_is_summed_per_instrument_with_cost_columns():
     values = np.array([[100.0, 1.0], [-40.0, 0.5], [60.0, 2.0], [10.0, 0.1]])
 
     # When attributed by instrument
-    by_instrument = analytics.attribute_by(keys=keys, values=values)
+    by_instrument = kernels.attribute_by(keys=keys, values=values)
 
     # Then each instrument gets its rows' sums, keys sorted
     assert by_instrument.keys.tolist() == ["BTC", "ETH", "SPY"]
@@ -608,22 +608,22 @@ def test_pnl_is_summed_per_instrument_with_cost_columns():
     assert by_instrument.counts.tolist() == [2, 1, 1]
 
     # And one value column works with integer keys
-    by_class = analytics.attribute_by(keys=np.array([2, 1, 2, 1]), values=np.array([1.0, 2.0, 3.0, 4.0]))
+    by_class = kernels.attribute_by(keys=np.array([2, 1, 2, 1]), values=np.array([1.0, 2.0, 3.0, 4.0]))
     assert by_class.keys.tolist() == [1, 2] and by_class.totals.tolist() == [6.0, 4.0]
 
 
 def test_contributions_add_up_to_the_portfolio_return():
     # Given P&L by instrument earned on 5,000,000 of capital
-    contributions = analytics.contribution_to_return(pnl=np.array([50_000.0, -20_000.0, 5_000.0]), capital=5_000_000.0)
+    contributions = kernels.contribution_to_return(pnl=np.array([50_000.0, -20_000.0, 5_000.0]), capital=5_000_000.0)
 
     # Then each is its share of capital and together they are the 0.7% portfolio return
     np.testing.assert_allclose(contributions, [0.01, -0.004, 0.001])
     assert contributions.sum() == pytest.approx(35_000 / 5_000_000)
-    assert np.all(np.isnan(analytics.contribution_to_return(pnl=np.array([1.0]), capital=0.0)))
+    assert np.all(np.isnan(kernels.contribution_to_return(pnl=np.array([1.0]), capital=0.0)))
 
 
 def test_cost_breakdown_nets_every_cost_from_the_price_move():
-    breakdown = analytics.cost_breakdown(
+    breakdown = kernels.cost_breakdown(
         price_move=np.array([1000.0, -200.0]),
         fees=np.array([4.0, 2.0]),
         slippage=np.array([3.0, 1.0]),

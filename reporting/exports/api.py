@@ -10,8 +10,9 @@ from rest_framework.views import APIView
 
 from haunt.api.negotiation import JsonErrorsOnly
 from haunt.api.serializers import StrictInput
-from haunt.exports import export_filename
-from orders.exports import (
+from portfolios.selectors import portfolio_get_for_user
+from reporting.exports.formats import export_filename
+from reporting.exports.history import (
     CONTENT_TYPES,
     FORMATS,
     KINDS,
@@ -20,8 +21,7 @@ from orders.exports import (
     export_queryset_for_user,
     streaming_response,
 )
-from orders.report_pdf import portfolio_report_pdf
-from portfolios.selectors import portfolio_get_for_user
+from reporting.exports.pdf import portfolio_report_pdf
 
 
 class ExportQueryIn(StrictInput):

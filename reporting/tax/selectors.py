@@ -1,5 +1,5 @@
 """The tax report of one portfolio (spec §12 "Tax Reporting"): its lot disposals as Form 8949 rows
-(``portfolios.tax``), by tax year, under the cost basis method each disposal was made with.
+(``reporting.tax.form8949``), by tax year, under the cost basis method each disposal was made with.
 
 Amounts are in each instrument's quote currency (USD for the US stocks, ETFs and USD crypto
 pairs), as the lots store them. Wash sales are matched over the portfolio's whole history before
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from portfolios.lots import LotOpening, PositionSide
 from portfolios.models import LotDisposal, Portfolio, PositionLot
 from portfolios.selectors import portfolio_get_for_user
-from portfolios.tax import BasisReporting, Form8949Row, LotSale, TaxSummary, form8949_rows, summarize
+from reporting.tax.form8949 import BasisReporting, Form8949Row, LotSale, TaxSummary, form8949_rows, summarize
 
 
 @dataclass(frozen=True)

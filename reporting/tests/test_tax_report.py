@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import pytest
 
-from haunt.exports import BYTE_ORDER_MARK
 from orders.models import Trade
 from orders.services import OrderRequest, order_place
 from orders.tests.books import (
@@ -23,6 +22,7 @@ from orders.tests.books import (
     make_portfolio,
     publish,
 )
+from reporting.exports.formats import BYTE_ORDER_MARK
 
 pytestmark = pytest.mark.django_db
 D = Decimal

@@ -13,23 +13,18 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from haunt.errors import DomainError, NotFound
-from portfolios.images import EXTENSIONS, SIGNATURE_BYTES, sniff_image_type
-from portfolios.journal_selectors import journal_attachment_get_for_user, journal_entry_get_for_user
+from orders.models import Order, Trade
 from portfolios.models import JournalAttachment, JournalEntry, Position
 from portfolios.services import portfolio_lock_for_user
+from reporting.journal.images import EXTENSIONS, SIGNATURE_BYTES, sniff_image_type
+from reporting.journal.selectors import journal_attachment_get_for_user, journal_entry_get_for_user
 
 
 class FileTooLarge(DomainError):
     status, code = 413, "file_too_large"
 
 
-# The journal may point at orders and trades, which live in the orders app; that app depends on
-# this one, so their models are reached through the journal's own foreign keys, not imported.
-SUBJECT_MODELS = {
-    "order": JournalEntry._meta.get_field("order").related_model,
-    "trade": JournalEntry._meta.get_field("trade").related_model,
-    "position": Position,
-}
+SUBJECT_MODELS = {"order": Order, "trade": Trade, "position": Position}
 
 
 def _normalized_tags(tags: Sequence[str]) -> list[str]:
