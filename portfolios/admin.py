@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from haunt.admin_base import ReadOnlyModelAdmin
-from portfolios.models import JournalEntry, LedgerEntry, Portfolio, Position, PositionLot
+from portfolios.models import LedgerEntry, Portfolio, Position, PositionLot
 from portfolios.services import portfolio_archive
 
 
@@ -16,13 +16,6 @@ class LedgerEntryInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
-
-
-@admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyModelAdmin):
-    list_display = ["created_at", "portfolio", "instrument", "title"]
-    search_fields = ["title", "note", "portfolio__name"]
-    list_select_related = ["portfolio", "instrument"]
 
 
 @admin.register(Portfolio)

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from haunt.api.schema import error_response
-from portfolios.models import JournalEntry
 from reporting.journal.filters import JournalEntryFilter
 from reporting.journal.selectors import (
     journal_attachment_get_for_user,
@@ -32,6 +31,7 @@ from reporting.journal.services import (
     journal_entry_delete,
     journal_entry_update,
 )
+from reporting.models import JournalEntry
 
 UUID_PATTERN = r"[0-9a-fA-F-]{32,36}"
 # Multipart framing around the file: a request longer than the limit plus this cannot be a valid upload.

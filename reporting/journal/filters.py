@@ -2,7 +2,7 @@
 lowercase copies the journal services keep (`search_text`, `tag_index`)."""
 import django_filters
 
-from portfolios.models import JournalEntry
+from reporting.models import JournalEntry
 
 
 class JournalEntryFilter(django_filters.FilterSet):

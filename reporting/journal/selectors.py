@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from haunt.errors import NotFound
-from portfolios.models import JournalAttachment, JournalEntry
+from reporting.models import JournalAttachment, JournalEntry
 
 
 def journal_entry_list_for_user(*, user) -> QuerySet[JournalEntry]:

@@ -4,7 +4,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from haunt.api.serializers import StrictInput
-from portfolios.models import JournalAttachment, JournalEntry
+from reporting.models import JournalAttachment, JournalEntry
 
 SUBJECT_NAMES = ("id", "portfolio", "order", "trade", "position", "symbol", "attachments", "created_at", "updated_at")
 

@@ -14,10 +14,11 @@ from django.db import transaction
 
 from haunt.errors import DomainError, NotFound
 from orders.models import Order, Trade
-from portfolios.models import JournalAttachment, JournalEntry, Position
+from portfolios.models import Position
 from portfolios.services import portfolio_lock_for_user
 from reporting.journal.images import EXTENSIONS, SIGNATURE_BYTES, sniff_image_type
 from reporting.journal.selectors import journal_attachment_get_for_user, journal_entry_get_for_user
+from reporting.models import JournalAttachment, JournalEntry
 
 
 class FileTooLarge(DomainError):

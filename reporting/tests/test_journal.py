@@ -20,8 +20,9 @@ from orders.tests.books import (
     publish,
     publish_eth,
 )
-from portfolios.models import JournalAttachment, JournalEntry, Position
+from portfolios.models import Position
 from portfolios.services import portfolio_archive
+from reporting.models import JournalAttachment, JournalEntry
 
 pytestmark = pytest.mark.django_db
 
