@@ -4,7 +4,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,7 +16,6 @@ from orders.risk import position_size
 from orders.serializers import (
     ClosePartialIn,
     OrderDetailOut,
-    OrderHistoryOut,
     OrderModifyIn,
     OrderOut,
     OrderPlaceIn,
@@ -143,13 +141,6 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(OrderOut(order_cancel(user=request.user, order_id=pk)).data)
 
 
-class ClosedPositionCursorPagination(CursorPagination):
-    ordering = ("-closed_at", "-pk")
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
 class TradeCursorPagination(CursorPagination):
     ordering = ("-executed_at", "-pk")
     page_size = 100
@@ -242,46 +233,3 @@ class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 class PortfolioResetView(APIView):
     def post(self, request, pk):
         return Response(PortfolioOut(portfolio_reset_trading(user=request.user, portfolio_id=pk)).data)
-
-
-@extend_schema(tags=["history"], summary="Every order ever placed (all statuses, archived portfolios included), "
-                                         "with fills and modification history; newest first")
-class OrderHistoryView(ListAPIView):
-    serializer_class = OrderHistoryOut
-    filterset_class = OrderFilter
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Order.objects.none()
-        return order_list_for_user(user=self.request.user).prefetch_related("events", "trades__instrument")
-
-
-@extend_schema(tags=["history"], summary="Closed positions: entry, exit, realized P&L, holding time; newest first",
-               parameters=[OpenApiParameter("portfolio", OpenApiTypes.UUID), OpenApiParameter("symbol", OpenApiTypes.STR)])
-class PositionHistoryView(ListAPIView):
-    serializer_class = PositionOut
-    pagination_class = ClosedPositionCursorPagination
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Position.objects.none()
-        params = self.request.query_params
-        positions = position_list_for_user(user=self.request.user, include_closed=True).filter(
-            status=Position.Status.CLOSED)
-        if params.get("portfolio"):
-            positions = positions.filter(portfolio_id=params["portfolio"])
-        if params.get("symbol"):
-            positions = positions.filter(instrument__symbol=params["symbol"])
-        return positions
-
-
-@extend_schema(tags=["history"], summary="The trade log: every fill with its explanation; newest first")
-class TradeHistoryView(ListAPIView):
-    serializer_class = TradeOut
-    filterset_class = TradeFilter
-    pagination_class = TradeCursorPagination
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Trade.objects.none()
-        return trade_list_for_user(user=self.request.user)

@@ -227,13 +227,3 @@ class PositionSizeOut(serializers.Serializer):
     notional = serializers.CharField()
     equity = serializers.CharField()
     risk_pct = serializers.CharField()
-
-
-class OrderHistoryOut(OrderDetailOut):
-    """An order with its modification history and every fill (GET /api/history/orders)."""
-
-    fills = TradeOut(source="trades", many=True)
-
-    class Meta(OrderDetailOut.Meta):
-        fields = [*OrderDetailOut.Meta.fields, "fills"]
-        read_only_fields = fields

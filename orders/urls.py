@@ -1,14 +1,11 @@
-from django.urls import path, re_path
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from orders.api import (
     UUID_PATTERN,
-    OrderHistoryView,
     OrderViewSet,
     PortfolioResetView,
-    PositionHistoryView,
     PositionViewSet,
-    TradeHistoryView,
     TradeViewSet,
 )
 
@@ -19,9 +16,6 @@ router.register("positions", PositionViewSet, basename="position")
 
 urlpatterns = [
     *router.urls,
-    path("history/orders", OrderHistoryView.as_view(), name="history-orders"),
-    path("history/positions", PositionHistoryView.as_view(), name="history-positions"),
-    path("history/trades", TradeHistoryView.as_view(), name="history-trades"),
     # Resetting a portfolio cancels its orders and wipes its positions, so the trading app serves it.
     re_path(rf"^portfolio/(?P<pk>{UUID_PATTERN})/reset$", PortfolioResetView.as_view(), name="portfolio-reset"),
 ]

@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from reporting.analytics.api import AttributionView, MetricsView, PerformanceView, TradesView
 from reporting.exports.api import ExportView
+from reporting.history.api import OrderHistoryView, PositionHistoryView, TradeHistoryView
 from reporting.journal.api import UUID_PATTERN, JournalAttachmentUploadView, JournalAttachmentView, JournalEntryViewSet
 from reporting.tax.api import TaxReportView
 
@@ -14,6 +15,9 @@ urlpatterns = [
     path("analytics/metrics", MetricsView.as_view(), name="analytics-metrics"),
     path("analytics/attribution", AttributionView.as_view(), name="analytics-attribution"),
     path("analytics/trades", TradesView.as_view(), name="analytics-trades"),
+    path("history/orders", OrderHistoryView.as_view(), name="history-orders"),
+    path("history/positions", PositionHistoryView.as_view(), name="history-positions"),
+    path("history/trades", TradeHistoryView.as_view(), name="history-trades"),
     path("history/export", ExportView.as_view(), name="history-export"),
     path("history/tax", TaxReportView.as_view(), name="history-tax"),
     *router.urls,

@@ -6,11 +6,12 @@ import pytest
 from rest_framework import serializers
 
 from orders.models import Order, Trade
-from orders.serializers import OrderDetailOut, OrderHistoryOut, OrderOut, TradeOut
+from orders.serializers import OrderDetailOut, OrderOut, TradeOut
 from orders.services import ExitLegs, OrderRequest, bracket_place, order_place
 from orders.tests.books import instruments, make_portfolio, publish_eth  # noqa: F401  (fixtures)
 from portfolios.models import LedgerEntry, Position
 from portfolios.serializers import LedgerEntryOut, PortfolioOut, PositionOut
+from reporting.history.serializers import OrderHistoryOut
 
 D = Decimal
 

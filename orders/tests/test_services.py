@@ -212,29 +212,3 @@ def test_closing_a_bracket_position_by_hand_retires_its_exits(user, instant):
 
     assert {Order.objects.get(pk=leg.pk).status for leg in (take_profit, stop_loss)} == {OrderStatus.CANCELLED}
     assert not Position.objects.filter(portfolio=instant, status="open").exists()
-
-
-def test_history_endpoints_keep_everything_including_archived_portfolios(user, instant, auth_client, other_client,
-                                                                         django_assert_max_num_queries):
-    bought, _ = order_place(user=user, portfolio_id=instant.pk, now=NOW, request=OrderRequest(
-        symbol="ETH-USD", side="buy", order_type="market", quantity=Decimal("1")))
-    order_place(user=user, portfolio_id=instant.pk, now=NOW, request=OrderRequest(
-        symbol="ETH-USD", side="sell", order_type="market", quantity=Decimal("1")))
-    resting, _ = order_place(user=user, portfolio_id=instant.pk, now=NOW, request=OrderRequest(
-        symbol="BTC-USD", side="buy", order_type="limit", quantity=Decimal("0.01"), limit_price=Decimal("1000.00")))
-    order_cancel(user=user, order_id=resting.pk)
-    auth_client.delete(f"/api/portfolio/{instant.pk}")  # archived: history stays
-
-    with django_assert_max_num_queries(6):  # token, page, events, trades (+instruments): none per row
-        orders = auth_client.get("/api/history/orders").json()["results"]
-    positions = auth_client.get("/api/history/positions").json()["results"]
-    trades = auth_client.get("/api/history/trades").json()["results"]
-
-    assert [order["status"] for order in orders] == ["cancelled", "filled", "filled"]
-    assert [event["kind"] for event in orders[0]["history"]] == ["created", "cancelled"]
-    assert orders[2]["id"] == str(bought.pk)
-    assert [fill["id"] for fill in orders[2]["fills"]] == [str(trade.pk) for trade in bought.trades.all()]
-    assert [(position["symbol"], position["status"]) for position in positions] == [("ETH-USD", "closed")]
-    assert Decimal(positions[0]["realized_pnl"]) == Position.objects.get(portfolio=instant).realized_pnl
-    assert len(trades) == Trade.objects.filter(portfolio=instant).count() >= 2
-    assert other_client.get("/api/history/orders").json()["results"] == []

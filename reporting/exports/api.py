@@ -12,7 +12,8 @@ from haunt.api.negotiation import JsonErrorsOnly
 from haunt.api.serializers import StrictInput
 from portfolios.selectors import portfolio_get_for_user
 from reporting.exports.formats import export_filename
-from reporting.exports.history import (
+from reporting.exports.pdf import portfolio_report_pdf
+from reporting.exports.streaming import (
     CONTENT_TYPES,
     FORMATS,
     KINDS,
@@ -21,7 +22,6 @@ from reporting.exports.history import (
     export_queryset_for_user,
     streaming_response,
 )
-from reporting.exports.pdf import portfolio_report_pdf
 
 
 class ExportQueryIn(StrictInput):

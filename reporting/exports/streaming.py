@@ -19,11 +19,12 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from haunt.errors import DomainError
 from orders.selectors import order_list_for_user, trade_list_for_user
-from orders.serializers import OrderHistoryOut, OrderOut, TradeOut
+from orders.serializers import OrderOut, TradeOut
 from portfolios.models import Position
 from portfolios.selectors import ledger_list_for_user, portfolio_get_for_user, position_list_for_user
 from portfolios.serializers import LedgerEntryOut, PositionOut
 from reporting.exports.formats import csv_chunks, json_array_chunks
+from reporting.history.serializers import OrderHistoryOut
 
 ROWS_PER_QUERY = 500
 KINDS = ("orders", "trades", "positions", "ledger")
