@@ -6,6 +6,7 @@ import pytest
 
 PURE_MODULES = [
     "haunt.money",
+    "haunt.api.formatting",
     "haunt.market.aggregator",
     "haunt.market.bars",
     "haunt.market.calendars",

@@ -7,9 +7,9 @@ Django, no clock, no settings, so the benchmark (benchmarks/analytics_full.py) t
 the endpoints compute.
 
 Number format: every fraction, ratio and amount is a decimal string, the float64 result rounded
-half-even to 8 places (Python's correctly rounded ``format``, the same rule as
-``haunt.money.from_float``); a figure that is undefined (no losses for a profit factor, too little
-history, a benchmark that does not move) is ``null``.
+half-even to 8 places by ``haunt.api.formatting.float_text`` (the rule of ``haunt.money.from_float``);
+a figure that is undefined (no losses for a profit factor, too little history, a benchmark that
+does not move) is ``null``. Instants are ``instant_text``: UTC with a ``Z``, as the serializers write them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from haunt.api.formatting import float_text, instant_text
 from reporting.analytics import kernels
 
 PLACES = 8
@@ -78,7 +79,7 @@ class Conventions:
             "annual_risk_free_rate": _number(self.annual_risk_free_rate),
             "risk_free_per_period": _number(self.risk_free_per_period),
             "benchmark": self.benchmark_symbol,
-            "track_record_start": _timestamp(self.track_record_start),
+            "track_record_start": instant_text(self.track_record_start),
         }
 
 
@@ -341,9 +342,9 @@ def _period_returns_json(returns: kernels.PeriodReturns) -> dict:
 
 def _episode_json(episode: kernels.DrawdownEpisode) -> dict:
     return {
-        "peak": _timestamp(episode.peak_time),
-        "trough": _timestamp(episode.trough_time),
-        "recovery": _timestamp(episode.recovery_time) if episode.recovery_time else None,
+        "peak": instant_text(episode.peak_time),
+        "trough": instant_text(episode.trough_time),
+        "recovery": instant_text(episode.recovery_time),
         "depth": _number(episode.depth),
         "days_underwater": _days(episode.time_underwater),
         "days_to_recover": _days(episode.time_to_recover) if episode.time_to_recover is not None else None,
@@ -354,18 +355,10 @@ def _days(span: dt.timedelta) -> float:
     return span.total_seconds() / kernels.SECONDS_PER_DAY
 
 
-def _timestamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _number(value: float) -> str | None:
-    """A finite float as a decimal string rounded half-even to PLACES; None when undefined."""
-    value = float(value)
-    if not np.isfinite(value):
-        return None
-    text = f"{value:.{PLACES}f}"
-    return text[1:] if text == "-0." + "0" * PLACES else text
+    """One figure of a payload: PLACES decimals, or null when undefined."""
+    return float_text(value, PLACES)
 
 
 def _numbers(values: np.ndarray) -> list[str | None]:
-    return [_number(value) for value in np.asarray(values, dtype=np.float64).tolist()]
+    return [float_text(value, PLACES) for value in np.asarray(values, dtype=np.float64).tolist()]

@@ -27,6 +27,7 @@ from django.db.models import DateTimeField, FloatField, Func, QuerySet, TextFiel
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from haunt.api.formatting import instant_text
 from haunt.errors import DomainError
 from haunt.market import state
 from haunt.market.calendars import calendar_for
@@ -110,8 +111,8 @@ class _Window:
     def header(self) -> dict:
         return {
             "portfolio": str(self.portfolio.pk),
-            "start": _timestamp(self.start),
-            "end": _timestamp(self.end) if self.end else None,
+            "start": instant_text(self.start),
+            "end": instant_text(self.end),
         }
 
 
@@ -237,7 +238,7 @@ def _attribution(window: _Window) -> dict:
         "contribution": "net P&L over the equity at the window's start",
         "strategy_tags": "a fill with several order tags counts under each of them",
         "conversion": "amounts in another quote currency are converted at the current market rate",
-        "marked_at": None if window.end else _timestamp(marked_at),
+        "marked_at": None if window.end else instant_text(marked_at),
     }, **report}
 
 
@@ -436,7 +437,3 @@ def _is_uuid(reference: str) -> bool:
 
 def _utc_from_microseconds(microseconds) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=int(microseconds))
-
-
-def _timestamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -24,6 +24,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 
+from haunt.api.formatting import decimal_text
+
 BYTE_ORDER_MARK = "\ufeff"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,7 +38,7 @@ def csv_cell(value) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return decimal_text(value)
     text = str(value)
     if text.startswith(FORMULA_PREFIXES) and not _is_number(text):
         return "'" + text

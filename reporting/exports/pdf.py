@@ -25,6 +25,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from haunt.api.formatting import trimmed_decimal_text
 from haunt.market.models import AssetClass
 from orders.models import Trade
 from portfolios.models import EquitySnapshot, Portfolio, Position
@@ -123,7 +124,7 @@ def report_data(*, portfolio: Portfolio, start: datetime | None, end: datetime |
         summary=summary, equity_times=times, equity=equity, drawdown_days=days, drawdown=drawdown,
         monthly=monthly, trade_count=trade_count,
         trades=[[f"{trade.executed_at:%Y-%m-%d %H:%M:%S}", trade.instrument.symbol, trade.side,
-                 f"{trade.quantity.normalize():f}", f"{trade.price.normalize():f}", _money(trade.fee),
+                 trimmed_decimal_text(trade.quantity), trimmed_decimal_text(trade.price), _money(trade.fee),
                  _money(trade.realized_pnl)] for trade in latest],
     )
 

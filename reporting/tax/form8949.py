@@ -39,6 +39,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
+from haunt.api.formatting import decimal_text, trimmed_decimal_text
 from portfolios import lots
 from portfolios.lots import LotOpening, PositionSide
 
@@ -201,7 +202,7 @@ def _row(sale: LotSale, *, wash: lots.WashSale | None, added_basis: Decimal, rep
     acquired = sale.closed_at.date() if is_short else sale.opened_at.date()
     return Form8949Row(
         sale_id=sale.sale_id, symbol=sale.symbol,
-        description=f"{sale.quantity.normalize():f} {sale.symbol}" + (" (short sale)" if is_short else ""),
+        description=f"{trimmed_decimal_text(sale.quantity)} {sale.symbol}" + (" (short sale)" if is_short else ""),
         quantity=sale.quantity, date_acquired=acquired, date_sold=sale.closed_at.date(), proceeds=proceeds,
         cost_basis=basis, adjustment_code=WASH_SALE_CODE if wash is not None else "", adjustment_amount=adjustment,
         gain_or_loss=proceeds - basis + adjustment, term=term, box=BOXES[term, reporting], is_short_sale=is_short,
@@ -253,9 +254,10 @@ def form8949_csv(rows: Sequence[Form8949Row]) -> str:
         proceeds, basis, adjustment = cents(row.proceeds), cents(row.cost_basis), cents(row.adjustment_amount)
         writer.writerow([
             row.box, row.term.value, row.description, row.date_acquired.isoformat(), row.date_sold.isoformat(),
-            f"{proceeds:f}", f"{basis:f}", row.adjustment_code, f"{adjustment:f}" if row.adjustment_code else "",
-            f"{proceeds - basis + adjustment:f}", "true" if row.is_short_sale else "false",
-            "true" if row.is_wash_sale else "false", row.symbol, f"{row.quantity.normalize():f}", row.sale_id,
+            decimal_text(proceeds), decimal_text(basis), row.adjustment_code,
+            decimal_text(adjustment) if row.adjustment_code else "", decimal_text(proceeds - basis + adjustment),
+            "true" if row.is_short_sale else "false", "true" if row.is_wash_sale else "false", row.symbol,
+            trimmed_decimal_text(row.quantity), row.sale_id,
         ])
     return buffer.getvalue()
 
@@ -268,8 +270,8 @@ def txf_document(rows: Sequence[Form8949Row], *, exported_on: date, program: str
         lines += [
             "TD", f"N{TXF_REFERENCE_NUMBERS[row.box]}", "C1", "L1", f"P{row.description}",
             f"D{_txf_date(row.date_acquired)}", f"D{_txf_date(row.date_sold)}",
-            f"${cents(row.cost_basis):f}", f"${cents(row.proceeds):f}",
-            f"${cents(row.adjustment_amount):f}" if row.adjustment_code else "$",
+            "$" + decimal_text(row.cost_basis, 2), "$" + decimal_text(row.proceeds, 2),
+            "$" + decimal_text(row.adjustment_amount, 2) if row.adjustment_code else "$",
             "^",
         ]
     return "\r\n".join(lines) + "\r\n"
