@@ -12,18 +12,18 @@ within the package only.
 from orders.requests import ExitLegs, OrderRequest
 from orders.services.cancellation import order_cancel
 from orders.services.engine_actions import order_expire, order_fire, order_trade_through, order_trail
-from orders.services.fills import order_execute_due, order_profile, settlement_rate
+from orders.services.fills import order_execute_due
 from orders.services.groups import bracket_place, oco_place
 from orders.services.liquidation import order_liquidate, position_orders_cancel
 from orders.services.modification import order_modify
-from orders.services.placement import MarketClosed, order_place, realism_profile_for
+from orders.services.placement import MarketClosed, order_place
 from orders.services.positions import position_close, position_set_exits
 from orders.services.reset import portfolio_reset_trading
 from orders.services.settlement import order_settle_at_price
 
 __all__ = [
     "ExitLegs", "MarketClosed", "OrderRequest", "bracket_place", "oco_place", "order_cancel", "order_execute_due",
-    "order_expire", "order_fire", "order_liquidate", "order_modify", "order_place", "order_profile",
-    "order_settle_at_price", "order_trade_through", "order_trail", "portfolio_reset_trading", "position_close",
-    "position_orders_cancel", "position_set_exits", "realism_profile_for", "settlement_rate",
+    "order_expire", "order_fire", "order_liquidate", "order_modify", "order_place", "order_settle_at_price",
+    "order_trade_through", "order_trail", "portfolio_reset_trading", "position_close", "position_orders_cancel",
+    "position_set_exits",
 ]

@@ -12,9 +12,9 @@ from orders.services import (
     oco_place,
     order_cancel,
     order_place,
-    order_profile,
     position_close,
 )
+from orders.services.fills import order_profile
 from portfolios.models import LedgerEntry, Position
 from portfolios.selectors import ledger_sum
 from portfolios.services import portfolio_create, portfolio_update
