@@ -6,9 +6,6 @@ from haunt.api.fields import price_serializer_field, quantity_serializer_field
 from haunt.api.serializers import FastOutput, StrictInput
 from orders.models import Order, OrderEvent, OrderType, Side, TimeInForce, Trade, TriggerSource
 
-LIMIT_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
-STOP_TYPES = (OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.STOP_LIMIT)
-
 
 class TakeProfitIn(StrictInput):
     limit_price = price_serializer_field(min_value=Decimal("0.0000000001"))
@@ -22,19 +19,6 @@ class StopLossIn(StrictInput):
     trail_amount = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
     trail_percent = serializers.DecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
                                              max_value=Decimal("99"), required=False)
-
-    def validate(self, attrs):
-        trails = [name for name in ("trail_amount", "trail_percent") if name in attrs]
-        if len(trails) > 1:
-            raise serializers.ValidationError({"trail_percent": serializers.ErrorDetail(
-                "Give one trail: amount or percent.", code="not_allowed")})
-        if trails and ("stop_price" in attrs or "limit_price" in attrs):
-            raise serializers.ValidationError({trails[0]: serializers.ErrorDetail(
-                "A trailing stop-loss takes no stop_price or limit_price.", code="not_allowed")})
-        if not trails and "stop_price" not in attrs:
-            raise serializers.ValidationError({"stop_price": serializers.ErrorDetail(
-                "A stop-loss needs stop_price (or a trail).", code="required")})
-        return attrs
 
 
 class OrderPlaceIn(StrictInput):
@@ -75,8 +59,11 @@ class OrderPlaceIn(StrictInput):
                                           help_text="Margin mode of a new position (default cross).")
 
     def validate(self, attrs):
+        """Which fields each order_class takes. The rules of an order's own shape (prices by type,
+        GTD and expires_at, post-only, the stop-loss leg) are the domain's: orders.requests,
+        checked by the service whichever door the order comes in by."""
         order_class = attrs["order_class"]
-        if attrs.get("lot_ids") and order_class != "simple":
+        if attrs.get("lot_ids") and order_class == "oco":
             raise serializers.ValidationError({"lot_ids": serializers.ErrorDetail(
                 "Only a simple order can name lots.", code="not_allowed")})
         if order_class == "simple":
@@ -90,47 +77,14 @@ class OrderPlaceIn(StrictInput):
                     raise serializers.ValidationError({name: serializers.ErrorDetail(
                         f"{'An' if order_class == 'oco' else 'A'} {order_class} order needs {name}.",
                         code="required")})
-        if attrs["time_in_force"] == TimeInForce.GTD and attrs.get("expires_at") is None:
-            raise serializers.ValidationError({"expires_at": serializers.ErrorDetail(
-                "A GTD order needs expires_at.", code="required")})
-        if attrs["time_in_force"] != TimeInForce.GTD and attrs.get("expires_at") is not None:
-            raise serializers.ValidationError({"expires_at": serializers.ErrorDetail(
-                "Only GTD orders take expires_at.", code="not_allowed")})
         if order_class == "oco":
             for name in ("order_type", "limit_price", "stop_price", "trail_amount", "trail_percent"):
                 if attrs.get(name) is not None:
                     raise serializers.ValidationError({name: serializers.ErrorDetail(
                         "An oco order is defined by take_profit and stop_loss.", code="not_allowed")})
-            return attrs
-        if attrs.get("order_type") is None:
+        elif attrs.get("order_type") is None:
             raise serializers.ValidationError({"order_type": serializers.ErrorDetail(
                 "This field is required.", code="required")})
-        order_type = attrs["order_type"]
-        if order_class == "bracket" and order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            raise serializers.ValidationError({"order_type": serializers.ErrorDetail(
-                "A bracket entry is a market or limit order.", code="not_allowed")})
-        if order_type in LIMIT_TYPES and attrs.get("limit_price") is None:
-            raise serializers.ValidationError({"limit_price": serializers.ErrorDetail(
-                f"A {order_type} order needs limit_price.", code="required")})
-        if order_type not in LIMIT_TYPES and attrs.get("limit_price") is not None:
-            raise serializers.ValidationError({"limit_price": serializers.ErrorDetail(
-                f"A {order_type} order takes no limit_price.", code="not_allowed")})
-        if order_type in STOP_TYPES and attrs.get("stop_price") is None:
-            raise serializers.ValidationError({"stop_price": serializers.ErrorDetail(
-                f"A {order_type} order needs stop_price.", code="required")})
-        if order_type not in STOP_TYPES and attrs.get("stop_price") is not None:
-            raise serializers.ValidationError({"stop_price": serializers.ErrorDetail(
-                f"A {order_type} order takes no stop_price.", code="not_allowed")})
-        trails = [name for name in ("trail_amount", "trail_percent") if attrs.get(name) is not None]
-        if order_type == OrderType.TRAILING_STOP and len(trails) != 1:
-            raise serializers.ValidationError({"trail_amount": serializers.ErrorDetail(
-                "A trailing stop needs exactly one of trail_amount or trail_percent.", code="required")})
-        if order_type != OrderType.TRAILING_STOP and trails:
-            raise serializers.ValidationError({trails[0]: serializers.ErrorDetail(
-                "Only trailing stops take a trail.", code="not_allowed")})
-        if attrs.get("post_only") and order_type != OrderType.LIMIT:
-            raise serializers.ValidationError({"post_only": serializers.ErrorDetail(
-                "Only limit orders can be post-only.", code="not_allowed")})
         return attrs
 
 
@@ -192,11 +146,6 @@ class OrderModifyIn(StrictInput):
     trail_percent = serializers.DecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
                                              max_value=Decimal("99"), required=False)
     expires_at = serializers.DateTimeField(required=False)
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError(serializers.ErrorDetail("Nothing to change.", code="empty_change"))
-        return attrs
 
 
 class PositionExitsIn(StrictInput):

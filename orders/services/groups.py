@@ -48,6 +48,12 @@ def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, 
     """Two linked exits placed at once: a take-profit limit and a stop (watching `trigger_source`);
     when one fills or triggers, the other is cancelled."""
     now = now or timezone.now()
+    legs.validate()
+    take_profit, stop = _exit_requests(symbol=symbol, side=side, quantity=quantity, legs=legs,
+                                       time_in_force=time_in_force, expires_at=expires_at,
+                                       trigger_source=trigger_source)
+    take_profit.validate()
+    stop.validate()
     with transaction.atomic(), state.one_market_instant():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if client_order_id:
@@ -55,9 +61,6 @@ def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, 
             if existing is not None:
                 return _group(existing), False
         group_id = uuid.uuid4()
-        take_profit, stop = _exit_requests(symbol=symbol, side=side, quantity=quantity, legs=legs,
-                                           time_in_force=time_in_force, expires_at=expires_at,
-                                           trigger_source=trigger_source)
         take_profit = dataclasses.replace(take_profit, client_order_id=client_order_id)
         first = _create_order(portfolio=portfolio, request=take_profit, now=now, role=OrderRole.OCO, group_id=group_id)
         second = _create_order(portfolio=portfolio, request=stop, now=now, role=OrderRole.OCO, group_id=group_id)
@@ -73,6 +76,8 @@ def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
     work as an OCO pair sized to what the entry has filled. A market or limit entry has no trigger,
     so the entry's trigger_source is the stop-loss's."""
     now = now or timezone.now()
+    legs.validate()
+    entry.validate_as_bracket_entry()
     with transaction.atomic(), state.one_market_instant():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if entry.client_order_id:

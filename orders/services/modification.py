@@ -27,6 +27,8 @@ def order_modify(*, user, order_id, changes: dict, now: datetime | None = None) 
     """Change an open order; the change is recorded in its history, and a limit that the change
     makes marketable executes at once (after its latency)."""
     now = now or timezone.now()
+    if not changes:
+        raise DomainError("Nothing to change.", code="empty_change")
     with transaction.atomic(), state.one_market_instant():
         order, portfolio = _locked_order_for_user(user=user, order_id=order_id)
         if not order.is_open:

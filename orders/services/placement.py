@@ -79,7 +79,9 @@ def _expiry(request: OrderRequest, instrument: Instrument, now: datetime) -> dat
 def order_place(*, user, portfolio_id, request: OrderRequest, now: datetime | None = None,
                 role: str = OrderRole.SINGLE, group_id=None) -> tuple[Order, bool]:
     """Place one order. Returns (order, created); resubmitting a client_order_id returns the
-    existing order with created False and changes nothing."""
+    existing order with created False and changes nothing. Refuses a request whose shape does not
+    hold together (OrderRequest.validate) before anything else."""
+    request.validate()
     with transaction.atomic(), state.one_market_instant():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         if request.client_order_id:
