@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from orders.engine import OrderEngine
 from orders.models import Order, Trade
+from orders.services import order_fire
 from orders.tests.books import (
     D,
     NOW,
@@ -300,6 +301,77 @@ def test_modification_refusals(auth_client, portfolio):
     assert error_of(foreign_field, 400) == {"code": "unknown_field", "message": "Unknown field.", "field": "side"}
     assert error_of(off_tick, 400)["code"] == "invalid_tick_size"
     assert Order.objects.get().limit_price == D("1900.00")
+
+
+def test_raising_a_quantity_is_checked_like_placing_it(auth_client, portfolio):
+    """Issue 20: a 1-unit limit modified to 1,000 skipped the position-size limit placement applies."""
+    order_id = post_order(auth_client, portfolio, order_type="limit", limit_price="1900.00").json()["id"]
+    placed_whole = post_order(auth_client, portfolio, order_type="limit", limit_price="1900.00", quantity="1000")
+
+    raised = auth_client.put(f"/api/orders/{order_id}", {"quantity": "1000"}, format="json")
+
+    assert error_of(placed_whole, 400)["code"] == "risk_max_position_size_pct"
+    assert error_of(raised, 400) == {"code": "risk_max_position_size_pct", "field": "quantity",
+                                     "message": "The position would be 38.00% of equity; the limit is 25%."}
+    order = Order.objects.get()
+    assert (order.quantity, order.status) == (D("1"), "accepted")
+    assert [event.kind for event in order.events.all()] == ["created"]
+
+
+def test_a_huge_quantity_is_refused_on_modification(auth_client, portfolio):
+    order_id = post_order(auth_client, portfolio, order_type="limit", limit_price="1900.00").json()["id"]
+
+    response = auth_client.put(f"/api/orders/{order_id}", {"quantity": "2147483648"}, format="json")
+
+    assert error_of(response, 400)["code"] == "insufficient_buying_power"
+    assert Order.objects.get().quantity == D("1")
+
+
+def test_moving_a_limit_through_the_market_is_checked_at_the_new_price(auth_client, portfolio):
+    order_id = post_order(auth_client, portfolio, order_type="limit", limit_price="1900.00",
+                          quantity="600").json()["id"]  # 22.8% of equity at its limit
+
+    response = auth_client.put(f"/api/orders/{order_id}", {"limit_price": "2200.00"}, format="json")
+
+    assert error_of(response, 400) == {"code": "risk_max_position_size_pct", "field": "quantity",
+                                       "message": "The position would be 26.40% of equity; the limit is 25%."}
+    order = Order.objects.get()
+    assert (order.limit_price, order.status, order.filled_quantity) == (D("1900"), "accepted", 0)
+    assert not Trade.objects.exists()
+    assert assert_cash_is_the_ledger(portfolio) == START_CASH
+
+
+def test_a_modified_order_counts_what_it_has_filled_once(auth_client, portfolio):
+    """2 of a 600 limit buy at 1900 fill as the market dips to it; raised to 657 in all, the
+    position would be 657 × 1900 = 24.96% of equity, inside the 25% limit (counting the 2 filled
+    twice, 25.04%)."""
+    order_id = post_order(auth_client, portfolio, order_type="limit", limit_price="1900.00",
+                          quantity="600").json()["id"]
+    publish_eth(bids=[("1899.00", "10")], asks=[("1900.00", "2"), ("1905.00", "10")])
+    order_fire(order_id=order_id, now=NOW)
+    publish_eth()
+    assert Order.objects.get().filled_quantity == D("2")
+
+    raised = auth_client.put(f"/api/orders/{order_id}", {"quantity": "657"}, format="json")
+    over = auth_client.put(f"/api/orders/{order_id}", {"quantity": "660"}, format="json")
+
+    assert (raised.status_code, raised.json()["quantity"], raised.json()["status"]) == (
+        200, "657.0000000000", "partially_filled")
+    assert error_of(over, 400) == {"code": "risk_max_position_size_pct", "field": "quantity",
+                                   "message": "The position would be 25.08% of equity; the limit is 25%."}
+
+
+def test_lowering_a_quantity_is_not_refused_by_limits_the_order_already_breaks(auth_client, portfolio):
+    order_id = post_order(auth_client, portfolio, order_type="limit", limit_price="1900.00",
+                          quantity="600").json()["id"]
+    portfolio.risk_settings = {**portfolio.risk_settings, "max_position_size_pct": 10}
+    portfolio.save(update_fields=["risk_settings"])
+
+    lowered = auth_client.put(f"/api/orders/{order_id}", {"quantity": "500"}, format="json")
+    raised = auth_client.put(f"/api/orders/{order_id}", {"quantity": "550"}, format="json")
+
+    assert (lowered.status_code, lowered.json()["quantity"]) == (200, "500.0000000000")
+    assert error_of(raised, 400)["code"] == "risk_max_position_size_pct"
 
 
 def test_cancel_answers_the_cancelled_order_and_refuses_a_second_cancel(auth_client, portfolio):
