@@ -46,7 +46,8 @@ def oco_place(*, user, portfolio_id, side: str, symbol: str, quantity: Decimal, 
               time_in_force: str = TimeInForce.GTC, expires_at=None, client_order_id: str = "",
               trigger_source: str = "last", now: datetime | None = None) -> tuple[list[Order], bool]:
     """Two linked exits placed at once: a take-profit limit and a stop (watching `trigger_source`);
-    when one fills or triggers, the other is cancelled."""
+    when one fills or triggers, the other is cancelled. Legs of a broken shape are refused first
+    (ExitLegs.validate, OrderRequest.validate)."""
     now = now or timezone.now()
     legs.validate()
     take_profit, stop = _exit_requests(symbol=symbol, side=side, quantity=quantity, legs=legs,
@@ -74,7 +75,8 @@ def bracket_place(*, user, portfolio_id, entry: OrderRequest, legs: ExitLegs,
                   now: datetime | None = None) -> tuple[list[Order], bool]:
     """Entry plus take-profit and stop-loss exits. The exits are held until the entry fills, then
     work as an OCO pair sized to what the entry has filled. A market or limit entry has no trigger,
-    so the entry's trigger_source is the stop-loss's."""
+    so the entry's trigger_source is the stop-loss's. Legs or an entry of a broken shape are
+    refused first (ExitLegs.validate, OrderRequest.validate_as_bracket_entry)."""
     now = now or timezone.now()
     legs.validate()
     entry.validate_as_bracket_entry()
