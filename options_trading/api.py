@@ -39,6 +39,7 @@ from options_trading.services import (
     strategy_place,
     strategy_preview,
 )
+from portfolios.selectors import portfolio_get_for_user
 
 PORTFOLIO_PARAMETER = OpenApiParameter("portfolio", OpenApiTypes.UUID, required=True,
                                        description="Your portfolio's id.")
@@ -84,7 +85,11 @@ class OptionImpliedVolatilityView(APIView):
                summary="Price a multi-leg strategy at the live quotes: net debit/credit, payoff, break-evens, max P&L")
 class StrategyPreviewView(APIView):
     def post(self, request):
-        return Response(strategy_preview(**_body(StrategyPreviewIn, request), now=timezone.now()))
+        values = _body(StrategyPreviewIn, request)
+        portfolio_id = values.pop("portfolio", None)
+        if portfolio_id is not None:
+            portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)  # 404 unless it is yours
+        return Response(strategy_preview(**values, now=timezone.now()))
 
 
 @extend_schema(tags=["options"], request=StrategyPlaceIn, responses={201: StrategyOut},

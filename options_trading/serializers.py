@@ -97,14 +97,16 @@ class StrategyPreviewIn(StrictInput):
          "strangle", "iron_condor", "iron_butterfly", "calendar_spread"], default="custom")
     legs = StrategyLegIn(many=True, min_length=1, max_length=6)
     quantity = quantity_serializer_field(min_value=POSITIVE, default=Decimal(1))
+    # A preview takes the body of the trade it previews, as is.
+    portfolio = serializers.UUIDField(required=False, help_text="Optional in a preview: one of your portfolios.")
+    limit_price = price_serializer_field(
+        required=False, allow_null=True, min_value=Decimal(-10**9),
+        help_text="Worst acceptable net price per unit of the underlying: a debit (positive) at most this, "
+                  "or a credit (negative) at least this much. A preview says whether the live quotes meet it.")
 
 
 class StrategyPlaceIn(StrategyPreviewIn):
     portfolio = serializers.UUIDField()
-    limit_price = price_serializer_field(
-        required=False, allow_null=True, min_value=Decimal(-10**9),
-        help_text="Worst acceptable net price per unit of the underlying: a debit (positive) at most this, "
-                  "or a credit (negative) at least this much.")
 
 
 class StrategyLegOut(serializers.Serializer):
@@ -129,6 +131,8 @@ class StrategyOut(serializers.Serializer):
                                    help_text="[underlying price, P&L at expiry] pairs for a chart.")
     legs = StrategyLegOut(many=True)
     order_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    limit_met = serializers.BooleanField(
+        required=False, help_text="A preview with limit_price: whether the net price at these quotes is within it.")
 
 
 class ExerciseIn(StrictInput):

@@ -485,14 +485,18 @@ def _payoff_at(*, resolved: list, legs: list, prices: np.ndarray, at: datetime) 
     return total
 
 
-def strategy_preview(*, strategy: str, legs: list[dict], quantity: Decimal, now: datetime) -> dict:
+def strategy_preview(*, strategy: str, legs: list[dict], quantity: Decimal, now: datetime,
+                     limit_price: Decimal | None = None) -> dict:
     """Price a strategy at the live quotes (buy legs at the ask, sell legs at the bid) and
-    describe its payoff, without trading."""
+    describe its payoff, without trading; with ``limit_price``, whether those quotes meet it."""
     resolved = _strategy_legs(strategy=strategy, legs=legs, now=now)
     quotes = option_quotes_publish(contracts=[contract for contract, _ in resolved], now=now)
     prices = [Decimal(quotes[contract.instrument.symbol]["ask" if leg["side"] == "buy" else "bid"])
               for contract, leg in resolved]
-    return _strategy_summary(strategy=strategy, resolved=resolved, prices=prices, quantity=quantity, now=now)
+    summary = _strategy_summary(strategy=strategy, resolved=resolved, prices=prices, quantity=quantity, now=now)
+    if limit_price is not None:
+        summary["limit_met"] = Decimal(summary["net_price"]) <= limit_price
+    return summary
 
 
 def strategy_place(*, user, portfolio_id, strategy: str, legs: list[dict], quantity: Decimal,

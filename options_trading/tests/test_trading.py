@@ -143,6 +143,28 @@ def test_strategy_preview_payoff_worked_example(auth_client, underlyings):
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "strategy_shape"
 
 
+def test_strategy_preview_takes_the_body_of_the_trade_it_previews(auth_client, user, underlyings):
+    portfolio = make_portfolio(user)
+    trade = {"portfolio": str(portfolio.pk), "strategy": "bull_call_spread", "quantity": "2",
+             "legs": [{"symbol": DEC_CALL_195, "side": "buy"}, {"symbol": DEC_CALL_205, "side": "sell"}]}
+    plain = auth_client.post("/api/options/strategies/preview", trade, format="json")
+    assert plain.status_code == 200, plain.content
+    assert "limit_met" not in plain.json()
+    _, long_ask = quote(DEC_CALL_195)  # listed, and quoted, by that preview
+    short_bid, _ = quote(DEC_CALL_205)
+    debit = long_ask - short_bid
+    met = auth_client.post("/api/options/strategies/preview", {**trade, "limit_price": str(debit)}, format="json")
+    assert met.status_code == 200, met.content
+    assert D(met.json()["net_price"]) == debit and met.json()["limit_met"] is True
+    missed = auth_client.post("/api/options/strategies/preview", {**trade, "limit_price": str(debit - D("0.01"))},
+                              format="json")
+    assert missed.status_code == 200 and missed.json()["limit_met"] is False
+    foreign = auth_client.post("/api/options/strategies/preview",
+                               {**trade, "portfolio": "00000000-0000-0000-0000-000000000000"}, format="json")
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "not_found"
+    assert not Order.objects.filter(portfolio=portfolio).exists()
+
+
 def test_in_the_money_call_is_exercised_into_100_shares_at_expiry(auth_client, portfolio):
     order(auth_client, portfolio, DEC_CALL_190, "buy")
     _, ask = quote(DEC_CALL_190)
