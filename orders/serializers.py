@@ -78,7 +78,13 @@ class OrderPlaceIn(StrictInput):
                         f"{'An' if order_class == 'oco' else 'A'} {order_class} order needs {name}.",
                         code="required")})
         if order_class == "oco":
-            for name in ("order_type", "limit_price", "stop_price", "trail_amount", "trail_percent"):
+            # Other brokers' OCO bodies carry the first leg's type, limit: accepted, as it says nothing new.
+            if attrs.get("order_type") not in (None, OrderType.LIMIT):
+                raise serializers.ValidationError({"order_type": serializers.ErrorDetail(
+                    "An oco order's order_type, when given, is limit: the type of its take_profit leg.",
+                    code="not_allowed")})
+            attrs.pop("order_type", None)
+            for name in ("limit_price", "stop_price", "trail_amount", "trail_percent"):
                 if attrs.get(name) is not None:
                     raise serializers.ValidationError({name: serializers.ErrorDetail(
                         "An oco order is defined by take_profit and stop_loss.", code="not_allowed")})

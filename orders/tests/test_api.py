@@ -165,6 +165,23 @@ def test_oco_answers_both_legs(auth_client, portfolio):
     assert body["legs"][0]["stop_price"] == "1969.5000000000"  # last 1999.50 (the published mid) − 30.00
 
 
+def test_oco_takes_order_type_limit_the_type_of_its_take_profit_leg(auth_client, portfolio):
+    """The body other brokers' APIs take for an OCO (type limit, as its first leg is) is accepted."""
+    post_order(auth_client, portfolio)
+
+    response = post_order(auth_client, portfolio, order_class="oco", side="sell", order_type="limit",
+                          take_profit={"limit_price": "2100.00"}, stop_loss={"stop_price": "1900.00"})
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert [(leg["role"], leg["order_type"]) for leg in [body, *body["legs"]]] == [("oco", "limit"), ("oco", "stop")]
+    refused = post_order(auth_client, portfolio, order_class="oco", side="sell", order_type="stop",
+                         take_profit={"limit_price": "2100.00"}, stop_loss={"stop_price": "1900.00"})
+    assert error_of(refused, 400) == {
+        "code": "not_allowed", "field": "order_type",
+        "message": "An oco order's order_type, when given, is limit: the type of its take_profit leg."}
+
+
 def test_oco_stop_leg_takes_the_requested_trigger_source(auth_client, portfolio):
     post_order(auth_client, portfolio)
 
