@@ -1,4 +1,5 @@
 """GET /api/health: is every part the platform depends on answering?"""
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from haunt.market.state import feed_status_read
+
+logger = logging.getLogger(__name__)
 
 # The feed counts as down when it has not published for this many update intervals (and at least 5 s).
 FEED_STALE_INTERVALS = 20
@@ -38,7 +41,10 @@ class HealthChecksOut(serializers.Serializer):
 
 
 class HealthOut(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "degraded"], help_text="degraded (with 503) when any check fails.")
+    status = serializers.ChoiceField(
+        choices=["ok", "starting", "degraded"],
+        help_text="starting (with 503) while the market feed has yet to publish and every other check passes; "
+                  "degraded (with 503) when any check fails.")
     profile = serializers.ChoiceField(choices=["embedded", "production"])
     checks = HealthChecksOut()
 
@@ -83,10 +89,14 @@ def _channel_layer():
     return {"backend": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]}
 
 
+class FeedNotPublishedYet(RuntimeError):
+    pass
+
+
 def _feed():
     status = feed_status_read()
     if status is None:
-        raise RuntimeError("the market feed has not published (is the feed process running?)")
+        raise FeedNotPublishedYet("the market feed has not published (is the feed process running?)")
     age = (datetime.now(UTC) - datetime.fromisoformat(status["timestamp"])).total_seconds()
     allowed = max(5.0, FEED_STALE_INTERVALS * settings.HAUNT_MARKET_INTERVAL)
     if age > allowed:
@@ -107,10 +117,17 @@ class HealthView(APIView):
             "channel_layer": _timed(_channel_layer),
             "feed": _timed(_feed),
         }
-        healthy = all(check["ok"] for check in checks.values())
+        failed = [name for name, check in checks.items() if not check["ok"]]
+        # Only the feed failing, for want of a first update: the platform is coming up, not broken.
+        starting = failed == ["feed"] and checks["feed"]["error"].startswith(FeedNotPublishedYet.__name__)
         body = {
-            "status": "ok" if healthy else "degraded",
+            "status": "ok" if not failed else "starting" if starting else "degraded",
             "profile": "embedded" if settings.EMBEDDED else "production",
             "checks": checks,
         }
-        return Response(body, status=200 if healthy else 503)
+        response = Response(body, status=503 if failed else 200)
+        if starting:
+            logger.info("Health probe before the market feed's first update: starting")
+            # Django logs every 5xx as an ERROR; coming up is not one, and it is logged just above.
+            response._has_been_logged = True
+        return response

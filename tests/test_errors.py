@@ -1,4 +1,5 @@
 """One error shape everywhere, throttling, the health check and the published OpenAPI schema."""
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -151,12 +152,13 @@ def test_failed_token_attempts_count_towards_the_limit(api_client, user):
 # Health
 
 
-def test_health_is_degraded_before_the_feed_ran(api_client):
+def test_health_is_starting_before_the_feed_ran_and_logs_no_error(api_client, caplog):
     response = api_client.get("/api/health")
 
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded"
+    assert body["status"] == "starting"
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     checks = body["checks"]
     assert set(checks) == {"database", "cache", "channel_layer", "feed"}
     assert checks["database"]["ok"] is True
