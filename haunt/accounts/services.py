@@ -32,6 +32,16 @@ def user_register(*, username: str, password: str, email: str) -> tuple[User, To
     return candidate, token
 
 
+@transaction.atomic
+def superuser_password_set(*, username: str, password: str, email: str) -> User:
+    """Make `username` a superuser with this password, creating it if needed (the admin's demo login)."""
+    user = User.objects.select_for_update().filter(username=username).first() or User(username=username, email=email)
+    user.is_staff = user.is_superuser = user.is_active = True
+    user.set_password(password)
+    user.save()
+    return user
+
+
 def token_obtain(*, username: str, password: str) -> Token:
     """The user's API token (created on first use); refuses wrong credentials with 401."""
     user = authenticate(username=username, password=password)
