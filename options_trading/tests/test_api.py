@@ -80,6 +80,21 @@ def test_market_endpoints_take_occ_symbols(auth_client, underlyings):
     assert auth_client.get(f"/api/market/instruments/{path}").json()["asset_class"] == "option"
 
 
+def test_instrument_list_shows_option_contracts_only_when_asked(auth_client, underlyings):
+    listed = auth_client.get("/api/options/chains/AAPL", {"expiry": "2026-12-18"}).json()["contracts"]
+    assert len(listed) > 20
+
+    plain = auth_client.get("/api/market/instruments").json()["results"]
+    assert "AAPL" in {item["symbol"] for item in plain}
+    assert "option" not in {item["asset_class"] for item in plain}
+    options = auth_client.get("/api/market/instruments", {"asset_class": "option", "page_size": 500}).json()["results"]
+    assert {item["symbol"] for item in options} == {row["symbol"] for row in listed}
+    by_underlying = auth_client.get("/api/market/instruments", {"underlying": "AAPL", "page_size": 500}).json()
+    assert {item["symbol"] for item in by_underlying["results"]} == {row["symbol"] for row in listed}
+    mixed = auth_client.get("/api/market/instruments", {"asset_class": ["stock", "option"], "page_size": 500}).json()
+    assert {"AAPL", listed[0]["symbol"]} <= {item["symbol"] for item in mixed["results"]}
+
+
 def test_chain_refuses_what_is_not_listed(auth_client, underlyings):
     response = auth_client.get("/api/options/chains/AAPL", {"expiry": "2026-12-17"})
     assert response.status_code == 400
