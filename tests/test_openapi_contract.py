@@ -1,5 +1,6 @@
 """The published schema documents each operation's errors, and the suite's clients hold every
 response to the schema (tests/openapi_contract.py)."""
+import re
 from decimal import Decimal
 
 import httpx
@@ -68,6 +69,20 @@ def test_components_carry_their_own_docstring_only():
     assert "description" not in schemas["OrderPlaceInRequest"]  # StrictInput's docstring is not its own
     assert "description" not in schemas["OrderOut"]  # nor FastOutput's
     assert schemas["OrderHistoryOut"]["description"].startswith("An order with its modification history")
+
+
+# Words that describe how a view is built, which a reader of /api/redoc/ has no use for.
+IMPLEMENTATION_WORDS = re.compile(r"\b(selectors?|serializers?|querysets?|parse the query|payload|json-ready|docstring)\b",
+                                  re.IGNORECASE)
+
+
+def test_operation_descriptions_speak_to_the_api_user_not_of_the_code():
+    leaks = {f"{method.upper()} {path}": operation["description"]
+             for path, operations in api_schema()["paths"].items()
+             for method, operation in operations.items()
+             if IMPLEMENTATION_WORDS.search(operation.get("description", ""))}
+
+    assert not leaks
 
 
 def test_the_error_body_is_the_envelope_every_error_has():

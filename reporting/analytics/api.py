@@ -45,24 +45,32 @@ class AnalyticsView(APIView):
 
 @extend_schema(tags=["analytics"], parameters=[*QUERY_PARAMETERS, RISK_FREE_PARAMETER],
                responses=AnalyticsPerformanceOut,
-               summary="Time-weighted returns: daily, weekly to yearly, to-date, trailing, against the benchmark")
+               summary="Time-weighted returns: daily, weekly to yearly, to-date, trailing, against the benchmark",
+               description="The portfolio's time-weighted returns over the window, top-ups and withdrawals removed, "
+                           "beside the benchmark's; see docs/analytics.md.")
 class PerformanceView(AnalyticsView):
     selector = analytics_performance_for_user
 
 
 @extend_schema(tags=["analytics"], parameters=[*QUERY_PARAMETERS, RISK_FREE_PARAMETER], responses=AnalyticsMetricsOut,
-               summary="Risk-adjusted metrics, alpha, beta, R² and drawdown episodes")
+               summary="Risk-adjusted metrics, alpha, beta, R² and drawdown episodes",
+               description="Sharpe, Sortino, Calmar, Omega and information ratios, volatility, alpha, beta and R² "
+                           "against the benchmark, and every drawdown of the window; see docs/analytics.md.")
 class MetricsView(AnalyticsView):
     selector = analytics_metrics_for_user
 
 
 @extend_schema(tags=["analytics"], parameters=QUERY_PARAMETERS, responses=AnalyticsAttributionOut,
-               summary="P&L by instrument, asset class and strategy tag: price move against each cost")
+               summary="P&L by instrument, asset class and strategy tag: price move against each cost",
+               description="Where the window's P&L came from: the price move, and the fees, slippage, funding, "
+                           "borrow fees and liquidation penalties paid, by instrument, asset class and tag.")
 class AttributionView(AnalyticsView):
     selector = analytics_attribution_for_user
 
 
 @extend_schema(tags=["analytics"], parameters=QUERY_PARAMETERS, responses=AnalyticsTradesOut,
-               summary="Trade statistics over closed positions: win rate, profit factor, expectancy…")
+               summary="Trade statistics over closed positions: win rate, profit factor, expectancy…",
+               description="Statistics of the positions closed in the window, each position's P&L net of its fees, "
+                           "borrow fees and funding: win rate, profit factor, expectancy, streaks and more.")
 class TradesView(AnalyticsView):
     selector = analytics_trades_for_user
