@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,10 @@ def test_the_guide_renders_its_sidebar_and_headings_with_the_network_blocked(liv
     trading = rendered_dom(f"{live_server.url}/docs/#/trading")
     headings = re.findall(r'<h2 id="[^"]+"><a [^>]*><span>([^<]+)</span>', trading)
     assert {"Placing an order", "Execution: why this price?"} <= set(headings), headings
+
+
+def test_the_landing_page_starts_the_reader_on_every_guide():
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    guides = set(re.findall(r"\]\(([\w-]+\.md)\)", (docs / "_sidebar.md").read_text())) - {"README.md"}
+    start_here = (docs / "README.md").read_text().split("## Start here", 1)[1].split("\n## ", 1)[0]
+    assert guides - set(re.findall(r"\]\(([\w-]+\.md)\)", start_here)) == set()
