@@ -36,8 +36,8 @@ from options_trading.services import (
     option_chain_build,
     option_exercise,
     option_settings_update,
-    strategy_place,
-    strategy_preview,
+    combo_place,
+    combo_preview,
 )
 from portfolios.selectors import portfolio_get_for_user
 
@@ -89,7 +89,7 @@ class StrategyPreviewView(APIView):
         portfolio_id = values.pop("portfolio", None)
         if portfolio_id is not None:
             portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)  # 404 unless it is yours
-        return Response(strategy_preview(**values, now=timezone.now()))
+        return Response(combo_preview(**values, now=timezone.now()))
 
 
 @extend_schema(tags=["options"], request=StrategyPlaceIn, responses={201: StrategyOut},
@@ -98,7 +98,7 @@ class StrategyPlaceView(APIView):
     def post(self, request):
         values = _body(StrategyPlaceIn, request)
         portfolio_id = values.pop("portfolio")
-        result = strategy_place(user=request.user, portfolio_id=portfolio_id, **values, now=timezone.now())
+        result = combo_place(user=request.user, portfolio_id=portfolio_id, **values, now=timezone.now())
         return Response(result, status=status.HTTP_201_CREATED)
 
 

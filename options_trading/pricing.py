@@ -103,7 +103,7 @@ class ImpliedVolatility:
 
 
 @dataclass(frozen=True)
-class StrategyLeg:
+class ComboLeg:
     """One option position of a multi-leg strategy.
 
     ``quantity`` is signed (negative for a short leg); ``premium`` is the price per unit of the
@@ -118,7 +118,7 @@ class StrategyLeg:
 
 
 @dataclass(frozen=True)
-class StrategyProfile:
+class ComboProfile:
     """Profit and loss of a strategy held to expiry, net of the premiums paid and received.
 
     ``max_profit`` is None when profit grows without limit as the underlying rises (a net long
@@ -372,7 +372,7 @@ def implied_volatility(
     return ImpliedVolatility(volatility=volatility.reshape(shape)[()], status=status.reshape(shape)[()])
 
 
-def strategy_payoff(legs: Sequence[StrategyLeg], underlying_prices: np.ndarray) -> np.ndarray:
+def combo_payoff(legs: Sequence[ComboLeg], underlying_prices: np.ndarray) -> np.ndarray:
     """P&L at expiry, net of premiums, of a multi-leg strategy at each underlying price (for charts)."""
     prices = np.asarray(underlying_prices, dtype=float)
     total = np.zeros(prices.shape)
@@ -383,7 +383,7 @@ def strategy_payoff(legs: Sequence[StrategyLeg], underlying_prices: np.ndarray) 
     return total
 
 
-def strategy_profile(legs: Sequence[StrategyLeg]) -> StrategyProfile:
+def combo_profile(legs: Sequence[ComboLeg]) -> ComboProfile:
     """Break-evens and maximum profit and loss at expiry of a multi-leg strategy, exactly.
 
     The P&L is piecewise linear in the underlying price with kinks only at the strikes, so its
@@ -410,10 +410,10 @@ def strategy_profile(legs: Sequence[StrategyLeg]) -> StrategyProfile:
         break_evens.append(last)
     if (last_value < 0 < final_slope) or (last_value > 0 > final_slope):
         break_evens.append(last - last_value / final_slope)
-    return StrategyProfile(break_evens=tuple(break_evens), max_profit=max_profit, max_loss=max_loss)
+    return ComboProfile(break_evens=tuple(break_evens), max_profit=max_profit, max_loss=max_loss)
 
 
-def _strategy_value(legs: Sequence[StrategyLeg], underlying_price: Decimal) -> Decimal:
+def _strategy_value(legs: Sequence[ComboLeg], underlying_price: Decimal) -> Decimal:
     total = Decimal(0)
     for leg in legs:
         if leg.option_type is OptionType.CALL:

@@ -27,7 +27,7 @@ from haunt.market.selectors import (
 from haunt.market.stream import DerivedMarket
 from haunt.market.universe import spec_by_symbol
 from options_trading import contracts as terms
-from options_trading import events, exercise, margin, pricing, strategies
+from options_trading import combos, events, exercise, margin, pricing
 from haunt.money import from_float, quantize_money, quantize_price
 from options_trading.market import (
     GREEK_PLACES, SECONDS_PER_YEAR, chain_valuation, contract_values_at, option_market_at, option_quotes_publish,
@@ -304,15 +304,15 @@ def option_margin_rule(portfolio, open_positions: list, quotes: dict) -> Decimal
                                                                 to_currency=portfolio.base_currency)
 
 
-_strategy_in_progress: ContextVar[bool] = ContextVar("option_strategy_in_progress", default=False)
+_combo_in_progress: ContextVar[bool] = ContextVar("option_strategy_in_progress", default=False)
 
 
 def option_order_check(*, portfolio, instrument, request, prices, opening: Decimal) -> None:
     """orders.risk's check for opening option orders: a sale that opens or grows a short must
     leave the margin it needs (the requirement's increase less the premium it receives) within
     buying power. Purchases pay their premium in full, which the general buying-power check covers.
-    Strategy legs are checked together by strategy_place instead."""
-    if request.side != "sell" or _strategy_in_progress.get():
+    Strategy legs are checked together by combo_place instead."""
+    if request.side != "sell" or _combo_in_progress.get():
         return
     contract = _contracts_query().get(instrument=instrument)
     price = request.limit_price if request.limit_price is not None else prices and prices["bid"]
@@ -390,17 +390,17 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-# --- strategies ----------------------------------------------------------------------------------
+# --- multi-leg combos (options_trading.combos) ------------------------------------------------
 
 
-class StrategyUnfillable(Conflict):
+class ComboUnfillable(Conflict):
     code = "strategy_unfillable"
 
 
 PAYOFF_POINTS = 61
 
 
-def _strategy_legs(*, strategy: str, legs: list[dict], now: datetime) -> list[tuple[OptionContract, dict]]:
+def _combo_legs(*, strategy: str, legs: list[dict], now: datetime) -> list[tuple[OptionContract, dict]]:
     """The legs' contracts (listed on demand), checked to share one underlying and to have the
     shape ``strategy`` names."""
     resolved = []
@@ -416,25 +416,25 @@ def _strategy_legs(*, strategy: str, legs: list[dict], now: datetime) -> list[tu
     if len({contract.pk for contract, _ in resolved}) != len(resolved):
         raise DomainError("Each contract may appear in one leg only.", code="duplicate_leg", field="legs")
     try:
-        strategies.check_shape(strategy, [strategies.Leg(
+        combos.check_shape(strategy, [combos.Leg(
             option_type=terms.OptionType(contract.option_type), strike=contract.strike, expiry=contract.expiry,
             side=leg["side"], ratio=leg["ratio"]) for contract, leg in resolved])
-    except strategies.StrategyShapeError as error:
+    except combos.ComboShapeError as error:
         raise DomainError(str(error), code="strategy_shape", field="legs") from None
     return resolved
 
 
-def _strategy_summary(*, strategy: str, resolved: list, prices: list[Decimal], quantity: Decimal,
+def _combo_summary(*, strategy: str, resolved: list, prices: list[Decimal], quantity: Decimal,
                       now: datetime) -> dict:
     """Net price, payoff at the first expiry, break-evens and maximum profit and loss.
 
-    With one expiry these are exact (piecewise linear, pricing.strategy_profile). A calendar's
+    With one expiry these are exact (piecewise linear, pricing.combo_profile). A calendar's
     later legs still have time left at the first expiry: they are valued there at the model on
     the surface, and the summary is read off a fine grid of underlying prices."""
     net_price = sum(((1 if leg["side"] == "buy" else -1) * leg["ratio"] * price
                      for (_, leg), price in zip(resolved, prices)), ZERO)
     multiplier = resolved[0][0].multiplier
-    pricing_legs = [pricing.StrategyLeg(
+    pricing_legs = [pricing.ComboLeg(
         option_type=pricing.OptionType(contract.option_type), strike=contract.strike,
         quantity=(1 if leg["side"] == "buy" else -1) * leg["ratio"] * quantity, premium=price,
         multiplier=contract.multiplier) for (contract, leg), price in zip(resolved, prices)]
@@ -443,8 +443,8 @@ def _strategy_summary(*, strategy: str, resolved: list, prices: list[Decimal], q
     grid = np.linspace(min(min(strikes), float(spot)) * 0.7, max(max(strikes), float(spot)) * 1.3, PAYOFF_POINTS)
     first_expiry = min(contract.expires_at for contract, _ in resolved)
     if all(contract.expires_at == first_expiry for contract, _ in resolved):
-        profile = pricing.strategy_profile(pricing_legs)
-        payoff = pricing.strategy_payoff(pricing_legs, grid)
+        profile = pricing.combo_profile(pricing_legs)
+        payoff = pricing.combo_payoff(pricing_legs, grid)
         break_evens, max_profit, max_loss = profile.break_evens, profile.max_profit, profile.max_loss
     else:
         fine = np.linspace(grid[0], grid[-1], 1201)
@@ -485,23 +485,23 @@ def _payoff_at(*, resolved: list, legs: list, prices: np.ndarray, at: datetime) 
     return total
 
 
-def strategy_preview(*, strategy: str, legs: list[dict], quantity: Decimal, now: datetime,
-                     limit_price: Decimal | None = None) -> dict:
-    """Price a strategy at the live quotes (buy legs at the ask, sell legs at the bid) and
+def combo_preview(*, strategy: str, legs: list[dict], quantity: Decimal, now: datetime,
+                  limit_price: Decimal | None = None) -> dict:
+    """Price a combo at the live quotes (buy legs at the ask, sell legs at the bid) and
     describe its payoff, without trading; with ``limit_price``, whether those quotes meet it."""
-    resolved = _strategy_legs(strategy=strategy, legs=legs, now=now)
+    resolved = _combo_legs(strategy=strategy, legs=legs, now=now)
     quotes = option_quotes_publish(contracts=[contract for contract, _ in resolved], now=now)
     prices = [Decimal(quotes[contract.instrument.symbol]["ask" if leg["side"] == "buy" else "bid"])
               for contract, leg in resolved]
-    summary = _strategy_summary(strategy=strategy, resolved=resolved, prices=prices, quantity=quantity, now=now)
+    summary = _combo_summary(strategy=strategy, resolved=resolved, prices=prices, quantity=quantity, now=now)
     if limit_price is not None:
         summary["limit_met"] = Decimal(summary["net_price"]) <= limit_price
     return summary
 
 
-def strategy_place(*, user, portfolio_id, strategy: str, legs: list[dict], quantity: Decimal,
+def combo_place(*, user, portfolio_id, strategy: str, legs: list[dict], quantity: Decimal,
                    limit_price: Decimal | None = None, now: datetime) -> dict:
-    """Trade every leg of a strategy at once as one net debit or credit: each leg is a
+    """Trade every leg of a combo at once as one net debit or credit: each leg is a
     fill-or-kill market order (purchases first), executed now against its book. If any leg cannot
     fill in full, the premium and margin are not covered, or the net price is worse than
     ``limit_price``, nothing is traded. Margin is checked for the legs together (a spread needs
@@ -512,7 +512,7 @@ def strategy_place(*, user, portfolio_id, strategy: str, legs: list[dict], quant
 
     with transaction.atomic():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
-        resolved = _strategy_legs(strategy=strategy, legs=legs, now=now)
+        resolved = _combo_legs(strategy=strategy, legs=legs, now=now)
         if not instrument_calendar(resolved[0][0].instrument).is_open(now):
             raise Conflict(f"{resolved[0][0].underlying.symbol} options are outside their trading session; "
                            "a strategy fills at once or not at all.", code="market_closed")
@@ -527,7 +527,7 @@ def strategy_place(*, user, portfolio_id, strategy: str, legs: list[dict], quant
                         trades=trades)
         group_id = uuid.uuid4()
         orders = []
-        token = _strategy_in_progress.set(True)
+        token = _combo_in_progress.set(True)
         try:
             for contract, leg in sorted(resolved, key=lambda item: item[1]["side"] != "buy"):
                 order, _ = order_place(user=user, portfolio_id=portfolio.pk, now=now, group_id=group_id,
@@ -539,17 +539,17 @@ def strategy_place(*, user, portfolio_id, strategy: str, legs: list[dict], quant
                     # One combination order: its legs execute together, after the order's latency.
                     order = order_execute_due(order_id=order.pk, now=order.execute_after)
                 if order.status != OrderStatus.FILLED:
-                    raise StrategyUnfillable(f"{contract.instrument.symbol} could not fill {order.quantity:f} "
+                    raise ComboUnfillable(f"{contract.instrument.symbol} could not fill {order.quantity:f} "
                                              f"at once ({order.reject_reason or order.status}); nothing was traded.",
                                              field="legs")
                 orders.append((contract, leg, order))
         finally:
-            _strategy_in_progress.reset(token)
+            _combo_in_progress.reset(token)
         by_contract = {contract.pk: order for contract, _, order in orders}
         fills = [by_contract[contract.pk].average_fill_price for contract, _ in resolved]
-        summary = _strategy_summary(strategy=strategy, resolved=resolved, prices=fills, quantity=quantity, now=now)
+        summary = _combo_summary(strategy=strategy, resolved=resolved, prices=fills, quantity=quantity, now=now)
         if limit_price is not None and Decimal(summary["net_price"]) > limit_price:
-            raise StrategyUnfillable(f"The net price {summary['net_price']} is worse than the limit "
+            raise ComboUnfillable(f"The net price {summary['net_price']} is worse than the limit "
                                      f"{limit_price.normalize():f}; nothing was traded.", field="limit_price")
         summary["order_ids"] = [str(by_contract[contract.pk].pk) for contract, _ in resolved]
         return summary

@@ -25,7 +25,7 @@ PURE_MODULES = [
     "options_trading.surface",
     "options_trading.margin",
     "options_trading.exercise",
-    "options_trading.strategies",
+    "options_trading.combos",
     "options_trading.calculator",
     "options_trading.alpaca",
     "reporting.analytics.kernels",

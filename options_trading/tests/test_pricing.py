@@ -24,14 +24,14 @@ from options_trading.pricing import (
     DEFAULT_TREE_STEPS,
     IVStatus,
     OptionType,
-    StrategyLeg,
+    ComboLeg,
     american_price,
     american_valuation,
     european_price,
     european_valuation,
     implied_volatility,
-    strategy_payoff,
-    strategy_profile,
+    combo_payoff,
+    combo_profile,
 )
 
 D = Decimal
@@ -718,7 +718,7 @@ def test_implied_volatility_of_a_scalar_quote_is_a_scalar():
 
 
 def leg(option_type, strike, quantity, premium, multiplier="100"):
-    return StrategyLeg(option_type=option_type, strike=D(strike), quantity=D(quantity), premium=D(premium),
+    return ComboLeg(option_type=option_type, strike=D(strike), quantity=D(quantity), premium=D(premium),
                        multiplier=D(multiplier))
 
 
@@ -726,13 +726,13 @@ def test_bull_call_spread_profile():
     # Given long the 100 call for 5 and short the 110 call for 2, 100 shares a contract: debit 300
     legs = [leg(CALL, "100", "1", "5"), leg(CALL, "110", "-1", "2")]
 
-    profile = strategy_profile(legs)
+    profile = combo_profile(legs)
 
     # Then it breaks even at 100 + 3, makes (10 - 3) × 100 at most and loses the debit at most
     assert profile.break_evens == (D("103"),)
     assert profile.max_profit == D("700")
     assert profile.max_loss == D("-300")
-    np.testing.assert_allclose(strategy_payoff(legs, [90.0, 103.0, 105.0, 120.0]), [-300.0, 0.0, 200.0, 700.0])
+    np.testing.assert_allclose(combo_payoff(legs, [90.0, 103.0, 105.0, 120.0]), [-300.0, 0.0, 200.0, 700.0])
 
 
 def test_iron_condor_profile():
@@ -741,7 +741,7 @@ def test_iron_condor_profile():
     legs = [leg(PUT, "90", "1", "0.90"), leg(PUT, "95", "-1", "2.10"),
             leg(CALL, "105", "-1", "2.00"), leg(CALL, "110", "1", "0.70")]
 
-    profile = strategy_profile(legs)
+    profile = combo_profile(legs)
 
     # Then it keeps the 250 credit between the short strikes, loses (5 - 2.5) × 100 beyond the
     # wings, and breaks even 2.50 outside each short strike
@@ -749,13 +749,13 @@ def test_iron_condor_profile():
     assert profile.max_profit == D("250")
     assert profile.max_loss == D("-250")
     np.testing.assert_allclose(
-        strategy_payoff(legs, [80.0, 92.5, 100.0, 107.5, 130.0]), [-250.0, 0.0, 250.0, 0.0, -250.0]
+        combo_payoff(legs, [80.0, 92.5, 100.0, 107.5, 130.0]), [-250.0, 0.0, 250.0, 0.0, -250.0]
     )
 
 
 def test_long_straddle_has_unbounded_profit():
     # Given long the 100 call (4) and the 100 put (3): a debit of 7 a share
-    profile = strategy_profile([leg(CALL, "100", "1", "4"), leg(PUT, "100", "1", "3")])
+    profile = combo_profile([leg(CALL, "100", "1", "4"), leg(PUT, "100", "1", "3")])
 
     # Then it breaks even 7 either side of the strike, profit has no ceiling, loss is the debit
     assert profile.break_evens == (D("93"), D("107"))
@@ -764,7 +764,7 @@ def test_long_straddle_has_unbounded_profit():
 
 
 def test_naked_short_call_has_unbounded_loss():
-    profile = strategy_profile([leg(CALL, "50", "-2", "1.25")])
+    profile = combo_profile([leg(CALL, "50", "-2", "1.25")])
     assert profile.max_loss is None
     assert profile.max_profit == D("250")
     assert profile.break_evens == (D("51.25"),)
@@ -772,7 +772,7 @@ def test_naked_short_call_has_unbounded_loss():
 
 def test_short_put_loss_is_bounded_by_a_worthless_underlying():
     # Given short one 40 put for 1.5: the worst case is the underlying going to zero
-    profile = strategy_profile([leg(PUT, "40", "-1", "1.5")])
+    profile = combo_profile([leg(PUT, "40", "-1", "1.5")])
     assert profile.max_loss == D("-3850")
     assert profile.max_profit == D("150")
     assert profile.break_evens == (D("38.5"),)
@@ -780,6 +780,6 @@ def test_short_put_loss_is_bounded_by_a_worthless_underlying():
 
 def test_break_even_is_where_a_flat_zero_range_ends():
     # Given a call bought for nothing: no P&L up to the strike, profit above it
-    profile = strategy_profile([leg(CALL, "100", "1", "0", multiplier="1")])
+    profile = combo_profile([leg(CALL, "100", "1", "0", multiplier="1")])
     assert profile.break_evens == (D("100"),)
     assert (profile.max_profit, profile.max_loss) == (None, D("0"))

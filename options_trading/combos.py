@@ -1,7 +1,8 @@
-"""Named multi-leg strategies (spec §7 "Multi-Leg Strategies"): the shape each name requires.
+"""Multi-leg option combos (spec §7 "Multi-Leg Strategies"; called combos here so that "strategy"
+means only the strategies app's automated trading): the shape each named combo requires.
 
-A strategy order lists its legs (contract, buy or sell, ratio). ``custom`` takes any combination;
-a named strategy must have its textbook shape, so a mistyped strike or side is refused instead of
+A combo order lists its legs (contract, buy or sell, ratio). ``custom`` takes any combination;
+a named combo must have its textbook shape, so a mistyped strike or side is refused instead of
 traded as something else. Pure module.
 """
 
@@ -23,17 +24,17 @@ class Leg:
     ratio: int
 
 
-class StrategyShapeError(ValueError):
+class ComboShapeError(ValueError):
     pass
 
 
 def check_shape(name: str, legs: list[Leg]) -> None:
-    """Raise StrategyShapeError unless ``legs`` form the strategy ``name``."""
+    """Raise ComboShapeError unless ``legs`` form the combo ``name``."""
     if name == "custom":
         return
     checker = _CHECKS[name]
     if not checker(legs):
-        raise StrategyShapeError(f"These legs do not form a {name.replace('_', ' ')}: {_SHAPES[name]}")
+        raise ComboShapeError(f"These legs do not form a {name.replace('_', ' ')}: {_SHAPES[name]}")
 
 
 def _two(legs: list[Leg], option_type: OptionType | None = None) -> bool:

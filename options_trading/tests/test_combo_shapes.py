@@ -1,11 +1,11 @@
-"""Named strategies must have their textbook shape (pure)."""
+"""Named combos must have their textbook shape (pure)."""
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from options_trading.combos import ComboShapeError, Leg, check_shape
 from options_trading.contracts import OptionType
-from options_trading.strategies import Leg, StrategyShapeError, check_shape
 
 D = Decimal
 CALL, PUT = OptionType.CALL, OptionType.PUT
@@ -43,5 +43,5 @@ def test_textbook_shapes_pass(name, legs):
     ("calendar_spread", [leg(CALL, 200, "sell"), leg(CALL, 200, "buy")]),
 ])
 def test_wrong_shapes_are_refused(name, legs):
-    with pytest.raises(StrategyShapeError):
+    with pytest.raises(ComboShapeError):
         check_shape(name, legs)
