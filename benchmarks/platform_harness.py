@@ -7,7 +7,7 @@ database (haunt_bench_<random>), ``manage.py migrate``, one or more Daphne proce
 ports, ``manage.py run_market`` and ``manage.py run_engine``, each with its own log file. Everything
 is torn down at the end: processes stopped, database dropped, this run's Redis keys deleted.
 
-REST goes to the WSGI tier (granian running haunt.wsgi, ``--http granian``, the default) or to the
+REST goes to the WSGI tier (granian running config.wsgi, ``--http granian``, the default) or to the
 Daphne processes themselves (``--http daphne``); WebSockets always go to Daphne.
 """
 from __future__ import annotations
@@ -347,7 +347,7 @@ def production_platform(*, servers: int = 1, pin: str = "none", postgres_url: st
             name = f"daphne{index}"
             platform.logs[name] = logs_dir / f"{name}.log"
             platform.processes[name] = _start(
-                [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "haunt.asgi:application"],
+                [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
                 env=env, log=platform.logs[name], cpus=server_cpus)
             platform.asgi_urls.append(f"http://127.0.0.1:{port}")
         if http == "granian":
@@ -356,7 +356,7 @@ def production_platform(*, servers: int = 1, pin: str = "none", postgres_url: st
             platform.processes["granian"] = _start(
                 [str(Path(PYTHON).with_name("granian")), "--interface", "wsgi", "--host", "127.0.0.1",
                  "--port", str(port), "--workers", str(http_workers), "--blocking-threads", str(http_threads),
-                 "--no-ws", "--access-log", "--access-log-fmt", GRANIAN_ACCESS_FORMAT, "haunt.wsgi:application"],
+                 "--no-ws", "--access-log", "--access-log-fmt", GRANIAN_ACCESS_FORMAT, "config.wsgi:application"],
                 env=env, log=platform.logs["granian"], cpus=server_cpus)
             platform.base_urls.append(f"http://127.0.0.1:{port}")
         else:

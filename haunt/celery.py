@@ -8,4 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "haunt.settings.base")
 
 app = Celery("haunt")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["haunt.market", "portfolios", "orders", "derivatives", "options_trading", "strategies", "competitions"])
+# Every installed app's tasks module (INSTALLED_APPS): the platform names none of the apps above it.
+app.autodiscover_tasks()

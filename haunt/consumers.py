@@ -4,6 +4,10 @@ Clients send `{"type": "<Command>", ...}`; the server pushes `{"type": "<Event>"
 with `seq` on market data so a client can tell when it missed an update. Every subscription to a
 user's own data is authorised through the same selectors as the REST API, so someone else's
 portfolio is refused here exactly as it is a 404 there.
+
+This is the platform's half: the protocol, market data and the per-portfolio event streams. What a
+portfolio is belongs to the apps above, so the two methods that read one (`owned_portfolio_id`,
+`portfolio_snapshot`) are supplied by the project root's subclass (config.consumers).
 """
 import json
 import uuid
@@ -19,8 +23,6 @@ from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.market.stream import BOOKS, QUOTES, cut_book, derived_market_resolve, market_hub
 from haunt.realtime import ORDERS, PORTFOLIO, POSITIONS, portfolio_events_group
-from portfolios.selectors import portfolio_get_for_user
-from portfolios.serializers import PortfolioOut
 
 MAX_SYMBOLS_PER_CONNECTION = 200
 DEFAULT_BOOK_DEPTH = 20
@@ -45,16 +47,6 @@ def derived_market(symbols: list[str]) -> dict:
         raise
 
 
-@database_sync_to_async
-def owned_portfolio_id(user, portfolio_id) -> str:
-    return str(portfolio_get_for_user(user=user, portfolio_id=portfolio_id).pk)
-
-
-@database_sync_to_async
-def portfolio_snapshot(user, portfolio_id) -> dict:
-    return dict(PortfolioOut(portfolio_get_for_user(user=user, portfolio_id=portfolio_id)).data)
-
-
 def symbol_list(content: dict) -> list[str]:
     """The message's `symbols`, de-duplicated in their order."""
     symbols = content.get("symbols")
@@ -64,6 +56,14 @@ def symbol_list(content: dict) -> list[str]:
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
+    async def owned_portfolio_id(self, user, portfolio_id) -> str:
+        """The id of the user's portfolio `portfolio_id` (NotFound when it is not theirs)."""
+        raise NotImplementedError("the project root's consumer supplies the portfolio lookup")
+
+    async def portfolio_snapshot(self, user, portfolio_id) -> dict:
+        """The PortfolioUpdate body of the user's portfolio, sent when its stream is subscribed."""
+        raise NotImplementedError("the project root's consumer supplies the portfolio snapshot")
+
     @classmethod
     async def encode_json(cls, content) -> str:
         # The same compact encoding as the market hub's messages (orjson; decimals are strings already).
@@ -200,7 +200,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     # --- the user's own rooms ------------------------------------------------------------
     def subscribe_portfolio_stream(self, stream: str):
         async def subscribe(content):
-            portfolio_id = await owned_portfolio_id(self.scope["user"], content.get("portfolio_id"))  # NotFound if foreign
+            portfolio_id = await self.owned_portfolio_id(self.scope["user"], content.get("portfolio_id"))  # NotFound if foreign
             # Join before reading the snapshot: an update committed in between then arrives after it
             # instead of being lost.
             if portfolio_id not in self.streams:
@@ -210,7 +210,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "Subscribed", "data": {"channel": stream, "portfolio_id": portfolio_id}})
             if stream == PORTFOLIO:
                 await self.send_json({"type": "PortfolioUpdate",
-                                      "data": await portfolio_snapshot(self.scope["user"], portfolio_id)})
+                                      "data": await self.portfolio_snapshot(self.scope["user"], portfolio_id)})
         return subscribe
 
     def unsubscribe_portfolio_stream(self, stream: str):

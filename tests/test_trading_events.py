@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.utils import timezone
 
-from haunt.asgi import application
+from config.asgi import application
 from haunt.market import state
 from orders.services import OrderRequest, order_place
 from portfolios.services import portfolio_create

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "reporting",
     "strategies",
     "competitions",
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -73,9 +74,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "haunt.urls"
-ASGI_APPLICATION = "haunt.asgi.application"
-WSGI_APPLICATION = "haunt.wsgi.application"
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 APPEND_SLASH = False
 

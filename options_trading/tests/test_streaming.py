@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from haunt.asgi import application
+from config.asgi import application
 from haunt.market.stream import market_hub
 from tests.openapi_contract import ContractCheckedAPIClient
 

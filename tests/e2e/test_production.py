@@ -1,4 +1,4 @@
-"""The production profile for real: the REST tier (granian running haunt.wsgi), Daphne for the
+"""The production profile for real: the REST tier (granian running config.wsgi), Daphne for the
 WebSockets, the market and the engine as separate processes, sharing PostgreSQL and Redis. Runs
 when DATABASE_URL (PostgreSQL) and REDIS_URL are set, as in CI."""
 import asyncio
@@ -50,10 +50,10 @@ def production_platform(tmp_path_factory):
     try:
         manage("migrate", "--noinput", env=env)
         processes.append(start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(asgi_port),
-                                "haunt.asgi:application"], env=env, log=logs[0]))
+                                "config.asgi:application"], env=env, log=logs[0]))
         processes.append(start([str(Path(sys.executable).with_name("granian")), "--interface", "wsgi",
                                 "--host", "127.0.0.1", "--port", str(wsgi_port), "--blocking-threads", "4",
-                                "--no-ws", "haunt.wsgi:application"], env=env, log=logs[1]))
+                                "--no-ws", "config.wsgi:application"], env=env, log=logs[1]))
         processes.append(start([sys.executable, "manage.py", "run_market"], env=env, log=logs[2]))
         processes.append(start([sys.executable, "manage.py", "run_engine"], env=env, log=logs[3]))
         rest_url, socket_url = f"http://127.0.0.1:{wsgi_port}", f"http://127.0.0.1:{asgi_port}"

@@ -11,11 +11,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import get_resolver, path  # noqa: E402
 
+from config.consumers import PlatformStreamConsumer  # noqa: E402
 from haunt.accounts.websocket_auth import TokenAuthMiddleware  # noqa: E402
-from haunt.consumers import StreamConsumer  # noqa: E402
 from haunt.periodic import freeze_startup_heap  # noqa: E402
 
-websocket_urls = URLRouter([path("ws/", StreamConsumer.as_asgi())])
+websocket_urls = URLRouter([path("ws/", PlatformStreamConsumer.as_asgi())])
 
 application = ProtocolTypeRouter({
     # Static files (admin, Swagger UI) are served by the app itself: no web server to install.

@@ -21,7 +21,7 @@ class Command(BaseCommand):
         from daphne.server import Server
         from twisted.internet import defer, reactor
 
-        from haunt.asgi import application
+        from config.asgi import application
         from haunt.market.feed import build_feed
         from haunt.periodic import freeze_startup_heap
         from haunt.scheduler import run_beat_schedule
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             self.stdout.write("Preparing market data (instrument registry, candle backfill)...")
             feed = build_feed()
             engine = OrderEngine()
-            freeze_startup_heap()  # the feed's simulator and history, with the app loaded by haunt.asgi
+            freeze_startup_heap()  # the feed's simulator and history, with the app loaded by config.asgi
 
             def start_background():
                 loop = asyncio.get_event_loop()

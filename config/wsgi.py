@@ -1,5 +1,5 @@
 """WSGI entry point: the production profile's REST tier (granian). WebSockets stay on ASGI
-(haunt.asgi under Daphne); both serve the same URLs and the same Django project."""
+(config.asgi under Daphne); both serve the same URLs and the same Django project."""
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "haunt.settings.base")
