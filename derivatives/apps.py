@@ -5,11 +5,10 @@ class DerivativesConfig(AppConfig):
     name = "derivatives"
 
     def ready(self):
-        from django.db.models.signals import post_save
+        from derivatives.services import margin_refresh_on_commit
+        from portfolios.hooks import POSITION_SAVED
 
-        from derivatives.services import position_saved
-        from portfolios.models import Position
-
-        # A position changes inside the order services (a lower app that cannot call this one):
-        # the signal lets its margin follow every fill without the trading core knowing of margin.
-        post_save.connect(position_saved, sender=Position, dispatch_uid="derivatives.position_saved")
+        # A position changes inside portfolios' services (a lower app that cannot call this one):
+        # the hook lets its margin follow every write without the trading core knowing of margin.
+        if margin_refresh_on_commit not in POSITION_SAVED:
+            POSITION_SAVED.append(margin_refresh_on_commit)

@@ -2,8 +2,9 @@
 liquidation and auto-deleveraging.
 
 Every function runs in one transaction that locks the portfolio row first, then the rows it
-changes; cash moves only through portfolios.services.ledger_post and the fund only through
-`_fund_post`, so a portfolio's cash is always its ledger and the fund's balance its entries.
+changes; portfolios' rows (cash, positions' margin and funding) change only through portfolios'
+services (its ledger among them) and the fund only through `_fund_post`, so a portfolio's cash is
+always its ledger and the fund's balance its entries.
 Binance USDⓈ-M futures is the reference for the rules (docs/derivatives.md).
 """
 import logging
@@ -37,7 +38,16 @@ from orders.services import order_liquidate, position_orders_cancel
 from portfolios import events as portfolio_events
 from portfolios.models import LedgerEntry, MarginMode, Portfolio, Position
 from portfolios.selectors import portfolio_get, portfolio_open_positions, position_get_for_user
-from portfolios.services import ledger_post, portfolio_lock_for_user, portfolio_update
+from portfolios.services import (
+    portfolio_cash_post,
+    portfolio_lock_for_user,
+    portfolio_margin_used_store,
+    portfolio_update,
+    position_funding_book,
+    position_margin_added_set,
+    positions_adl_score_store,
+    positions_liquidation_price_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -125,12 +135,9 @@ def _apply_account(*, portfolio: Portfolio, account: AccountMargin, positions: l
             changed.append(position)
         _margin_record(portfolio=portfolio, position=position, margin_after=entry.initial_margin, reason=reason,
                        detail=detail)
-    if changed:
-        Position.objects.bulk_update(changed, ["liquidation_price"])
-    margined_used = quantize_money(sum((entry.initial_margin for entry in account.positions), ZERO))
-    if portfolio.margin_used != margined_used:
-        portfolio.margin_used = margined_used
-        Portfolio.objects.filter(pk=portfolio.pk).update(margin_used=margined_used)
+    positions_liquidation_price_store(positions=changed)
+    portfolio_margin_used_store(portfolio=portfolio, margin_used=quantize_money(
+        sum((entry.initial_margin for entry in account.positions), ZERO)))
     events.margin_changed(portfolio, margin_payload(portfolio, account))
 
 
@@ -179,8 +186,7 @@ def position_margin_adjust(*, user, position_id, amount: Decimal) -> Position:
                 raise DomainError(f"At most {quantize_money(removable):f} can be removed: the position keeps its "
                                   "initial margin and stays above maintenance.", code="margin_removal_too_large",
                                   field="amount")
-        position.margin_added = quantize_money(position.margin_added + amount)
-        position.save(update_fields=["margin_added", "updated_at"])
+        position_margin_added_set(position=position, margin_added=position.margin_added + amount)
         reason = MarginEvent.Reason.ADDED if amount > ZERO else MarginEvent.Reason.REMOVED
         _apply_account(portfolio=portfolio, account=portfolio_margin(portfolio), positions=portfolio_open_positions(
             portfolio), reason=reason, detail=f"{'added' if amount > ZERO else 'removed'} {abs(amount):f}")
@@ -194,14 +200,15 @@ def warning_ladder_set(*, user, portfolio_id, thresholds: list[Decimal]) -> Port
                             risk_settings={LADDER_SETTING: [f"{value.normalize():f}" for value in thresholds]})
 
 
-def position_saved(sender, instance: Position, **kwargs) -> None:
-    """post_save of a Position (a fill, a funding payment, margin added): once the transaction
-    commits, refresh its portfolio's margin — liquidation prices, margin used, margin_history and
-    MarginUpdate. Unlevered cash positions have none of that and are skipped."""
-    if not is_margined(instance):
+def margin_refresh_on_commit(position: Position) -> None:
+    """The POSITION_SAVED hook (portfolios.hooks; registered in DerivativesConfig.ready): after
+    every write of a position (a fill, a reset, a funding payment, margin added), once the
+    transaction commits, refresh its portfolio's margin — liquidation prices, margin used,
+    margin_history and MarginUpdate. Unlevered cash positions have none of that and are skipped."""
+    if not is_margined(position):
         return
-    portfolio_id = instance.portfolio_id
-    closed_id = instance.pk if instance.status == Position.Status.CLOSED else None
+    portfolio_id = position.portfolio_id
+    closed_id = position.pk if position.status == Position.Status.CLOSED else None
     transaction.on_commit(lambda: _refresh_after_commit(portfolio_id, closed_id))
 
 
@@ -349,14 +356,9 @@ def funding_pay(*, funding_rate: FundingRate, position_id, portfolio_id) -> int:
                                       side=position.side, quantity=position.quantity, mark_price=funding_rate.mark_price,
                                       rate=funding_rate.rate, amount=amount)
         if amount:
-            ledger_post(portfolio=portfolio, amount=amount, kind=LedgerEntry.Kind.FUNDING, reference=str(position.pk),
-                        description=f"Funding {position.instrument.symbol} {funding_rate.rate:%} at "
-                                    f"{funding_rate.funding_time:%Y-%m-%d %H:%M} UTC")
-            portfolio.save(update_fields=["cash", "updated_at"])
-            position.funding_paid = quantize_money(position.funding_paid - amount)
-            position.save(update_fields=["funding_paid", "updated_at"])
-            portfolio_events.position_changed(position, "funding")
-            portfolio_events.portfolio_changed(portfolio)
+            position_funding_book(portfolio=portfolio, position=position, amount=amount,
+                                  description=f"Funding {position.instrument.symbol} {funding_rate.rate:%} at "
+                                              f"{funding_rate.funding_time:%Y-%m-%d %H:%M} UTC")
         return 1
 
 
@@ -425,9 +427,8 @@ def position_liquidate(*, position_id, now: datetime | None = None) -> Liquidati
             notional = sum((trade.quantity * trade.price for trade in trades), ZERO) * position.instrument.contract_multiplier
             fee = _liquidation_fee(portfolio=portfolio, notional=notional * rate)
             if fee:
-                ledger_post(portfolio=portfolio, amount=-fee, kind=LedgerEntry.Kind.LIQUIDATION,
-                            reference=str(record.pk), description=f"Liquidation fee {position.instrument.symbol}")
-                portfolio.save(update_fields=["cash", "updated_at"])
+                portfolio_cash_post(portfolio=portfolio, amount=-fee, kind=LedgerEntry.Kind.LIQUIDATION,
+                                    reference=str(record.pk), description=f"Liquidation fee {position.instrument.symbol}")
                 _fund_post(fund=fund, amount=fee, kind=InsuranceFundEntry.Kind.LIQUIDATION_FEE, liquidation=record)
             record.fee = fee
             for trade in trades:
@@ -439,8 +440,7 @@ def position_liquidate(*, position_id, now: datetime | None = None) -> Liquidati
                 # out of the collateral still backing the rest.
                 paid = sum((trade.fee for trade in trades), ZERO) + fee / rate
                 kept = collateral_before + sum((trade.realized_pnl for trade in trades), ZERO) - paid
-                position.margin_added = quantize_money(kept - position.cost_basis / position.leverage)
-                position.save(update_fields=["margin_added", "updated_at"])
+                position_margin_added_set(position=position, margin_added=kept - position.cost_basis / position.leverage)
         portfolio.open_positions = None  # the partial close changed the positions: read them again
         if position.status == Position.Status.OPEN:
             account, entry = _position_entry(portfolio, position_id)
@@ -598,7 +598,6 @@ def _auto_deleverage(*, liquidated: Position, quantity: Decimal, price: Decimal,
             continue
         take = min(remaining, position.quantity)
         order_liquidate(portfolio=portfolio, position=position, quantity=take, now=now, tag="adl", price=price)
-        portfolio.save(update_fields=["cash", "updated_at"])
         remaining -= take
         counterparties.append({"position_id": str(position.pk), "portfolio_id": str(portfolio.pk),
                                "quantity": f"{take:f}", "price": f"{price:f}", "score": score})
@@ -655,7 +654,7 @@ def adl_scores_refresh() -> int:
             quantiles = liquidation.adl_quantiles(scores)
             for (position, score), quantile in zip(ranked, quantiles, strict=True):
                 position.adl_score, position.adl_quantile = score, int(quantile)
-            Position.objects.bulk_update([position for position, _ in ranked], ["adl_score", "adl_quantile"])
+            positions_adl_score_store(positions=[position for position, _ in ranked])
             updated += len(ranked)
     return updated
 

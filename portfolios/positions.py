@@ -1,7 +1,8 @@
 """Position writes: applying fills to a position's lots.
 
 `position_apply_fill` is called by the order services for every fill, inside the transaction
-that holds the portfolio lock.
+that holds the portfolio lock. Every position row written here is passed to the POSITION_SAVED
+hooks (portfolios.hooks) right after its save.
 """
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
@@ -12,7 +13,7 @@ from haunt.errors import DomainError
 from haunt.model_select import ModelSelect
 from haunt.market import state
 from haunt.money import quantize_money, quantize_price, quantize_quantity
-from portfolios import events, lots
+from portfolios import events, hooks, lots
 from portfolios.models import CostBasisMethod, LedgerEntry, LotDisposal, MarginMode, Portfolio, Position, PositionLot
 from portfolios.risk_settings import leverage_default
 from portfolios.selectors import open_position_in, portfolio_open_positions
@@ -79,6 +80,7 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
             position.quantity = Decimal(0)
             position.closed_at = now
             position.save(update_fields=["realized_pnl", "fees_paid", "status", "quantity", "closed_at", "updated_at"])
+            hooks.position_saved(position)
             open_positions.remove(position)
             _keep_open_lots(position, [])
             events.position_changed(position, "closed" if change == lots.PositionChange.CLOSED else "flipped")
@@ -106,6 +108,7 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
         position.cost_basis = quantize_money(
             sum((lot.price * lot.quantity for lot in outcome.lots), Decimal(0)) * instrument.contract_multiplier)
         position.save()
+        hooks.position_saved(position)
         _keep_open_lots(position, open_rows)
         events.position_changed(position, change.value)
     return position, realized, change.value
@@ -166,6 +169,7 @@ def position_exits_changed(*, position: Position, stop_loss, take_profit) -> Non
     position.stop_loss = stop_loss
     position.take_profit = take_profit
     position.save(update_fields=["stop_loss", "take_profit", "updated_at"])
+    hooks.position_saved(position)
     events.position_changed(position, "modified")
 
 
@@ -198,6 +202,7 @@ def borrow_fees_charge_due(*, now: datetime) -> int:
             position.borrow_fees_paid = quantize_money(position.borrow_fees_paid + fee)
             position.borrow_accrued_until = today
             position.save(update_fields=["borrow_fees_paid", "borrow_accrued_until", "updated_at"])
+            hooks.position_saved(position)
             events.position_changed(position, "borrow_fee")
             events.portfolio_changed(portfolio)
             charged += 1
@@ -216,6 +221,7 @@ def positions_wipe(*, portfolio: Portfolio, now: datetime) -> int:
         position.quantity = Decimal(0)
         position.closed_at = now
         position.save(update_fields=["status", "quantity", "closed_at", "updated_at"])
+        hooks.position_saved(position)
         events.position_changed(position, "wiped")
         wiped += 1
     portfolio.open_positions = []

@@ -12,8 +12,8 @@ from haunt.errors import Conflict, DomainError
 from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
 from haunt.money import quantize_currency, quantize_money
-from portfolios import events
-from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio
+from portfolios import events, hooks
+from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio, Position
 from portfolios.risk_settings import default_leverage, default_risk_settings
 from portfolios.selectors import portfolio_get, portfolio_get_for_user, portfolio_open_positions
 from portfolios.valuation import portfolio_valuation
@@ -270,3 +270,66 @@ def equity_snapshots_take_all(*, now, reason: str = EquitySnapshot.Reason.SCHEDU
             equity_snapshot_take(portfolio=portfolio, now=now, reason=reason)
         taken += 1
     return taken
+
+
+# --- writes for the apps above (derivatives): they call these instead of saving portfolios' rows ---
+
+
+def portfolio_cash_post(*, portfolio: Portfolio, amount: Decimal, kind: str, reference: str = "",
+                        description: str = "") -> LedgerEntry:
+    """ledger_post one cash movement that is not part of a fill (a liquidation fee) and save the cash.
+
+    Call inside the transaction holding the portfolio row lock."""
+    entry = ledger_post(portfolio=portfolio, amount=amount, kind=kind, reference=reference, description=description)
+    portfolio.save(update_fields=["cash", "updated_at"])
+    return entry
+
+
+def position_funding_book(*, portfolio: Portfolio, position: Position, amount: Decimal, description: str) -> None:
+    """Book one funding payment of a perpetual position: `amount` to the portfolio's cash (negative
+    when it pays) through the ledger, the opposite to the position's funding_paid; then the
+    POSITION_SAVED hooks, PositionUpdate ("funding") and PortfolioUpdate.
+
+    Call inside the transaction holding the portfolio row lock and the position's row lock."""
+    ledger_post(portfolio=portfolio, amount=amount, kind=LedgerEntry.Kind.FUNDING, reference=str(position.pk),
+                description=description)
+    portfolio.save(update_fields=["cash", "updated_at"])
+    position.funding_paid = quantize_money(position.funding_paid - amount)
+    position.save(update_fields=["funding_paid", "updated_at"])
+    hooks.position_saved(position)
+    events.position_changed(position, "funding")
+    events.portfolio_changed(portfolio)
+
+
+def position_margin_added_set(*, position: Position, margin_added: Decimal) -> None:
+    """Store the margin an isolated position holds beyond its initial margin (added or removed by
+    its owner, or what a partial liquidation leaves backing the rest), then run the POSITION_SAVED hooks.
+
+    Call inside the transaction holding the portfolio row lock and the position's row lock."""
+    position.margin_added = quantize_money(margin_added)
+    position.save(update_fields=["margin_added", "updated_at"])
+    hooks.position_saved(position)
+
+
+def positions_liquidation_price_store(*, positions: list[Position]) -> None:
+    """Save the liquidation price set on each of these positions (derived from the portfolio's
+    margin: no hook runs, the margin refresh that derived it is the caller).
+
+    Call inside the transaction holding their portfolio's row lock."""
+    if positions:
+        Position.objects.bulk_update(positions, ["liquidation_price"])
+
+
+def portfolio_margin_used_store(*, portfolio: Portfolio, margin_used: Decimal) -> None:
+    """Save the initial margin the portfolio's margined positions hold, when it changed.
+
+    Call inside the transaction holding the portfolio row lock."""
+    if portfolio.margin_used != margin_used:
+        portfolio.margin_used = margin_used
+        Portfolio.objects.filter(pk=portfolio.pk).update(margin_used=margin_used)
+
+
+def positions_adl_score_store(*, positions: list[Position]) -> None:
+    """Save the auto-deleveraging score and quantile set on each of these positions (a ranking
+    refreshed every minute; no lock: the next refresh rewrites it, and nothing else writes them)."""
+    Position.objects.bulk_update(positions, ["adl_score", "adl_quantile"])
