@@ -6,7 +6,8 @@ from haunt.fields import money_field
 
 
 class Competition(models.Model):
-    """A trading competition run by admins (spec §10). Entrants trade separate portfolios linked here."""
+    """A trading competition run by admins (spec §10). Entrants trade separate portfolios, each linked
+    here by its CompetitionEntry."""
 
     class Kind(models.TextChoices):
         DAILY = "daily", "Daily"
@@ -31,3 +32,20 @@ class Competition(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class CompetitionEntry(models.Model):
+    """One portfolio entered in a competition (spec: competition_entries). The link lives here, in
+    the layer above portfolios, so no foreign key points up; the portfolio itself carries only
+    `is_competition`, which is what portfolios' own rules read."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="entries")
+    portfolio = models.OneToOneField("portfolios.Portfolio", on_delete=models.CASCADE, related_name="competition_entry")
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["joined_at"]
+
+    def __str__(self):
+        return f"{self.portfolio_id} in {self.competition_id}"

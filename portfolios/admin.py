@@ -21,7 +21,7 @@ class LedgerEntryInline(admin.TabularInline):
 @admin.register(Portfolio)
 class PortfolioAdmin(ReadOnlyModelAdmin):
     list_display = ["name", "owner", "base_currency", "cash", "visibility", "is_archived", "created_at"]
-    list_filter = ["base_currency", "visibility", "is_archived", "competition"]
+    list_filter = ["base_currency", "visibility", "is_archived", "is_competition"]
     search_fields = ["name", "owner__username"]
     inlines = [LedgerEntryInline]
     actions = ["archive"]

@@ -71,8 +71,9 @@ class Portfolio(models.Model):
     visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE)
     realism_profile = models.CharField(max_length=16, choices=RealismProfile.choices, default=RealismProfile.REALISTIC)
     simulate_latency = models.BooleanField(default=True)
-    competition = models.ForeignKey("competitions.Competition", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="portfolios")
+    # A competition portfolio (spec §10): its entry, and so which competition, is the competitions
+    # app's (CompetitionEntry); portfolios' own rules read only this flag.
+    is_competition = models.BooleanField(default=False)
     is_archived = models.BooleanField(default=False)
     archived_at = models.DateTimeField(null=True, blank=True)
     last_reset_at = models.DateTimeField(null=True, blank=True)
@@ -106,10 +107,6 @@ class Portfolio(models.Model):
         # The open positions a writer read once (portfolios.selectors.portfolio_open_positions) are
         # as stale as the rest of the row was.
         self.__dict__.pop("open_positions", None)
-
-    @property
-    def is_competition(self) -> bool:
-        return self.competition_id is not None
 
 
 class LedgerEntry(models.Model):

@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django.utils import timezone
@@ -7,6 +8,7 @@ from haunt.api.fields import money_serializer_field, rate_serializer_field
 from haunt.api.serializers import FastOutput, StrictInput
 from haunt.market.state import quote_read
 from haunt.money import quantize_money
+from portfolios.hooks import competition_of
 from portfolios.models import (
     BaseCurrency,
     CostBasisMethod,
@@ -131,6 +133,7 @@ class PortfolioOut(FastOutput, serializers.ModelSerializer):
     total_pnl = serializers.SerializerMethodField()
     return_pct = serializers.SerializerMethodField()
     is_competition = serializers.BooleanField()
+    competition = serializers.SerializerMethodField()
 
     class Meta:
         model = Portfolio
@@ -149,6 +152,9 @@ class PortfolioOut(FastOutput, serializers.ModelSerializer):
         if portfolio.pk not in cache:
             cache[portfolio.pk] = portfolio_valuation(portfolio, getattr(portfolio, "open_positions", None))
         return cache[portfolio.pk]
+
+    def get_competition(self, portfolio) -> uuid.UUID | None:
+        return competition_of(portfolio)  # the competitions app's entry, through its hook
 
     def get_equity(self, portfolio) -> str:
         return f"{quantize_money(self._valuation(portfolio).equity):f}"

@@ -78,7 +78,7 @@ def portfolio_create(
     simulate_latency: bool = True,
     benchmark_symbol: str = "",
     risk_free_rate: Decimal = Decimal(0),
-    competition=None,
+    is_competition: bool = False,
 ) -> Portfolio:
     """Open a portfolio funded with its starting balance through an initial ledger deposit."""
     if starting_balance is None:
@@ -99,7 +99,7 @@ def portfolio_create(
         simulate_latency=simulate_latency,
         benchmark_symbol=benchmark_symbol,
         risk_free_rate=risk_free_rate,
-        competition=competition,
+        is_competition=is_competition,
     )
     ledger_post(portfolio=portfolio, amount=portfolio.starting_balance, kind=LedgerEntry.Kind.DEPOSIT,
                 description="Starting balance")
