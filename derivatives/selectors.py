@@ -28,6 +28,7 @@ from portfolios.valuation import position_mark
 
 ZERO = Decimal(0)
 RATE_QUANTUM = quantum(RATE_PLACES)
+LADDER_SETTING = "liquidation_warning_ladder"  # risk_settings key: percentages of maintenance margin use
 
 
 def is_margined(position: Position) -> bool:

@@ -27,8 +27,7 @@ from derivatives.models import (
     MarginEvent,
     PremiumSample,
 )
-from derivatives.selectors import fund_seed, is_margined, margined_positions_filter, portfolio_margin
-from derivatives.watcher import LADDER_SETTING
+from derivatives.selectors import LADDER_SETTING, fund_seed, is_margined, margined_positions_filter, portfolio_margin
 from haunt.errors import Conflict, DomainError
 from haunt.market import state
 from haunt.market.calendars import calendar_for

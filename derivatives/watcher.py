@@ -24,11 +24,11 @@ from decimal import Decimal
 import numpy as np
 from django.utils import timezone
 
-from derivatives import funding, liquidation
+from derivatives import funding, liquidation, services
 from derivatives.account import account_margin, tiers_for
 from derivatives.margin import AssetClass
 from derivatives.models import FundingRate
-from derivatives.selectors import is_margined, margin_rows, margined_positions_filter
+from derivatives.selectors import LADDER_SETTING, is_margined, margin_rows, margined_positions_filter
 from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.money import format_decimal, places_of, round_to_step
@@ -40,7 +40,6 @@ REFRESH_SECONDS = 1.0
 SYNC_OVERLAP = timedelta(seconds=5)  # re-read rows changed this long before the last refresh
 BASIS_SAMPLES = 30  # Binance: the mark's basis moving average takes one sample a minute over 30 minutes
 FUNDING_RATES_SECONDS = 60.0
-LADDER_SETTING = "liquidation_warning_ladder"  # risk_settings key: percentages of maintenance margin use
 # A position the liquidation service found nothing to do for (the book is behind the database), or
 # failed on, is not handed to it again for this long; one it liquidated is re-checked at once.
 LIQUIDATION_RETRY_SECONDS = 2.0
@@ -286,8 +285,6 @@ class DerivativesWatcher:
 
     def check(self, *, now: datetime) -> dict[str, int]:
         """One sweep at the current marks: warnings for new crossings, liquidation for breaches."""
-        from derivatives import services  # the services import the order services; the feed needs them only here
-
         marks = np.array([float(self.marks.get(symbol, "nan")) for symbol in self.symbols])
         checked = liquidation.check_book(book=self.book, marks=marks, tiers=self.tiers, level=self.level_array,
                                          ladders=self.ladders)

@@ -33,9 +33,14 @@ from options_trading.market import (
     GREEK_PLACES, SECONDS_PER_YEAR, chain_valuation, contract_values_at, option_market_at, option_quotes_publish,
 )
 from options_trading.models import OptionContract, OptionEvent, OptionSettings
+from orders.execution import DEFAULT_FEE_SCHEDULES
+from orders.execution import AssetClass as ExecutionClass
+from orders.models import Order, OrderStatus
 from orders.risk import RiskCheckFailed
+from orders.services import OrderRequest, order_cancel, order_execute_due, order_place, order_settle_at_price
 from portfolios.models import Position
-from portfolios.selectors import portfolio_get, portfolio_open_positions
+from portfolios.selectors import portfolio_get, portfolio_open_positions, position_get_for_user
+from portfolios.services import portfolio_lock_for_user
 from portfolios.valuation import portfolio_valuation, position_mark
 
 ZERO = Decimal(0)
@@ -187,8 +192,6 @@ def _require_unexpired(contract: OptionContract, now: datetime) -> None:
 def option_quotes_refresh(*, now: datetime) -> int:
     """Re-quote every contract with an open position or open order (the periodic job), one
     underlying at a time; returns how many contracts were quoted."""
-    from orders.models import Order
-    from portfolios.models import Position
 
     instrument_ids = set(Position.objects.filter(status="open", instrument__asset_class=AssetClass.OPTION)
                          .values_list("instrument_id", flat=True))
@@ -206,8 +209,6 @@ def option_quotes_refresh(*, now: datetime) -> int:
 
 
 def option_settings_update(*, user, portfolio_id, early_assignment: bool) -> OptionSettings:
-    from portfolios.services import portfolio_lock_for_user
-
     with transaction.atomic():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
         settings, _ = OptionSettings.objects.update_or_create(portfolio=portfolio,
@@ -506,9 +507,6 @@ def combo_place(*, user, portfolio_id, strategy: str, legs: list[dict], quantity
     fill in full, the premium and margin are not covered, or the net price is worse than
     ``limit_price``, nothing is traded. Margin is checked for the legs together (a spread needs
     its maximum loss, not its short leg's naked requirement)."""
-    from orders.models import OrderStatus
-    from orders.services import OrderRequest, order_execute_due, order_place
-    from portfolios.services import portfolio_lock_for_user
 
     with transaction.atomic():
         portfolio = portfolio_lock_for_user(user=user, portfolio_id=portfolio_id)
@@ -567,7 +565,6 @@ def _settle_position(*, portfolio, position, contract: OptionContract, quantity:
     worthless, at its intrinsic value when it settles in cash. Physical delivery then books the
     underlying at the strike: a call's holder buys, a put's holder sells, and the assigned writer
     takes the other side. Call inside the transaction holding the portfolio lock."""
-    from orders.services import order_settle_at_price
 
     is_long = position.side == "long"
     option_type = terms.OptionType(contract.option_type)
@@ -601,8 +598,6 @@ def option_exercise(*, user, position_id, quantity: Decimal | None, now: datetim
     """Exercise a long American option before expiry: all of the position, or ``quantity`` contracts.
     A call's holder pays the strike for the underlying, a put's holder delivers it and is paid the
     strike; the cash paid must be within buying power."""
-    from portfolios.selectors import position_get_for_user
-    from portfolios.services import portfolio_lock_for_user
 
     with transaction.atomic():
         position = position_get_for_user(user=user, position_id=position_id)
@@ -668,8 +663,6 @@ def options_expire_due(*, now: datetime) -> int:
 
 
 def _holders(contract: OptionContract) -> list:
-    from orders.models import Order
-
     holders = set(Position.objects.filter(instrument_id=contract.instrument_id, status=Position.Status.OPEN)
                   .values_list("portfolio_id", flat=True))
     holders |= set(Order.objects.open().filter(instrument_id=contract.instrument_id)
@@ -678,9 +671,6 @@ def _holders(contract: OptionContract) -> list:
 
 
 def _cancel_open_orders(*, portfolio, contract: OptionContract) -> None:
-    from orders.models import Order
-    from orders.services import order_cancel
-
     for order_id in Order.objects.open().filter(portfolio=portfolio, instrument_id=contract.instrument_id) \
             .order_by("pk").values_list("pk", flat=True):
         order_cancel(user=portfolio.owner, order_id=order_id)
@@ -690,7 +680,6 @@ def early_assignments_run(*, now: datetime) -> int:
     """Assign short American options whose holders would exercise now by the early-assignment
     model (options_trading.exercise.early_assignment_due), in portfolios that have not switched
     it off (the hourly job). Returns how many positions were assigned."""
-    from orders.execution import DEFAULT_FEE_SCHEDULES, AssetClass as ExecutionClass
 
     commission = DEFAULT_FEE_SCHEDULES[ExecutionClass.OPTION].per_unit_fee
     opted_out = set(OptionSettings.objects.filter(early_assignment=False).values_list("portfolio_id", flat=True))
