@@ -401,13 +401,10 @@ def position_liquidate(*, position_id, now: datetime | None = None) -> Liquidati
         return None
     with transaction.atomic():
         portfolio = portfolio_get(portfolio_id=portfolio_id, for_update=True)
-        position = Position.objects.select_for_update(of=("self",)).select_related("instrument").filter(
-            pk=position_id, status=Position.Status.OPEN).first()
-        if position is None or not calendar_for(position.instrument.asset_class).is_open(now):
-            return None  # a leveraged stock waits for its session: nothing can be closed before it opens
-        account, entry = _position_entry(portfolio, position_id)
-        if entry is None or entry.margin_ratio < 1:
+        breach = _breach_locked(portfolio=portfolio, position_id=position_id, now=now)
+        if breach is None:
             return None
+        position, account, entry = breach
         position_orders_cancel(portfolio=portfolio, instrument_id=position.instrument_id,
                                reason="Cancelled: the position is being liquidated.")
         record = Liquidation.objects.create(
@@ -416,52 +413,86 @@ def position_liquidate(*, position_id, now: datetime | None = None) -> Liquidati
             margin_ratio=_ratio_for_record(entry.margin_ratio), realized_pnl=ZERO, fee=ZERO)
         fund = _fund_locked()
         fills: list[dict] = []
-        realized = ZERO
-        plan = _partial_plan(position=position, account=account, entry=entry)
-        if plan is not None and not plan.is_full and plan.close_quantity > ZERO:
-            collateral_before = entry.row.collateral
-            trades = order_liquidate(portfolio=portfolio, position=position, quantity=plan.close_quantity, now=now,
-                                     tag="liquidation")
-            rate = entry.row.rate
-            notional = sum((trade.quantity * trade.price for trade in trades), ZERO) * position.instrument.contract_multiplier
-            fee = _liquidation_fee(portfolio=portfolio, notional=notional * rate)
-            if fee:
-                portfolio_cash_post(portfolio=portfolio, amount=-fee, kind=LedgerEntry.Kind.LIQUIDATION,
-                                    reference=str(record.pk), description=f"Liquidation fee {position.instrument.symbol}")
-                _fund_post(fund=fund, amount=fee, kind=InsuranceFundEntry.Kind.LIQUIDATION_FEE, liquidation=record)
-            record.fee = fee
-            for trade in trades:
-                fills.append({"trade_id": str(trade.pk), "quantity": f"{trade.quantity:f}", "price": f"{trade.price:f}"})
-                realized += trade.realized_pnl
-            position = Position.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=position_id)
-            if position.status == Position.Status.OPEN and position.margin_mode == MarginMode.ISOLATED:
-                # A liquidation releases no margin: what the closed part realized, and its fees, come
-                # out of the collateral still backing the rest.
-                paid = sum((trade.fee for trade in trades), ZERO) + fee / rate
-                kept = collateral_before + sum((trade.realized_pnl for trade in trades), ZERO) - paid
-                position_margin_added_set(position=position, margin_added=kept - position.cost_basis / position.leverage)
+        position, realized = _partial_close(portfolio=portfolio, position=position, account=account, entry=entry,
+                                            record=record, fund=fund, fills=fills, now=now)
         portfolio.open_positions = None  # the partial close changed the positions: read them again
         if position.status == Position.Status.OPEN:
             account, entry = _position_entry(portfolio, position_id)
             if entry is not None and entry.margin_ratio >= 1:
                 realized += _takeover(portfolio=portfolio, position=position, entry=entry, record=record,
                                       fills=fills, fund=fund, now=now)
-        record.quantity = sum((Decimal(fill["quantity"]) for fill in fills), ZERO)
-        record.fills = fills
-        record.realized_pnl = quantize_money(realized)
-        record.save()
-        portfolio.open_positions = None
-        detail = f"{record.kind} liquidation of {record.quantity:f} {position.instrument.symbol}"
-        _apply_account(portfolio=portfolio, account=portfolio_margin(portfolio),
-                       positions=portfolio_open_positions(portfolio), reason=MarginEvent.Reason.LIQUIDATION,
-                       detail=detail)
-        position.refresh_from_db()
-        if position.status == Position.Status.CLOSED:
-            _margin_record(portfolio=portfolio, position=position, margin_after=ZERO,
-                           reason=MarginEvent.Reason.LIQUIDATION, detail=detail)
-        portfolio_events.position_changed(position, "liquidated")
-        portfolio_events.portfolio_changed(portfolio)
+        _liquidation_finish(portfolio=portfolio, position=position, record=record, fills=fills, realized=realized)
         return record
+
+
+def _breach_locked(*, portfolio: Portfolio, position_id,
+                   now: datetime) -> tuple[Position, AccountMargin, PositionMargin] | None:
+    """The open position, locked, with its account and margin entry, when it is in breach and its
+    market is open; None when there is nothing to liquidate. Call under the portfolio lock."""
+    position = Position.objects.select_for_update(of=("self",)).select_related("instrument").filter(
+        pk=position_id, status=Position.Status.OPEN).first()
+    if position is None or not calendar_for(position.instrument.asset_class).is_open(now):
+        return None  # a leveraged stock waits for its session: nothing can be closed before it opens
+    account, entry = _position_entry(portfolio, position_id)
+    if entry is None or entry.margin_ratio < 1:
+        return None
+    return position, account, entry
+
+
+def _partial_close(*, portfolio: Portfolio, position: Position, account: AccountMargin, entry: PositionMargin,
+                   record: Liquidation, fund: InsuranceFund, fills: list[dict],
+                   now: datetime) -> tuple[Position, Decimal]:
+    """Close the smallest part through the book that restores the margin ratio (when one does),
+    charging the liquidation fee to the portfolio and paying it to the fund; an isolated position
+    keeps what is left of its collateral. Appends the fills; returns the position as it now is
+    and the realized P&L."""
+    realized = ZERO
+    plan = _partial_plan(position=position, account=account, entry=entry)
+    if plan is None or plan.is_full or plan.close_quantity <= ZERO:
+        return position, realized
+    collateral_before = entry.row.collateral
+    trades = order_liquidate(portfolio=portfolio, position=position, quantity=plan.close_quantity, now=now,
+                             tag="liquidation")
+    rate = entry.row.rate
+    notional = sum((trade.quantity * trade.price for trade in trades), ZERO) * position.instrument.contract_multiplier
+    fee = _liquidation_fee(portfolio=portfolio, notional=notional * rate)
+    if fee:
+        portfolio_cash_post(portfolio=portfolio, amount=-fee, kind=LedgerEntry.Kind.LIQUIDATION,
+                            reference=str(record.pk), description=f"Liquidation fee {position.instrument.symbol}")
+        _fund_post(fund=fund, amount=fee, kind=InsuranceFundEntry.Kind.LIQUIDATION_FEE, liquidation=record)
+    record.fee = fee
+    for trade in trades:
+        fills.append({"trade_id": str(trade.pk), "quantity": f"{trade.quantity:f}", "price": f"{trade.price:f}"})
+        realized += trade.realized_pnl
+    position = Position.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=position.pk)
+    if position.status == Position.Status.OPEN and position.margin_mode == MarginMode.ISOLATED:
+        # A liquidation releases no margin: what the closed part realized, and its fees, come
+        # out of the collateral still backing the rest.
+        paid = sum((trade.fee for trade in trades), ZERO) + fee / rate
+        kept = collateral_before + sum((trade.realized_pnl for trade in trades), ZERO) - paid
+        position_margin_added_set(position=position, margin_added=kept - position.cost_basis / position.leverage)
+    return position, realized
+
+
+def _liquidation_finish(*, portfolio: Portfolio, position: Position, record: Liquidation, fills: list[dict],
+                        realized: Decimal) -> None:
+    """Complete the record from its fills, store the portfolio's margin after it (margin_history,
+    MarginUpdate; the position's closing entry when it closed) and push the position and portfolio."""
+    record.quantity = sum((Decimal(fill["quantity"]) for fill in fills), ZERO)
+    record.fills = fills
+    record.realized_pnl = quantize_money(realized)
+    record.save()
+    portfolio.open_positions = None
+    detail = f"{record.kind} liquidation of {record.quantity:f} {position.instrument.symbol}"
+    _apply_account(portfolio=portfolio, account=portfolio_margin(portfolio),
+                   positions=portfolio_open_positions(portfolio), reason=MarginEvent.Reason.LIQUIDATION,
+                   detail=detail)
+    position.refresh_from_db()
+    if position.status == Position.Status.CLOSED:
+        _margin_record(portfolio=portfolio, position=position, margin_after=ZERO,
+                       reason=MarginEvent.Reason.LIQUIDATION, detail=detail)
+    portfolio_events.position_changed(position, "liquidated")
+    portfolio_events.portfolio_changed(portfolio)
 
 
 def _ratio_for_record(ratio: Decimal) -> Decimal:

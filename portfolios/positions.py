@@ -38,13 +38,47 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
     open_positions = portfolio_open_positions(portfolio)
     position = open_position_in(portfolio, instrument.pk)
     rows = {str(row.pk): row for row in _OPEN_LOTS.fetch(position.pk, 0)} if position else {}
-    # A caller's clock (an engine tick that started earlier) may trail a fill another process made
-    # since: the trade is dated no earlier than the newest lot it may close.
+    now = _fill_time(trade=trade, rows=rows, now=now)
+    outcome = _lots_outcome(portfolio=portfolio, trade=trade, position=position, rows=rows, now=now)
+    _disposals_record(trade=trade, rows=rows, outcome=outcome)
+    _open_lots_update(rows=rows, outcome=outcome)
+
+    change = lots.PositionChange(outcome.change)
+    realized = quantize_money(outcome.realized_pnl)
+    closing_fee = sum((disposal.close_fee for disposal in outcome.disposals), Decimal(0))
+    if position is not None:
+        _position_realize(position=position, realized=realized, closing_fee=closing_fee, change=change, now=now,
+                          open_positions=open_positions)
+    if change in (lots.PositionChange.OPENED, lots.PositionChange.FLIPPED):
+        position = _position_new(portfolio=portfolio, trade=trade, side=outcome.position_side.value, now=now)
+        open_positions.append(position)
+    elif trade.order.leverage is not None and change != lots.PositionChange.CLOSED:
+        position.leverage = trade.order.leverage  # checked against its tier when the order was placed
+    open_rows = [row for row in rows.values() if row.quantity > 0]
+    if outcome.opened_lot is not None:
+        open_rows.append(_opened_lot_record(position=position, trade=trade, opened=outcome.opened_lot, now=now))
+        position.fees_paid = quantize_money(position.fees_paid + (trade.fee - closing_fee))
+    if change != lots.PositionChange.CLOSED:
+        _position_holdings_save(position=position, outcome=outcome, change=change, open_rows=open_rows,
+                                contract_multiplier=instrument.contract_multiplier)
+    return position, realized, change.value
+
+
+def _fill_time(*, trade, rows: dict[str, PositionLot], now: datetime) -> datetime:
+    """When the fill happens: a caller's clock (an engine tick that started earlier) may trail a
+    fill another process made since, so the trade is dated no earlier than the newest lot it may
+    close (and its `executed_at` moved up to it)."""
     newest_lot = max((row.opened_at for row in rows.values()), default=None)
     if newest_lot is not None and newest_lot > now:
         now = trade.executed_at = newest_lot
+    return now
+
+
+def _lots_outcome(*, portfolio: Portfolio, trade, position: Position | None, rows: dict[str, PositionLot],
+                  now: datetime) -> lots.FillOutcome:
+    """The pure lot arithmetic of the fill (portfolios.lots.apply_fill) over the open lots."""
     selection = _named_lots_selection(portfolio=portfolio, trade=trade, position=position, rows=rows)
-    outcome = lots.apply_fill(
+    return lots.apply_fill(
         side_of_position=lots.PositionSide(position.side) if position else None,
         lots=[lots.Lot(lot_id=key, quantity=row.quantity, price=row.price, opened_at=row.opened_at,
                        open_fee=row.open_fee) for key, row in rows.items()],
@@ -52,9 +86,12 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
                        lot_selection=selection),
         method=lots.CostBasisMethod.SPECIFIC if selection else portfolio.cost_basis_method,
         new_lot_id=f"trade:{trade.pk}",
-        contract_multiplier=instrument.contract_multiplier,
+        contract_multiplier=trade.instrument.contract_multiplier,
     )
-    realized = quantize_money(outcome.realized_pnl)
+
+
+def _disposals_record(*, trade, rows: dict[str, PositionLot], outcome: lots.FillOutcome) -> None:
+    """One LotDisposal for each part of a lot the fill closed."""
     for disposal in outcome.disposals:
         LotDisposal.objects.create(
             lot=rows[disposal.lot_id], trade=trade, quantity=disposal.quantity, open_price=disposal.open_price,
@@ -62,6 +99,10 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
             realized_pnl=quantize_money(disposal.realized_pnl), open_fee=quantize_money(disposal.open_fee),
             close_fee=quantize_money(disposal.close_fee), is_long_term=disposal.is_long_term,
         )
+
+
+def _open_lots_update(*, rows: dict[str, PositionLot], outcome: lots.FillOutcome) -> None:
+    """Save what the fill left of each lot that was open (nothing, for a lot it closed)."""
     remaining = {lot.lot_id: lot for lot in outcome.lots}
     for key, row in rows.items():
         lot = remaining.get(key)
@@ -70,48 +111,53 @@ def position_apply_fill(*, portfolio: Portfolio, trade, now: datetime) -> tuple[
         row.open_fee = quantize_money(lot.open_fee) if lot else Decimal(0)
         row.save(update_fields=["quantity", "price", "open_fee"])
 
-    change = lots.PositionChange(outcome.change)
-    closing_fee = sum((disposal.close_fee for disposal in outcome.disposals), Decimal(0))
-    if position is not None:
-        position.realized_pnl = quantize_money(position.realized_pnl + realized)
-        position.fees_paid = quantize_money(position.fees_paid + closing_fee)
-        if change in (lots.PositionChange.CLOSED, lots.PositionChange.FLIPPED):
-            position.status = Position.Status.CLOSED
-            position.quantity = Decimal(0)
-            position.closed_at = now
-            position.save(update_fields=["realized_pnl", "fees_paid", "status", "quantity", "closed_at", "updated_at"])
-            hooks.position_saved(position)
-            open_positions.remove(position)
-            _keep_open_lots(position, [])
-            events.position_changed(position, "closed" if change == lots.PositionChange.CLOSED else "flipped")
-    if change in (lots.PositionChange.OPENED, lots.PositionChange.FLIPPED):
-        # Inserted once its quantity and cost are known, below (its lot refers to its preset id).
-        position = Position(
-            portfolio=portfolio, instrument=instrument, side=outcome.position_side.value, opened_at=now,
-            leverage=trade.order.leverage or leverage_default(defaults=portfolio.default_leverage,
-                                                              asset_class=instrument.asset_class),
-            margin_mode=trade.order.margin_mode or MarginMode.CROSS,
-        )
-        open_positions.append(position)
-    elif trade.order.leverage is not None and change != lots.PositionChange.CLOSED:
-        position.leverage = trade.order.leverage  # checked against its tier when the order was placed
-    open_rows = [row for row in rows.values() if row.quantity > 0]
-    if outcome.opened_lot is not None:
-        opened = outcome.opened_lot
-        open_rows.append(PositionLot.objects.create(
-            position=position, trade=trade, quantity=opened.quantity, original_quantity=opened.quantity,
-            price=quantize_price(opened.price), open_fee=quantize_money(opened.open_fee), opened_at=now))
-        position.fees_paid = quantize_money(position.fees_paid + (trade.fee - closing_fee))
-    if change != lots.PositionChange.CLOSED:
-        position.quantity = quantize_quantity(sum((lot.quantity for lot in outcome.lots), Decimal(0)))
-        position.average_entry_price = quantize_price(lots.average_entry_price(outcome.lots))
-        position.cost_basis = quantize_money(
-            sum((lot.price * lot.quantity for lot in outcome.lots), Decimal(0)) * instrument.contract_multiplier)
-        position.save()
+
+def _position_realize(*, position: Position, realized: Decimal, closing_fee: Decimal, change: lots.PositionChange,
+                      now: datetime, open_positions: list[Position]) -> None:
+    """Add the fill's realized P&L and closing fees to the position it met; a close or a flip
+    closes that position here (the flip's new side is a new position)."""
+    position.realized_pnl = quantize_money(position.realized_pnl + realized)
+    position.fees_paid = quantize_money(position.fees_paid + closing_fee)
+    if change in (lots.PositionChange.CLOSED, lots.PositionChange.FLIPPED):
+        position.status = Position.Status.CLOSED
+        position.quantity = Decimal(0)
+        position.closed_at = now
+        position.save(update_fields=["realized_pnl", "fees_paid", "status", "quantity", "closed_at", "updated_at"])
         hooks.position_saved(position)
-        _keep_open_lots(position, open_rows)
-        events.position_changed(position, change.value)
-    return position, realized, change.value
+        open_positions.remove(position)
+        _keep_open_lots(position, [])
+        events.position_changed(position, "closed" if change == lots.PositionChange.CLOSED else "flipped")
+
+
+def _position_new(*, portfolio: Portfolio, trade, side: str, now: datetime) -> Position:
+    """The position a fill opens, unsaved: inserted once its quantity and cost are known
+    (_position_holdings_save; its lot refers to its preset id)."""
+    instrument = trade.instrument
+    return Position(
+        portfolio=portfolio, instrument=instrument, side=side, opened_at=now,
+        leverage=trade.order.leverage or leverage_default(defaults=portfolio.default_leverage,
+                                                          asset_class=instrument.asset_class),
+        margin_mode=trade.order.margin_mode or MarginMode.CROSS,
+    )
+
+
+def _opened_lot_record(*, position: Position, trade, opened: lots.Lot, now: datetime) -> PositionLot:
+    return PositionLot.objects.create(
+        position=position, trade=trade, quantity=opened.quantity, original_quantity=opened.quantity,
+        price=quantize_price(opened.price), open_fee=quantize_money(opened.open_fee), opened_at=now)
+
+
+def _position_holdings_save(*, position: Position, outcome: lots.FillOutcome, change: lots.PositionChange,
+                            open_rows: list[PositionLot], contract_multiplier: Decimal) -> None:
+    """Save the quantity, average entry and cost basis of the position the fill leaves open."""
+    position.quantity = quantize_quantity(sum((lot.quantity for lot in outcome.lots), Decimal(0)))
+    position.average_entry_price = quantize_price(lots.average_entry_price(outcome.lots))
+    position.cost_basis = quantize_money(
+        sum((lot.price * lot.quantity for lot in outcome.lots), Decimal(0)) * contract_multiplier)
+    position.save()
+    hooks.position_saved(position)
+    _keep_open_lots(position, open_rows)
+    events.position_changed(position, change.value)
 
 
 def _keep_open_lots(position: Position, open_rows: list[PositionLot]) -> None:
