@@ -38,7 +38,8 @@ from derivatives.liquidation import (  # noqa: E402
     check_book,
     tier_arrays,
 )
-from derivatives.margin import PERP_LEVERAGE_TIERS, AssetClass  # noqa: E402
+from haunt.market.terms import AssetClass  # noqa: E402
+from portfolios.accounting.margin import PERP_LEVERAGE_TIERS  # noqa: E402
 from derivatives.watcher import DerivativesWatcher, TIER_CLASSES  # noqa: E402
 
 SYMBOL_PRICES = np.array([60_000.0, 3_000.0, 140.0, 2.1, 880.0, 0.145])
@@ -77,7 +78,7 @@ def main() -> None:
     rng = np.random.default_rng(11)
     book = random_book(count, rng, tier_arrays(), spot_share)
     tiers = DerivativesWatcher().tiers  # every margin class's table, stacked, as the watcher holds them
-    assert TIER_CLASSES[0].name == "CRYPTO_PERPETUAL"
+    assert TIER_CLASSES[0].name == "PERPETUAL"
     steps = rng.normal(0.0, 0.0005, (WARMUP_UPDATES + updates, SYMBOL_PRICES.size))
     marks_path = SYMBOL_PRICES * np.exp(np.cumsum(steps, axis=0))
     ladders = {WARNING_THRESHOLDS: np.arange(count)}

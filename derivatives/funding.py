@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from derivatives.margin import PositionSide
+from haunt.market.terms import PositionSide
 
 ZERO = Decimal(0)
 
@@ -114,7 +114,7 @@ def funding_cash_flow(*, side: PositionSide, quantity: Decimal, mark_price: Deci
     A positive rate takes from longs and gives to shorts; a negative rate does the reverse, so a
     long and a short of the same size receive exact opposites.
     """
-    return -side * quantity * mark_price * rate
+    return -side.sign * quantity * mark_price * rate
 
 
 def next_funding_time(*, now: datetime, interval: timedelta = FUNDING_INTERVAL) -> datetime:

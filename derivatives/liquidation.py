@@ -6,7 +6,8 @@ Two halves with different number types, on purpose:
   warning threshold, who is in breach, who is first in the ADL queue. The service recomputes every
   amount it books for those positions with the Decimal functions.
 - The per-position money functions (`plan_partial_liquidation`, `settle_liquidation`) take and
-  return Decimals and round nothing, like `derivatives.margin`.
+  return Decimals and round nothing, like `portfolios.accounting.margin`, whose P&L and maintenance
+  formulas both halves call (on float arrays and on Decimals alike).
 
 Margin modes share one formula through Binance's three account inputs per position: isolated rows
 carry their position margin as the wallet balance and zero for the other positions' maintenance
@@ -19,13 +20,16 @@ from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 
-from derivatives.margin import (
+from haunt.market.terms import PositionSide
+from portfolios.accounting.margin import (
     PERP_LEVERAGE_TIERS,
     LeverageTier,
-    PositionSide,
-    margin_ratio,
+    liquidation_price,
+    maintenance_at,
     maintenance_margin,
+    margin_ratio,
     tier_for,
+    unrealized_pnl,
 )
 
 ZERO = Decimal(0)
@@ -148,8 +152,9 @@ def _own_terms(*, side, quantity, entry_price, mark_price, tiers: TierArrays) ->
     """Each position's own maintenance margin (tier of its notional at the mark) and unrealized P&L."""
     notional = quantity * mark_price
     tier_index = _count_reached(notional, tiers.notional_floors[1:])
-    maintenance = notional * tiers.maintenance_rates.take(tier_index) - tiers.maintenance_amounts.take(tier_index)
-    return maintenance, side * quantity * (mark_price - entry_price)
+    maintenance = maintenance_at(notional=notional, maintenance_rate=tiers.maintenance_rates.take(tier_index),
+                                 maintenance_amount=tiers.maintenance_amounts.take(tier_index))
+    return maintenance, unrealized_pnl(side=side, value=notional, cost=quantity * entry_price)
 
 
 def _sweep(*, positions: LeveragedPositions, mark_price, tiers: TierArrays, unrealized: np.ndarray,
@@ -173,12 +178,15 @@ def _sweep(*, positions: LeveragedPositions, mark_price, tiers: TierArrays, unre
     )
     directed_base = side * surplus_base
     liquidation_tier = np.zeros(side.shape, dtype=np.intp)
-    for floor, maintenance_at_floor in zip(floors[1:], (floors * rates - amounts)[1:], strict=True):
+    floor_maintenance = maintenance_at(notional=floors, maintenance_rate=rates, maintenance_amount=amounts)
+    for floor, maintenance_at_floor in zip(floors[1:], floor_maintenance[1:], strict=True):
         liquidation_tier += directed_base + floor <= side * maintenance_at_floor
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = (surplus_base + amounts.take(liquidation_tier)) / (
-            quantity * (rates.take(liquidation_tier) - side)
-        )
+        price = liquidation_price(
+            side=side, quantity=quantity, entry_price=positions.entry_price, wallet_balance=positions.wallet_balance,
+            maintenance_rate=rates.take(liquidation_tier), maintenance_amount=amounts.take(liquidation_tier),
+            other_maintenance_margin=positions.other_maintenance_margin,
+            other_unrealized_pnl=positions.other_unrealized_pnl)
     price[directed_base >= 0] = np.nan  # no positive price liquidates (see margin.liquidation_price_tiered)
 
     return MarkSweep(
@@ -377,8 +385,10 @@ def plan_partial_liquidation(
     partial close restores the ratio (the fee and slippage outweigh the maintenance released, or
     the wallet is exhausted), the plan is a full close. `quantity` must lie on the lot grid.
     """
-    margin_balance_now = wallet_balance + other_unrealized_pnl + side * quantity * (mark_price - entry_price)
-    margin_change_per_unit = side * (fill_price - mark_price) - fee_rate * fill_price
+    sign = side.sign
+    margin_balance_now = wallet_balance + other_unrealized_pnl + unrealized_pnl(
+        side=side, value=quantity * mark_price, cost=quantity * entry_price)
+    margin_change_per_unit = sign * (fill_price - mark_price) - fee_rate * fill_price
 
     def balances_after(close: Decimal) -> tuple[Decimal, Decimal]:
         remaining_notional = (quantity - close) * mark_price
@@ -462,7 +472,7 @@ def settle_liquidation(
     loss, so a trader never pays beyond the collateral: a close past the bankruptcy price pays no
     fee and the fund absorbs the deficit instead.
     """
-    realized = side * close_quantity * (fill_price - entry_price)
+    realized = unrealized_pnl(side=side, value=close_quantity * fill_price, cost=close_quantity * entry_price)
     available = collateral + realized
     fee = fee_rate * close_quantity * fill_price
     fee_to_fund = min(fee, max(available, ZERO))

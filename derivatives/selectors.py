@@ -6,8 +6,6 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from derivatives import funding
-from derivatives.account import AccountMargin, PositionRow, account_margin, row_for
-from derivatives.margin import PERP_LEVERAGE_TIERS
 from derivatives.models import (
     FundingPayment,
     FundingRate,
@@ -20,26 +18,20 @@ from derivatives.models import (
 from haunt.errors import NotFound
 from haunt.market import state
 from haunt.market.models import Instrument
-from haunt.market.selectors import conversion_rate
 from haunt.money import RATE_PLACES, quantize_money, quantum
+from portfolios.accounting.account import AccountMargin, account_margin
+from portfolios.accounting.margin import PERP_LEVERAGE_TIERS
 from portfolios.models import MarginMode, Portfolio, Position
 from portfolios.selectors import portfolio_get_for_user, portfolio_open_positions
-from portfolios.valuation import position_mark
+from portfolios.valuation import marked_rows
 
 ZERO = Decimal(0)
 RATE_QUANTUM = quantum(RATE_PLACES)
 LADDER_SETTING = "liquidation_warning_ladder"  # risk_settings key: percentages of maintenance margin use
 
 
-def is_margined(position: Position) -> bool:
-    """Whether a position has margin to watch: a perpetual, any leverage, or isolated margin.
-    Unlevered cash positions have none."""
-    return (position.instrument.asset_class == "perpetual" or position.leverage != 1
-            or position.margin_mode == MarginMode.ISOLATED)
-
-
 def margined_positions_filter() -> Q:
-    """is_margined as a query filter on Position."""
+    """portfolios.accounting.account.is_margined as a query filter on Position."""
     return Q(instrument__asset_class="perpetual") | ~Q(leverage=1) | Q(margin_mode=MarginMode.ISOLATED)
 
 
@@ -47,20 +39,7 @@ def portfolio_margin(portfolio: Portfolio, open_positions: list[Position] | None
     """The portfolio's margin account at the live marks, in its base currency."""
     positions = portfolio_open_positions(portfolio) if open_positions is None else open_positions
     quotes = state.quotes_read([position.instrument.symbol for position in positions]) if positions else {}
-    return account_margin(cash=portfolio.cash, rows=margin_rows(portfolio, positions, quotes))
-
-
-def margin_rows(portfolio: Portfolio, positions: list[Position], quotes: dict) -> list[PositionRow]:
-    """Each position's margin row, marked at `quotes` and converted into the portfolio's base currency."""
-    rates: dict[str, Decimal] = {}
-    rows = []
-    for position in positions:
-        currency = position.instrument.quote_currency
-        if currency not in rates:
-            rates[currency] = conversion_rate(from_currency=currency, to_currency=portfolio.base_currency)
-        rows.append(row_for(position, mark_price=position_mark(position, quotes.get(position.instrument.symbol)),
-                            rate=rates[currency]))
-    return rows
+    return account_margin(cash=portfolio.cash, rows=marked_rows(portfolio, positions, quotes))
 
 
 def perpetual_get(symbol: str) -> Instrument:

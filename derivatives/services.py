@@ -16,8 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from derivatives import events, funding, liquidation
-from derivatives.account import AccountMargin, PositionMargin
-from derivatives.margin import PERP_LEVERAGE_TIERS
 from derivatives.models import (
     FundingPayment,
     FundingRate,
@@ -27,14 +25,17 @@ from derivatives.models import (
     MarginEvent,
     PremiumSample,
 )
-from derivatives.selectors import LADDER_SETTING, fund_seed, is_margined, margined_positions_filter, portfolio_margin
+from derivatives.selectors import LADDER_SETTING, fund_seed, margined_positions_filter, portfolio_margin
 from haunt.errors import Conflict, DomainError
 from haunt.market import state
 from haunt.market.calendars import calendar_for
 from haunt.market.models import Instrument
+from haunt.market.terms import PositionSide
 from haunt.money import quantize_money, quantize_price
 from orders.services import order_liquidate, position_orders_cancel
 from portfolios import events as portfolio_events
+from portfolios.accounting.account import AccountMargin, PositionMargin
+from portfolios.accounting.margin import PERP_LEVERAGE_TIERS, unrealized_pnl
 from portfolios.models import LedgerEntry, MarginMode, Portfolio, Position
 from portfolios.selectors import portfolio_get, portfolio_open_positions, position_get_for_user
 from portfolios.services import (
@@ -204,7 +205,7 @@ def margin_refresh_on_commit(position: Position) -> None:
     every write of a position (a fill, a reset, a funding payment, margin added), once the
     transaction commits, refresh its portfolio's margin — liquidation prices, margin used,
     margin_history and MarginUpdate. Unlevered cash positions have none of that and are skipped."""
-    if not is_margined(position):
+    if not position.is_margined:
         return
     portfolio_id = position.portfolio_id
     closed_id = position.pk if position.status == Position.Status.CLOSED else None
@@ -347,7 +348,7 @@ def funding_pay(*, funding_rate: FundingRate, position_id, portfolio_id) -> int:
         if position.status != Position.Status.OPEN or FundingPayment.objects.filter(
                 funding_rate=funding_rate, position=position).exists():
             return 0
-        side = liquidation.PositionSide.LONG if position.side == Position.Direction.LONG else liquidation.PositionSide.SHORT
+        side = PositionSide(position.side)
         units = position.quantity * position.instrument.contract_multiplier
         amount = quantize_money(funding.funding_cash_flow(side=side, quantity=units, mark_price=funding_rate.mark_price,
                                                           rate=funding_rate.rate))
@@ -517,7 +518,7 @@ def _partial_plan(*, position: Position, account: AccountMargin,
     if quote is None:
         return None
     row = entry.row
-    fill_key = "bid" if row.side is liquidation.PositionSide.LONG else "ask"
+    fill_key = "bid" if row.side is PositionSide.LONG else "ask"
     if quote.get(fill_key) is None:
         return None
     fill_price = Decimal(quote[fill_key])
@@ -525,8 +526,8 @@ def _partial_plan(*, position: Position, account: AccountMargin,
     if row.is_isolated:
         wallet, other_maintenance, other_pnl = row.collateral, ZERO, ZERO
     else:
-        cross_pnl = account.cross_margin_balance - _cross_wallet(account)
-        wallet = _cross_wallet(account) / row.rate
+        cross_pnl = account.cross_margin_balance - account.cross_wallet_balance
+        wallet = account.cross_wallet_balance / row.rate
         other_maintenance = (account.cross_maintenance_margin - entry.maintenance_margin * row.rate) / row.rate
         other_pnl = (cross_pnl - row.unrealized_pnl * row.rate) / row.rate
     plan = liquidation.plan_partial_liquidation(
@@ -543,10 +544,10 @@ def _partial_plan(*, position: Position, account: AccountMargin,
 LIQUIDATION_TAKER_ALLOWANCE = Decimal("0.001")
 
 
-def _cross_wallet(account: AccountMargin) -> Decimal:
-    """The cross pool before unrealized P&L: wallet balance − isolated collateral."""
-    isolated = sum((entry.initial_margin for entry in account.positions if entry.row.is_isolated), ZERO)
-    return account.wallet_balance - isolated
+def _fund_result(row, *, units: Decimal, bankruptcy: Decimal) -> Decimal:
+    """The fund's P&L, in the base currency, on `units` it takes over at the bankruptcy price and
+    closes at the mark."""
+    return unrealized_pnl(side=row.side, value=units * row.mark_price, cost=units * bankruptcy) * row.rate
 
 
 def _takeover(*, portfolio: Portfolio, position: Position, entry: PositionMargin, record: Liquidation,
@@ -564,7 +565,7 @@ def _takeover(*, portfolio: Portfolio, position: Position, entry: PositionMargin
     record.kind = Liquidation.Kind.FULL
     record.bankruptcy_price = bankruptcy
     # The fund's result of taking the position at the bankruptcy price and closing it at the mark.
-    fund_result = row.side * quantity * multiplier * (row.mark_price - bankruptcy) * row.rate
+    fund_result = _fund_result(row, units=quantity * multiplier, bankruptcy=bankruptcy)
     uncovered_quantity = ZERO
     if fund_result < ZERO and -fund_result > fund.balance:
         # The fund pays what it can; the rest of the position is closed against ADL counterparties at
@@ -581,7 +582,7 @@ def _takeover(*, portfolio: Portfolio, position: Position, entry: PositionMargin
                       "takeover": True})
         realized += trade.realized_pnl
     fund_quantity = quantity - uncovered_quantity
-    fund_result = row.side * fund_quantity * multiplier * (row.mark_price - bankruptcy) * row.rate
+    fund_result = _fund_result(row, units=fund_quantity * multiplier, bankruptcy=bankruptcy)
     record.save()
     _fund_post(fund=fund, amount=fund_result, kind=InsuranceFundEntry.Kind.TAKEOVER if fund_result >= ZERO
                else InsuranceFundEntry.Kind.SHORTFALL, liquidation=record)
@@ -663,7 +664,7 @@ def _adl_ranked(positions: list[Position]) -> list[tuple[Position, float]]:
             wallet.append(float(row.collateral)); maintenance.append(float(entry.maintenance_margin))  # noqa: E702
         else:
             account = accounts[position.portfolio_id]
-            wallet.append(float(_cross_wallet(account))); maintenance.append(float(account.cross_maintenance_margin))  # noqa: E702
+            wallet.append(float(account.cross_wallet_balance)); maintenance.append(float(account.cross_maintenance_margin))  # noqa: E702
     scores = liquidation.leverage_pnl(unrealized_pnl=np.array(pnl), wallet_balance=np.array(wallet),
                                       maintenance_margin=np.array(maintenance))
     order = liquidation.adl_queue(scores)

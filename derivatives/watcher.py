@@ -25,14 +25,15 @@ import numpy as np
 from django.utils import timezone
 
 from derivatives import funding, liquidation, services
-from derivatives.account import account_margin, tiers_for
-from derivatives.margin import AssetClass
 from derivatives.models import FundingRate
-from derivatives.selectors import LADDER_SETTING, is_margined, margin_rows, margined_positions_filter
+from derivatives.selectors import LADDER_SETTING, margined_positions_filter
 from haunt.market import state
 from haunt.market.models import Instrument
+from haunt.market.terms import AssetClass
 from haunt.money import format_decimal, places_of, round_to_step
+from portfolios.accounting.account import account_margin, tiers_for
 from portfolios.models import Portfolio, Position
+from portfolios.valuation import marked_rows
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +76,9 @@ class WatchedAccount:
     ladder: tuple[float, ...]
 
 
-# The tier table of each margin class, in the order the book's `table` column indexes them.
-TIER_CLASSES = tuple(AssetClass)
+# The tier table of each margin class, in the order the book's `table` column indexes them
+# (perpetuals first: the table most rows follow).
+TIER_CLASSES = (AssetClass.PERPETUAL, *(asset_class for asset_class in AssetClass if asset_class != AssetClass.PERPETUAL))
 
 
 def mark_key(position: Position) -> str:
@@ -225,15 +227,14 @@ class DerivativesWatcher:
                     del self.rows[key]
                 self.accounts.pop(portfolio_id, None)
                 portfolio = portfolios.get(portfolio_id)
-                if portfolio is None or not any(is_margined(position) for position in held[portfolio_id]):
+                if portfolio is None or not any(position.is_margined for position in held[portfolio_id]):
                     continue
                 self._load_account(portfolio, held[portfolio_id], quotes)
 
     def _load_account(self, portfolio: Portfolio, positions: list[Position], quotes: dict) -> None:
-        rows = margin_rows(portfolio, positions, quotes)
+        rows = marked_rows(portfolio, positions, quotes)
         account = account_margin(cash=portfolio.cash, rows=rows)
-        isolated_collateral = sum((row.collateral * row.rate for row in rows if row.is_isolated), Decimal(0))
-        cross_wallet = account.wallet_balance - isolated_collateral
+        cross_wallet = account.cross_wallet_balance
         watched_pnl = watched_maintenance = Decimal(0)
         for position, row in zip(positions, rows, strict=True):
             if not row.is_margined:
@@ -245,7 +246,7 @@ class DerivativesWatcher:
             self.rows[position.pk] = WatchedRow(
                 position_id=position.pk, portfolio_id=portfolio.pk, symbol=position.instrument.symbol,
                 mark_key=mark_key(position), table=TIER_CLASSES.index(row.asset_class),
-                side=float(row.side), quantity=float(row.quantity), entry_price=float(row.entry_price),
+                side=float(row.side.sign), quantity=float(row.quantity), entry_price=float(row.entry_price),
                 isolated=row.is_isolated, collateral=float(row.collateral), rate=float(row.rate))
         self.accounts[portfolio.pk] = WatchedAccount(
             cross_wallet=float(cross_wallet),

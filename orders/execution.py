@@ -65,6 +65,8 @@ from enum import IntEnum, StrEnum
 from functools import lru_cache
 from types import MappingProxyType
 
+from haunt.market.terms import AssetClass, Side
+
 ZERO = Decimal(0)
 ONE = Decimal(1)
 BASIS_POINTS_PER_UNIT = Decimal(10_000)
@@ -72,20 +74,6 @@ BASIS_POINTS_PER_UNIT = Decimal(10_000)
 FEE_QUANTUM = Decimal("1e-8")
 
 PriceLevel = tuple[Decimal, Decimal]
-
-
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-
-class AssetClass(StrEnum):
-    CRYPTO_SPOT = "crypto_spot"
-    PERPETUAL = "perpetual"
-    STOCK = "stock"
-    ETF = "etf"
-    FOREX = "forex"
-    OPTION = "option"
 
 
 class LiquidityTier(IntEnum):

@@ -4,11 +4,12 @@ from django.db import models
 from django.db.models import F, Q
 
 from haunt.fields import money_field, price_field, quantity_field
+from haunt.market import terms
 
 
 class Side(models.TextChoices):
-    BUY = "buy", "Buy"
-    SELL = "sell", "Sell"
+    BUY = terms.Side.BUY.value, "Buy"
+    SELL = terms.Side.SELL.value, "Sell"
 
 
 class OrderType(models.TextChoices):

@@ -43,14 +43,10 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import Enum
 
+from haunt.market.terms import Side
 from haunt.money import round_to_step
 
 _ONE_HUNDRED = Decimal(100)
-
-
-class Side(Enum):
-    BUY = "buy"
-    SELL = "sell"
 
 
 class Direction(Enum):

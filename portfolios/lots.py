@@ -86,6 +86,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from haunt.errors import DomainError
+from haunt.market.terms import PositionSide, Side
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -100,18 +101,6 @@ class CostBasisMethod(StrEnum):
     AVERAGE = "average"
     HIFO = "hifo"
     SPECIFIC = "specific"
-
-
-class PositionSide(StrEnum):
-    LONG = "long"
-    SHORT = "short"
-
-
-class Side(StrEnum):
-    """The side of a fill; the same values as ``orders.execution.Side``, which is accepted too."""
-
-    BUY = "buy"
-    SELL = "sell"
 
 
 class PositionChange(StrEnum):

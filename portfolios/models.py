@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 
 from haunt.fields import money_field, price_field, quantity_field, rate_field
+from haunt.market.terms import PositionSide
+from portfolios.accounting import account
 from portfolios.risk_settings import default_leverage, default_risk_settings
 
 
@@ -140,14 +142,14 @@ class LedgerEntry(models.Model):
 
 
 class MarginMode(models.TextChoices):
-    CROSS = "cross", "Cross: shares the portfolio's equity"
-    ISOLATED = "isolated", "Isolated: its own margin, the most it can lose"
+    CROSS = account.MarginMode.CROSS.value, "Cross: shares the portfolio's equity"
+    ISOLATED = account.MarginMode.ISOLATED.value, "Isolated: its own margin, the most it can lose"
 
 
 class Position(models.Model):
     class Direction(models.TextChoices):
-        LONG = "long", "Long"
-        SHORT = "short", "Short"
+        LONG = PositionSide.LONG.value, "Long"
+        SHORT = PositionSide.SHORT.value, "Short"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -197,6 +199,13 @@ class Position(models.Model):
 
     def __str__(self):
         return f"{self.side} {self.quantity} {self.instrument_id} ({self.status})"
+
+    @property
+    def is_margined(self) -> bool:
+        """Whether its margin is notional / leverage, with a maintenance margin to watch (the account
+        core's rule: a perpetual, above 1x, or isolated)."""
+        return account.is_margined(asset_class=self.instrument.asset_class, leverage=self.leverage,
+                                   margin_mode=self.margin_mode)
 
 
 class PositionLot(models.Model):

@@ -1,33 +1,13 @@
 """Valuing positions and portfolios at the live market (read-only; used by serializers, risk checks
-and the order services' buying-power test)."""
-from dataclasses import dataclass
+and the order services' buying-power test). The arithmetic is the account core's
+(portfolios.accounting): this module reads the quotes and rates it needs and builds its rows."""
 from decimal import Decimal
 
 from haunt.market import state
 from haunt.market.selectors import conversion_rate
+from portfolios.accounting.account import AccountMargin, account_margin, freed_by_closing, row_for
 from portfolios.models import Portfolio, Position
 from portfolios.selectors import open_positions_read
-
-
-@dataclass(frozen=True)
-class Valuation:
-    cash: Decimal
-    equity: Decimal
-    unrealized_pnl: Decimal
-    long_value: Decimal
-    short_value: Decimal
-    # Initial margin of the margined positions (isolated: their collateral) plus the market value of
-    # the unlevered longs, and the unrealized P&L held inside isolated positions (spec §3, Appendix B).
-    margin_used: Decimal = Decimal(0)
-    isolated_unrealized_pnl: Decimal = Decimal(0)
-
-    @property
-    def buying_power(self) -> Decimal:
-        """Equity not tied up as margin: equity − initial margin in use, an isolated position's P&L
-        staying inside it. Without leverage this is cash − short market value (each open short keeps
-        its proceeds as collateral, each long has spent its cost)."""
-        return self.equity - self.isolated_unrealized_pnl - self.margin_used
-
 
 # Positions whose margin follows rules of their own (option strategies) register a function
 # (portfolio, open positions, quotes) -> Decimal in their app's AppConfig.ready: the margin, in the
@@ -35,39 +15,15 @@ class Valuation:
 MARGIN_RULES: list = []
 
 
-def is_margined(position: Position) -> bool:
-    """A perpetual, a position above 1x or an isolated one: its margin is notional / leverage."""
-    return (position.instrument.asset_class == "perpetual" or position.leverage != 1
-            or position.margin_mode == "isolated")
-
-
-def isolated_collateral(position: Position) -> Decimal:
-    """An isolated position's own margin: its initial margin plus what its owner added or removed."""
-    return position.cost_basis / position.leverage + position.margin_added
-
-
 def buying_power_freed_by_closing(position: Position, *, quantity: Decimal, cash_per_unit: Decimal, mark: Decimal,
                                   rate: Decimal) -> Decimal:
     """The buying power that closing `quantity` of `position` frees (negative when it costs some),
     when each unit closed moves cash by `cash_per_unit` in the base currency: + a sell's proceeds
     net of its fee, − a buy's price plus its fee. `mark` is the position's mark, `rate` the
-    instrument's quote currency in the base currency.
-
-    Closing takes the units' market value out of equity (a long's asset, a short's liability) and
-    releases the margin they held in `margin_used`: all of an unlevered long's value (it was paid
-    for in cash), a cross-margined position's value / leverage, nothing for an unlevered short.
-    An isolated position is counted as releasing none of its collateral: what it really frees, its
-    collateral plus P&L, is more unless it is past liquidation, so this never overstates.
+    instrument's quote currency in the base currency. See portfolios.accounting.account.freed_by_closing.
     """
-    value = quantity * mark * position.instrument.contract_multiplier * rate
-    long = position.side == Position.Direction.LONG
-    if position.margin_mode == "isolated":
-        released = Decimal(0)
-    elif is_margined(position):
-        released = value / position.leverage
-    else:
-        released = value if long else Decimal(0)
-    return quantity * cash_per_unit + (-value if long else value) + released
+    return freed_by_closing(row_for(position, mark_price=mark, rate=rate),
+                            units=quantity * position.instrument.contract_multiplier, cash=quantity * cash_per_unit)
 
 
 def position_mark(position: Position, quote: dict | None) -> Decimal:
@@ -85,9 +41,10 @@ def position_mark(position: Position, quote: dict | None) -> Decimal:
     return position.average_entry_price
 
 
-def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | None = None) -> Valuation:
-    """Equity = cash + long market value − short market value, marked at the live quotes and
-    converted from each instrument's quote currency into the base currency at the current rate."""
+def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | None = None) -> AccountMargin:
+    """Equity = cash + long market value − short market value, and the margin and buying power the
+    positions leave, marked at the live quotes and converted from each instrument's quote currency
+    into the base currency at the current rate."""
     if open_positions is None:
         # Set by the list selector's prefetch, or by a writer holding the portfolio lock
         # (portfolios.selectors.portfolio_open_positions); otherwise read now.
@@ -95,35 +52,23 @@ def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | N
     if open_positions is None:
         open_positions = open_positions_read(portfolio.pk)
     quotes = state.quotes_read([position.instrument.symbol for position in open_positions]) if open_positions else {}
-    long_value = short_value = unrealized = margin_used = isolated_pnl = Decimal(0)
+    rows = marked_rows(portfolio, open_positions, quotes)
+    other_margin = sum((rule(portfolio, open_positions, quotes) for rule in MARGIN_RULES), Decimal(0))
+    return account_margin(cash=portfolio.cash, rows=rows, other_margin=other_margin)
+
+
+def marked_rows(portfolio: Portfolio, positions: list[Position], quotes: dict) -> list:
+    """Each position's account-core row, marked at `quotes` (position_mark) and converted into the
+    portfolio's base currency."""
     rates: dict[str, Decimal] = {}
-    for position in open_positions:
-        instrument = position.instrument
-        if instrument.quote_currency not in rates:
-            rates[instrument.quote_currency] = conversion_rate(from_currency=instrument.quote_currency,
-                                                               to_currency=portfolio.base_currency)
-        rate = rates[instrument.quote_currency]
-        mark = position_mark(position, quotes.get(instrument.symbol))
-        value = position.quantity * mark * instrument.contract_multiplier * rate
-        cost = position.cost_basis * rate
-        pnl = value - cost if position.side == Position.Direction.LONG else cost - value
-        if position.side == Position.Direction.LONG:
-            long_value += value
-        else:
-            short_value += value
-        unrealized += pnl
-        if position.margin_mode == "isolated":
-            margin_used += isolated_collateral(position) * rate
-            isolated_pnl += pnl
-        elif is_margined(position):
-            margin_used += value / position.leverage
-        elif position.side == Position.Direction.LONG:
-            margin_used += value
-    for rule in MARGIN_RULES:
-        margin_used += rule(portfolio, open_positions, quotes)
-    return Valuation(cash=portfolio.cash, equity=portfolio.cash + long_value - short_value,
-                     unrealized_pnl=unrealized, long_value=long_value, short_value=short_value,
-                     margin_used=margin_used, isolated_unrealized_pnl=isolated_pnl)
+    rows = []
+    for position in positions:
+        currency = position.instrument.quote_currency
+        if currency not in rates:
+            rates[currency] = conversion_rate(from_currency=currency, to_currency=portfolio.base_currency)
+        rows.append(row_for(position, mark_price=position_mark(position, quotes.get(position.instrument.symbol)),
+                            rate=rates[currency]))
+    return rows
 
 
 def portfolio_equity(portfolio: Portfolio) -> Decimal:

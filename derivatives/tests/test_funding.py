@@ -18,7 +18,7 @@ from derivatives.funding import (
     next_funding_time,
     premium_index,
 )
-from derivatives.margin import PositionSide
+from haunt.market.terms import PositionSide
 
 D = Decimal
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT

@@ -18,7 +18,8 @@ from derivatives.liquidation import (
     sweep_mark,
     tier_arrays,
 )
-from derivatives.margin import PositionSide, liquidation_price_tiered
+from haunt.market.terms import PositionSide
+from portfolios.accounting.margin import liquidation_price_tiered
 
 D = Decimal
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
@@ -99,7 +100,7 @@ def test_sweep_agrees_with_decimal_tiered_liquidation_price_on_random_book():
     sweep = sweep_mark(positions=book, mark_price=50_000.0, tiers=TIERS)
     for row in range(count):
         expected = liquidation_price_tiered(
-            side=PositionSide(int(side[row])), quantity=D(quantity[row]), entry_price=D(entry[row]),
+            side=PositionSide.of_sign(int(side[row])), quantity=D(quantity[row]), entry_price=D(entry[row]),
             wallet_balance=D(wallet[row]),
         )
         if expected is None:
@@ -232,10 +233,10 @@ def test_isolated_position_loses_at_most_its_margin_and_nothing_to_the_fund_insi
     # ... and a fill at or inside the bankruptcy price draws nothing from the fund, while one beyond
     # it draws exactly the deficit. side·(fill − bankruptcy price) ≥ 0 is checked in its exact form
     # margin + side·Q·(fill − entry) ≥ 0, free of the division by Q.
-    inside_bankruptcy = margin + side * quantity * (fill - entry) >= 0
+    inside_bankruptcy = margin + side.sign * quantity * (fill - entry) >= 0
     assert (settlement.drawn_from_fund == 0) == inside_bankruptcy
     if not inside_bankruptcy:
-        assert settlement.drawn_from_fund == -(margin + side * quantity * (fill - entry))
+        assert settlement.drawn_from_fund == -(margin + side.sign * quantity * (fill - entry))
 
 
 def test_adl_ranks_by_binance_leverage_pnl_and_buckets_into_quantiles():

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from derivatives.margin import LeverageNotAllowed
+from portfolios.accounting.margin import LeverageNotAllowed
 from derivatives.models import InsuranceFundEntry, Liquidation, MarginEvent
 from derivatives.selectors import portfolio_margin
 from derivatives.services import position_liquidate

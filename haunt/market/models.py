@@ -1,15 +1,16 @@
 from django.db import models
 
 from haunt.fields import price_field, quantity_field, rate_field
+from haunt.market import terms
 
 
 class AssetClass(models.TextChoices):
-    CRYPTO_SPOT = "crypto_spot", "Crypto spot"
-    STOCK = "stock", "Stock"
-    ETF = "etf", "ETF"
-    PERPETUAL = "perpetual", "Perpetual future"
-    OPTION = "option", "Option"
-    FOREX = "forex", "Forex"
+    CRYPTO_SPOT = terms.AssetClass.CRYPTO_SPOT.value, "Crypto spot"
+    STOCK = terms.AssetClass.STOCK.value, "Stock"
+    ETF = terms.AssetClass.ETF.value, "ETF"
+    PERPETUAL = terms.AssetClass.PERPETUAL.value, "Perpetual future"
+    OPTION = terms.AssetClass.OPTION.value, "Option"
+    FOREX = terms.AssetClass.FOREX.value, "Forex"
 
 
 class TradingHours(models.TextChoices):

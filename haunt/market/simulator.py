@@ -39,7 +39,8 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from scipy.signal import lfilter
 
-from haunt.market.universe import FACTOR_ANNUAL_VOLATILITY, AssetClass, Factor, InstrumentSpec
+from haunt.market.terms import AssetClass
+from haunt.market.universe import FACTOR_ANNUAL_VOLATILITY, Factor, InstrumentSpec
 
 SECONDS_PER_YEAR = 365.25 * 86_400
 

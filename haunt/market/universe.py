@@ -19,14 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-
-class AssetClass(str, Enum):
-    CRYPTO_SPOT = "crypto_spot"
-    STOCK = "stock"
-    ETF = "etf"
-    PERPETUAL = "perpetual"
-    FOREX = "forex"
-    OPTION = "option"
+from haunt.market.terms import AssetClass
 
 
 class Factor(str, Enum):

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orders.execution import Side as ExecutionSide
 from portfolios.lots import (
     CostBasisMethod,
     Disposal,
@@ -233,14 +232,6 @@ def test_short_cover_realizes_the_mirrored_pnl(cover_price, expected):
     assert outcome.realized_pnl == expected
     assert outcome.disposals[0].side is SHORT
     assert outcome.lots == (lot("s", 6, 100),)
-    assert outcome.position_side is SHORT
-
-
-def test_fill_side_from_the_execution_module_is_accepted():
-    # the order service hands over orders.execution.Side; its values are the same strings
-    outcome = apply_fill(side_of_position=None, lots=(),
-                         fill=Fill(side=ExecutionSide.SELL, quantity=D(1), price=D(1), executed_at=T0),
-                         method=CostBasisMethod.FIFO, new_lot_id="n")
     assert outcome.position_side is SHORT
 
 

@@ -1,4 +1,4 @@
-"""Leverage limits, margin, margin level and liquidation price (spec §3 "Leverage & Margin", §4
+"""Leverage limits, margin, P&L and liquidation price (spec §3 "Leverage & Margin", §4
 "Enforced Controls", §6 "Position Limits" and "Margin Modes", Appendix B).
 
 Binance USDⓈ-M futures is the reference for the perpetual leverage tiers and the liquidation price.
@@ -6,34 +6,19 @@ Appendix B's `Entry × (1 − IM + MM)` is a first-order approximation of the sa
 the `1 − MMR` denominator and the tier's maintenance amount, so the exact one-way-mode formula is used.
 
 Pure module: Decimal in, Decimal out, nothing rounded. The service rounds once through
-`haunt.money` when a value becomes a stored price or amount.
+`haunt.money` when a value becomes a stored price or amount. The tier tables are data: rows of
+(notional floor, max leverage, maintenance rate) and the class rates below.
 """
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum, IntEnum
 
 from haunt.errors import DomainError
+from haunt.market.terms import AssetClass, PositionSide
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 CENT = Decimal("0.01")  # messages show notionals to the cent
-
-
-class PositionSide(IntEnum):
-    """The sign every formula multiplies by: a long gains when the price rises."""
-
-    LONG = 1
-    SHORT = -1
-
-
-class AssetClass(Enum):
-    CRYPTO_PERPETUAL = "crypto_perpetual"
-    CRYPTO_SPOT = "crypto_spot"
-    STOCK = "stock"
-    ETF = "etf"
-    FOREX = "forex"
-    OPTION = "option"
 
 
 @dataclass(frozen=True)
@@ -47,7 +32,7 @@ class ClassMarginRates:
 
 CLASS_MARGIN_RATES: dict[AssetClass, ClassMarginRates] = {
     # Perpetuals: these are the tier-1 figures; larger positions follow PERP_LEVERAGE_TIERS.
-    AssetClass.CRYPTO_PERPETUAL: ClassMarginRates(Decimal(100), Decimal("0.01"), Decimal("0.005")),
+    AssetClass.PERPETUAL: ClassMarginRates(Decimal(100), Decimal("0.01"), Decimal("0.005")),
     AssetClass.CRYPTO_SPOT: ClassMarginRates(Decimal(10), Decimal("0.10"), Decimal("0.05")),
     # Reg-T style: the 25% maintenance equals the 25% initial requirement at 4x.
     AssetClass.STOCK: ClassMarginRates(Decimal(4), Decimal("0.25"), Decimal("0.25")),
@@ -151,7 +136,7 @@ def max_leverage(
     *, asset_class: AssetClass, notional: Decimal, tiers: Sequence[LeverageTier] = PERP_LEVERAGE_TIERS
 ) -> Decimal:
     """Highest leverage allowed for a position of this notional (perpetuals by tier, others by class)."""
-    if asset_class is AssetClass.CRYPTO_PERPETUAL:
+    if asset_class == AssetClass.PERPETUAL:
         return tier_for(notional=notional, tiers=tiers).max_leverage
     return CLASS_MARGIN_RATES[asset_class].max_leverage
 
@@ -170,7 +155,7 @@ def check_leverage(
     """
     if leverage < ONE:
         raise LeverageNotAllowed(f"leverage {leverage}x is below 1x")
-    if asset_class is AssetClass.CRYPTO_PERPETUAL:
+    if asset_class == AssetClass.PERPETUAL:
         tier = tier_for(notional=notional, tiers=tiers)
         if leverage > tier.max_leverage:
             raise LeverageNotAllowed(
@@ -196,36 +181,34 @@ def initial_margin(*, notional: Decimal, leverage: Decimal) -> Decimal:
 
 def maintenance_margin(*, notional: Decimal, tier: LeverageTier) -> Decimal:
     """notional × MMR − cum of the given tier (spec §6); continuous across tiers because cum absorbs each step."""
-    return notional * tier.maintenance_rate - tier.maintenance_amount
+    return maintenance_at(notional=notional, maintenance_rate=tier.maintenance_rate,
+                          maintenance_amount=tier.maintenance_amount)
+
+
+def maintenance_at(*, notional, maintenance_rate, maintenance_amount):
+    """notional × MMR − cum: Decimals, or numpy arrays holding each row's tier rate and amount."""
+    return notional * maintenance_rate - maintenance_amount
 
 
 def required_maintenance_margin(
     *, asset_class: AssetClass, notional: Decimal, tiers: Sequence[LeverageTier] = PERP_LEVERAGE_TIERS
 ) -> Decimal:
     """Maintenance margin of a position: by tier for perpetuals, notional × class rate otherwise."""
-    if asset_class is AssetClass.CRYPTO_PERPETUAL:
+    if asset_class == AssetClass.PERPETUAL:
         return maintenance_margin(notional=notional, tier=tier_for(notional=notional, tiers=tiers))
     return notional * CLASS_MARGIN_RATES[asset_class].maintenance_rate
 
 
-def unrealized_pnl(*, side: PositionSide, quantity: Decimal, entry_price: Decimal, mark_price: Decimal) -> Decimal:
-    """side × quantity × (mark − entry), quantity being the absolute position size."""
-    return side * quantity * (mark_price - entry_price)
+def unrealized_pnl(*, side, value, cost):
+    """side × (value − cost): what a position, or the part of it being closed, gains between its
+    cost (quantity × entry, or the cost basis) and its value (quantity × mark, or × the fill price).
+    `side` is a PositionSide or its sign (+1 long, −1 short; numpy arrays of signs work alike)."""
+    return _sign(side) * (value - cost)
 
 
-def equity(*, balance: Decimal, unrealized_pnl: Decimal) -> Decimal:
-    """Appendix B: equity = balance + unrealized P&L (Binance calls it the margin balance)."""
-    return balance + unrealized_pnl
-
-
-def margin_level(*, equity: Decimal, used_margin: Decimal) -> Decimal | None:
-    """Appendix B: equity / used margin as a ratio (1.5 is the 150% shown to users).
-
-    None when no margin is in use: the level is unbounded, not a number to display or compare.
-    """
-    if used_margin == ZERO:
-        return None
-    return equity / used_margin
+def _sign(side):
+    """+1 / −1 of a PositionSide; a sign (or numpy array of signs) passes through."""
+    return side.sign if isinstance(side, PositionSide) else side
 
 
 def margin_ratio(*, maintenance_margin: Decimal, margin_balance: Decimal) -> Decimal:
@@ -239,19 +222,9 @@ def margin_ratio(*, maintenance_margin: Decimal, margin_balance: Decimal) -> Dec
     return maintenance_margin / margin_balance
 
 
-def free_margin(*, equity: Decimal, used_margin: Decimal) -> Decimal:
-    """Equity not tied up as initial margin; negative when the account is under-margined."""
-    return equity - used_margin
-
-
-def buying_power(*, equity: Decimal, used_margin: Decimal, leverage: Decimal) -> Decimal:
-    """Largest notional a new position at this leverage can open: free margin × leverage, never negative."""
-    return max(free_margin(equity=equity, used_margin=used_margin), ZERO) * leverage
-
-
 def liquidation_price(
     *,
-    side: PositionSide,
+    side,
     quantity: Decimal,
     entry_price: Decimal,
     wallet_balance: Decimal,
@@ -267,13 +240,15 @@ def liquidation_price(
     Isolated: WB is the position margin and TMM1 = UPNL1 = 0. Cross: WB is the cross wallet
     balance, TMM1 and UPNL1 the maintenance margin and unrealized PnL of the account's other
     positions. The result may be ≤ 0 (a long that no fall can liquidate); use
-    `liquidation_price_tiered` for the price under the tier that applies at that price.
+    `liquidation_price_tiered` for the price under the tier that applies at that price. `side` is a
+    PositionSide or its sign; the liquidation sweep passes numpy arrays for every argument.
     """
+    sign = _sign(side)
     numerator = (
         wallet_balance - other_maintenance_margin + other_unrealized_pnl + maintenance_amount
-        - side * quantity * entry_price
+        - sign * quantity * entry_price
     )
-    return numerator / (quantity * maintenance_rate - side * quantity)
+    return numerator / (quantity * maintenance_rate - sign * quantity)
 
 
 def liquidation_price_tiered(
@@ -299,12 +274,13 @@ def liquidation_price_tiered(
     """
     if quantity <= ZERO:
         raise ValueError("quantity must be positive")
-    surplus_base = wallet_balance - other_maintenance_margin + other_unrealized_pnl - side * quantity * entry_price
+    sign = side.sign
+    surplus_base = wallet_balance - other_maintenance_margin + other_unrealized_pnl - sign * quantity * entry_price
 
     def surplus_towards_liquidation(notional: Decimal, tier: LeverageTier) -> Decimal:
         # side × (margin balance − maintenance margin) at price notional / Q: rises with notional,
         # crosses zero at the liquidation price.
-        return side * (surplus_base + side * notional - maintenance_margin(notional=notional, tier=tier))
+        return sign * (surplus_base + sign * notional - maintenance_margin(notional=notional, tier=tier))
 
     if surplus_towards_liquidation(ZERO, tiers[0]) >= ZERO:
         return None
@@ -338,4 +314,4 @@ def bankruptcy_price(
     Isolated (UPNL1 = 0): a long's position margin is gone at entry − margin/Q. A long at 1x has
     bankruptcy price 0 or below: it cannot lose more than it paid.
     """
-    return entry_price - side * (wallet_balance + other_unrealized_pnl) / quantity
+    return entry_price - side.sign * (wallet_balance + other_unrealized_pnl) / quantity

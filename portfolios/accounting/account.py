@@ -1,4 +1,7 @@
-"""A portfolio's margin account at given marks (spec §3 "Leverage & Margin", §6 "Margin Modes", Appendix B).
+"""A portfolio's account at given marks: equity, unrealized P&L, margin, buying power and what a close
+frees (spec §3 "Leverage & Margin", §6 "Margin Modes", Appendix B). The one place this arithmetic is
+written: valuation, the pre-trade checks, the derivatives margin account and its watcher, and
+liquidation all call it.
 
 The platform books trades like cash trades (a buy pays its notional, a sell receives it), so a
 portfolio's equity is cash + long value − short value whatever the leverage; leverage decides how
@@ -12,38 +15,49 @@ much of that equity a position ties up as margin. In Binance's terms:
   (unlevered ones included: what a portfolio holds backs its cross positions); the cross positions
   are liquidated together when their maintenance margin reaches it;
 - margin used = isolated collateral + cross initial margin (notional at mark / leverage) + the
-  value of unlevered longs (they are paid for in full); available = equity − isolated P&L − used.
+  value of unlevered longs (they are paid for in full); available (buying power) = equity −
+  isolated P&L − used: an isolated position's P&L stays inside it. Without leverage this is cash −
+  short market value (each open short keeps its proceeds as collateral, each long has spent its cost).
 
 Pure module: Decimal in, Decimal out, nothing rounded; rows are built from any objects carrying a
-position's fields (see `row_for`), so the order checks and the derivatives services share it.
+position's fields (see `row_for`), so the services, the checks and the tests share it.
 """
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
-from derivatives.margin import (
+from haunt.market.terms import AssetClass, PositionSide
+from portfolios.accounting.margin import (
     CLASS_MARGIN_RATES,
     PERP_LEVERAGE_TIERS,
-    AssetClass,
     LeverageTier,
-    PositionSide,
     bankruptcy_price,
     leverage_tiers,
     liquidation_price_tiered,
     maintenance_margin,
     margin_ratio,
     tier_for,
+    unrealized_pnl,
 )
 
 ZERO = Decimal(0)
-MARGIN_CLASS = {"perpetual": AssetClass.CRYPTO_PERPETUAL, "crypto_spot": AssetClass.CRYPTO_SPOT,
-                "stock": AssetClass.STOCK, "etf": AssetClass.ETF, "forex": AssetClass.FOREX,
-                "option": AssetClass.OPTION}
+
+
+class MarginMode(StrEnum):
+    CROSS = "cross"
+    ISOLATED = "isolated"
+
+
+def is_margined(*, asset_class: str, leverage: Decimal, margin_mode: str) -> bool:
+    """A perpetual, a position above 1x or an isolated one: its margin is notional / leverage, and it
+    has a maintenance margin to watch. Unlevered cash positions have none."""
+    return asset_class == AssetClass.PERPETUAL or leverage != 1 or margin_mode == MarginMode.ISOLATED
 
 
 def tiers_for(asset_class: AssetClass) -> tuple[LeverageTier, ...]:
     """Perpetuals: the notional tiers of spec §6. Other classes: one tier at the class rates of §3."""
-    if asset_class is AssetClass.CRYPTO_PERPETUAL:
+    if asset_class == AssetClass.PERPETUAL:
         return PERP_LEVERAGE_TIERS
     rates = CLASS_MARGIN_RATES[asset_class]
     return _CLASS_TIERS.setdefault(asset_class, leverage_tiers([(ZERO, rates.max_leverage, rates.maintenance_rate)]))
@@ -80,7 +94,7 @@ class PositionRow:
 
     @property
     def unrealized_pnl(self) -> Decimal:
-        return self.side * (self.notional - self.cost)
+        return unrealized_pnl(side=self.side, value=self.notional, cost=self.cost)
 
     @property
     def tiers(self) -> tuple[LeverageTier, ...]:
@@ -92,24 +106,57 @@ class PositionRow:
         return maintenance_margin(notional=notional, tier=tier_for(notional=notional, tiers=self.tiers))
 
 
+def isolated_collateral(*, cost: Decimal, leverage: Decimal, margin_added: Decimal) -> Decimal:
+    """An isolated position's own margin: its initial margin plus what its owner added or removed."""
+    return cost / leverage + margin_added
+
+
 def row_for(position, *, mark_price: Decimal, rate: Decimal = Decimal(1)) -> PositionRow:
     """A row from a position (anything with the Position model's fields and its instrument)."""
     instrument = position.instrument
-    isolated = position.margin_mode == "isolated"
+    isolated = position.margin_mode == MarginMode.ISOLATED
     leverage = Decimal(position.leverage)
     return PositionRow(
         key=position.pk,
-        asset_class=MARGIN_CLASS[instrument.asset_class],
-        side=PositionSide.LONG if position.side == "long" else PositionSide.SHORT,
+        asset_class=AssetClass(instrument.asset_class),
+        side=PositionSide(position.side),
         quantity=position.quantity * instrument.contract_multiplier,
         cost=position.cost_basis,
         mark_price=mark_price,
         leverage=leverage,
         is_isolated=isolated,
-        is_margined=isolated or leverage != 1 or instrument.asset_class == "perpetual",
-        collateral=position.cost_basis / leverage + position.margin_added if isolated else ZERO,
+        is_margined=is_margined(asset_class=instrument.asset_class, leverage=leverage,
+                                margin_mode=position.margin_mode),
+        collateral=isolated_collateral(cost=position.cost_basis, leverage=leverage,
+                                       margin_added=position.margin_added) if isolated else ZERO,
         rate=rate,
     )
+
+
+def freed_by_closing(row: PositionRow, *, units: Decimal, cash: Decimal) -> Decimal:
+    """The buying power that closing `units` of `row` (in units of the underlying, as row.quantity)
+    frees, negative when it costs some, when the close moves cash by `cash` in the base currency:
+    + a sell's proceeds net of its fee, − a buy's cost plus its fee.
+
+    Closing takes the units' market value out of equity (a long's asset, a short's liability) and
+    releases the margin they held: all of an unlevered long's value (it was paid for in cash), a
+    cross-margined position's value / leverage, nothing for an unlevered short. An isolated position
+    is counted as releasing none of its collateral: what it really frees, its collateral plus P&L,
+    is more unless it is past liquidation, so this never overstates.
+    """
+    value = units * row.mark_price * row.rate
+    return cash - row.side.sign * value + _margin_held(row, value)
+
+
+def _margin_held(row: PositionRow, value: Decimal) -> Decimal:
+    """The margin a cross or unlevered position's `value` (base currency, at mark) ties up: value /
+    leverage when margined, all of an unlevered long's value, nothing for an unlevered short.
+    Isolated positions hold their collateral instead, which this does not count."""
+    if row.is_isolated:
+        return ZERO
+    if row.is_margined:
+        return value / row.leverage
+    return value if row.side is PositionSide.LONG else ZERO
 
 
 @dataclass(frozen=True)
@@ -125,24 +172,42 @@ class PositionMargin:
 
 @dataclass(frozen=True)
 class AccountMargin:
+    """Every figure of an account, in its base currency (each position's own figures in
+    PositionMargin)."""
+
     equity: Decimal
     wallet_balance: Decimal
+    long_value: Decimal
+    short_value: Decimal
+    unrealized_pnl: Decimal
+    isolated_unrealized_pnl: Decimal
     margin_used: Decimal
-    margin_available: Decimal
+    margin_available: Decimal  # buying power: equity − isolated P&L − margin used
     margin_level: Decimal | None  # equity / margin used; None when nothing is used
+    cross_wallet_balance: Decimal  # the cross pool before unrealized P&L: wallet − isolated collateral
     cross_margin_balance: Decimal
     cross_maintenance_margin: Decimal
     cross_margin_ratio: Decimal
     positions: tuple[PositionMargin, ...]
 
+    @property
+    def buying_power(self) -> Decimal:
+        """margin_available, by the name the order checks use: what a new order may still commit."""
+        return self.margin_available
+
     def position(self, key) -> PositionMargin | None:
         return next((entry for entry in self.positions if entry.row.key == key), None)
 
 
-def account_margin(*, cash: Decimal, rows: Sequence[PositionRow]) -> AccountMargin:
-    """Every figure of the account at the rows' marks (see the module docstring)."""
-    equity = cash + sum((row.side * row.notional * row.rate for row in rows), ZERO)
-    wallet = equity - sum((row.unrealized_pnl * row.rate for row in rows), ZERO)
+def account_margin(*, cash: Decimal, rows: Sequence[PositionRow], other_margin: Decimal = ZERO) -> AccountMargin:
+    """Every figure of the account at the rows' marks (see the module docstring). `other_margin` is
+    what positions with margin rules of their own (option strategies) need beyond the rows' margin,
+    in the base currency; it counts in the margin used."""
+    long_value = sum((row.notional * row.rate for row in rows if row.side is PositionSide.LONG), ZERO)
+    short_value = sum((row.notional * row.rate for row in rows if row.side is PositionSide.SHORT), ZERO)
+    equity = cash + long_value - short_value
+    pnl = sum((row.unrealized_pnl * row.rate for row in rows), ZERO)
+    wallet = equity - pnl
     isolated = [row for row in rows if row.is_isolated]
     cross_margined = [row for row in rows if row.is_margined and not row.is_isolated]
     cross_wallet = wallet - sum((row.collateral * row.rate for row in isolated), ZERO)
@@ -152,11 +217,11 @@ def account_margin(*, cash: Decimal, rows: Sequence[PositionRow]) -> AccountMarg
     cross_maintenance = sum((maintenance[row.key] * row.rate for row in cross_margined), ZERO)
     cross_ratio = margin_ratio(maintenance_margin=cross_maintenance, margin_balance=cross_balance) \
         if cross_margined else ZERO
-    used = ZERO
+    used = other_margin
     entries = []
     for row in rows:
         if not row.is_margined:
-            used += row.notional * row.rate if row.side is PositionSide.LONG else ZERO
+            used += _margin_held(row, row.notional * row.rate)
             continue
         if row.is_isolated:
             initial = row.collateral * row.rate
@@ -167,7 +232,7 @@ def account_margin(*, cash: Decimal, rows: Sequence[PositionRow]) -> AccountMarg
             bankruptcy = bankruptcy_price(side=row.side, quantity=row.quantity, entry_price=row.entry_price,
                                           wallet_balance=row.collateral)
         else:
-            initial = row.notional * row.rate / row.leverage
+            initial = _margin_held(row, row.notional * row.rate)
             balance, ratio = cross_balance, cross_ratio
             others_maintenance = (cross_maintenance - maintenance[row.key] * row.rate) / row.rate
             others_pnl = (cross_pnl - row.unrealized_pnl * row.rate) / row.rate
@@ -185,7 +250,9 @@ def account_margin(*, cash: Decimal, rows: Sequence[PositionRow]) -> AccountMarg
         ))
     isolated_pnl = sum((row.unrealized_pnl * row.rate for row in isolated), ZERO)
     return AccountMargin(
-        equity=equity, wallet_balance=wallet, margin_used=used, margin_available=equity - isolated_pnl - used,
-        margin_level=equity / used if used else None, cross_margin_balance=cross_balance,
+        equity=equity, wallet_balance=wallet, long_value=long_value, short_value=short_value, unrealized_pnl=pnl,
+        isolated_unrealized_pnl=isolated_pnl, margin_used=used, margin_available=equity - isolated_pnl - used,
+        margin_level=equity / used if used else None, cross_wallet_balance=cross_wallet,
+        cross_margin_balance=cross_balance,
         cross_maintenance_margin=cross_maintenance, cross_margin_ratio=cross_ratio, positions=tuple(entries),
     )

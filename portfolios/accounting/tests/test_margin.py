@@ -5,22 +5,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from derivatives.margin import (
+from haunt.market.terms import AssetClass, PositionSide
+from portfolios.accounting.margin import (
     CLASS_MARGIN_RATES,
     PERP_LEVERAGE_TIERS,
-    AssetClass,
     LeverageNotAllowed,
-    PositionSide,
     bankruptcy_price,
-    buying_power,
     check_leverage,
-    equity,
     initial_margin,
     leverage_tiers,
     liquidation_price,
     liquidation_price_tiered,
     maintenance_margin,
-    margin_level,
     margin_ratio,
     max_leverage,
     required_maintenance_margin,
@@ -36,7 +32,7 @@ LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
 @pytest.mark.parametrize(
     ("asset_class", "max_lev", "initial", "maintenance"),
     [
-        (AssetClass.CRYPTO_PERPETUAL, "100", "0.01", "0.005"),
+        (AssetClass.PERPETUAL, "100", "0.01", "0.005"),
         (AssetClass.CRYPTO_SPOT, "10", "0.10", "0.05"),
         (AssetClass.STOCK, "4", "0.25", "0.25"),
         (AssetClass.ETF, "4", "0.25", "0.25"),
@@ -98,15 +94,15 @@ def test_leverage_tiers_rejects_table_not_starting_at_zero():
 
 def test_leverage_above_tier_maximum_is_rejected_naming_the_tier():
     with pytest.raises(LeverageNotAllowed) as refused:
-        check_leverage(asset_class=AssetClass.CRYPTO_PERPETUAL, notional=D(100_000), leverage=D(60))
+        check_leverage(asset_class=AssetClass.PERPETUAL, notional=D(100_000), leverage=D(60))
     assert refused.value.tier.number == 2
     assert "tier 2" in refused.value.message and "50x" in refused.value.message
     assert refused.value.field == "leverage"
 
 
 def test_leverage_at_tier_maximum_is_accepted():
-    check_leverage(asset_class=AssetClass.CRYPTO_PERPETUAL, notional=D(49_999), leverage=D(100))
-    check_leverage(asset_class=AssetClass.CRYPTO_PERPETUAL, notional=D(6_000_000), leverage=D(5))
+    check_leverage(asset_class=AssetClass.PERPETUAL, notional=D(49_999), leverage=D(100))
+    check_leverage(asset_class=AssetClass.PERPETUAL, notional=D(6_000_000), leverage=D(5))
     check_leverage(asset_class=AssetClass.STOCK, notional=D(10**9), leverage=D(4))
 
 
@@ -121,7 +117,7 @@ def test_leverage_outside_class_limits_is_rejected(asset_class, leverage):
 
 
 def test_max_leverage_follows_tier_for_perps_and_class_otherwise():
-    assert max_leverage(asset_class=AssetClass.CRYPTO_PERPETUAL, notional=D(300_000)) == D(20)
+    assert max_leverage(asset_class=AssetClass.PERPETUAL, notional=D(300_000)) == D(20)
     assert max_leverage(asset_class=AssetClass.FOREX, notional=D(300_000)) == D(50)
 
 
@@ -131,18 +127,7 @@ def test_initial_and_maintenance_margin_by_class():
     assert required_maintenance_margin(asset_class=AssetClass.FOREX, notional=D(100_000)) == D(1_000)
     assert required_maintenance_margin(asset_class=AssetClass.CRYPTO_SPOT, notional=D(100_000)) == D(5_000)
     # perps by tier: 300,000 × 2.5% − 4,000 = 3,500
-    assert required_maintenance_margin(asset_class=AssetClass.CRYPTO_PERPETUAL, notional=D(300_000)) == D(3_500)
-
-
-def test_equity_margin_level_and_buying_power():
-    # Given balance 10,000 and an open loss of 1,000 on 6,000 of used margin
-    account_equity = equity(balance=D(10_000), unrealized_pnl=D(-1_000))
-    assert account_equity == D(9_000)
-    assert margin_level(equity=account_equity, used_margin=D(6_000)) == D("1.5")  # 150%
-    assert margin_level(equity=account_equity, used_margin=D(0)) is None
-    # 3,000 free margin at 4x buys 12,000 of notional; an under-margined account buys nothing
-    assert buying_power(equity=account_equity, used_margin=D(6_000), leverage=D(4)) == D(12_000)
-    assert buying_power(equity=D(5_000), used_margin=D(6_000), leverage=D(4)) == D(0)
+    assert required_maintenance_margin(asset_class=AssetClass.PERPETUAL, notional=D(300_000)) == D(3_500)
 
 
 def test_margin_ratio_is_infinite_once_margin_balance_is_gone():
@@ -151,8 +136,10 @@ def test_margin_ratio_is_infinite_once_margin_balance_is_gone():
 
 
 def test_unrealized_pnl_sign_follows_side():
-    assert unrealized_pnl(side=LONG, quantity=D(2), entry_price=D(100), mark_price=D(90)) == D(-20)
-    assert unrealized_pnl(side=SHORT, quantity=D(2), entry_price=D(100), mark_price=D(90)) == D(20)
+    # 2 units bought or sold at 100, now worth 90 each
+    assert unrealized_pnl(side=LONG, value=D(180), cost=D(200)) == D(-20)
+    assert unrealized_pnl(side=SHORT, value=D(180), cost=D(200)) == D(20)
+    assert unrealized_pnl(side=-1, value=D(180), cost=D(200)) == D(20)  # a sign, as the numpy sweep passes
 
 
 @pytest.mark.parametrize(("side", "expected"), [(LONG, "54221.11"), (SHORT, "65721.39")])

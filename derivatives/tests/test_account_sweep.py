@@ -1,4 +1,4 @@
-"""The vectorised sweep over a book of accounts agrees with the Decimal account, row by row."""
+"""The vectorised sweep over a book of accounts agrees with the Decimal account core, row by row."""
 import dataclasses
 from decimal import Decimal
 
@@ -6,15 +6,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derivatives.account import PositionRow, account_margin, tiers_for
 from derivatives.liquidation import WatchedBook, stacked_tier_arrays, sweep_book, tier_arrays
-from derivatives.margin import AssetClass, PositionSide
+from haunt.market.terms import AssetClass, PositionSide
+from portfolios.accounting.account import PositionRow, account_margin, tiers_for
 
 D = Decimal
 MARKS = (D("50000"), D("3000"))
 # Rows of several margin classes share one book, each with its own tier table (perpetual tiers,
 # one tier at the class rates for the others).
-CLASSES = (AssetClass.CRYPTO_PERPETUAL, AssetClass.CRYPTO_SPOT, AssetClass.STOCK, AssetClass.FOREX)
+CLASSES = (AssetClass.PERPETUAL, AssetClass.CRYPTO_SPOT, AssetClass.STOCK, AssetClass.FOREX)
 
 position = st.tuples(
     st.integers(min_value=0, max_value=1),  # instrument
@@ -42,7 +42,7 @@ def test_sweep_book_matches_the_decimal_account(accounts):
                 key=(len(rows_by_account), index, instrument), asset_class=asset_class, side=side,
                 quantity=quantity, cost=quantity * entry, mark_price=MARKS[instrument], leverage=D(leverage),
                 is_isolated=isolated, is_margined=True, collateral=quantity * entry / leverage if isolated else D(0)))
-        rows_by_account.append((D(cash) - sum((row.side * row.cost for row in rows), D(0)), rows))
+        rows_by_account.append((D(cash) - sum((row.side.sign * row.cost for row in rows), D(0)), rows))
     flat = [(account, row) for account, (_, rows) in enumerate(rows_by_account) for row in rows]
     expected = []
     for cash, rows in rows_by_account:
@@ -54,7 +54,7 @@ def test_sweep_book_matches_the_decimal_account(accounts):
     book = WatchedBook(
         instrument=np.array([row.key[2] for _, row in flat], dtype=np.intp),
         account=np.array([account for account, _ in flat], dtype=np.intp),
-        side=np.array([float(row.side) for _, row in flat]),
+        side=np.array([float(row.side.sign) for _, row in flat]),
         quantity=np.array([float(row.quantity) for _, row in flat]),
         entry_price=np.array([float(row.entry_price) for _, row in flat]),
         isolated=np.array([row.is_isolated for _, row in flat]),
@@ -77,7 +77,7 @@ def test_sweep_book_matches_the_decimal_account(accounts):
     assert np.allclose(grouped_sweep.margin_ratio, sweep.margin_ratio[order], rtol=1e-12, atol=0)
     assert np.allclose(grouped_sweep.liquidation_price, sweep.liquidation_price[order], rtol=1e-12, atol=0,
                        equal_nan=True)
-    if all(row.asset_class is AssetClass.CRYPTO_PERPETUAL for _, row in flat):
+    if all(row.asset_class is AssetClass.PERPETUAL for _, row in flat):
         # One table for every row (the perpetual-only book) gives the same answer as the stacked form.
         one_table = sweep_book(book=dataclasses.replace(book, table=None),
                                marks=np.array([float(mark) for mark in MARKS]), tiers=tier_arrays())
@@ -95,3 +95,4 @@ def test_sweep_book_matches_the_decimal_account(accounts):
             assert np.isnan(price) or abs(price) < 1e-6
         else:
             assert np.isclose(price, float(entry.liquidation_price), rtol=1e-9)
+
