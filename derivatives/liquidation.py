@@ -422,7 +422,7 @@ def plan_partial_liquidation(
         segment_end = quantity - tier.notional_floor / mark_price
         intercept = (
             margin_balance_now - other_maintenance_margin
-            - (quantity * mark_price * tier.maintenance_rate - tier.maintenance_amount)
+            - maintenance_margin(notional=quantity * mark_price, tier=tier)
         )
         root = -intercept / slope
         if root > segment_end:

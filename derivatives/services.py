@@ -35,7 +35,7 @@ from haunt.money import quantize_money, quantize_price
 from orders.services import order_liquidate, position_orders_cancel
 from portfolios import events as portfolio_events
 from portfolios.accounting.account import AccountMargin, PositionMargin
-from portfolios.accounting.margin import PERP_LEVERAGE_TIERS, unrealized_pnl
+from portfolios.accounting.margin import PERP_LEVERAGE_TIERS, initial_margin, unrealized_pnl
 from portfolios.models import LedgerEntry, MarginMode, Portfolio, Position
 from portfolios.selectors import portfolio_get, portfolio_open_positions, position_get_for_user
 from portfolios.services import (
@@ -181,7 +181,7 @@ def position_margin_adjust(*, user, position_id, amount: Decimal) -> Position:
         if amount < ZERO:
             entry = account.position(position.pk)
             removable = max(ZERO, min(position.margin_added,
-                                      entry.row.collateral + entry.row.unrealized_pnl - entry.maintenance_margin))
+                                      entry.margin_balance - entry.maintenance_margin))
             if -amount > removable:
                 raise DomainError(f"At most {quantize_money(removable):f} can be removed: the position keeps its "
                                   "initial margin and stays above maintenance.", code="margin_removal_too_large",
@@ -471,7 +471,8 @@ def _partial_close(*, portfolio: Portfolio, position: Position, account: Account
         # out of the collateral still backing the rest.
         paid = sum((trade.fee for trade in trades), ZERO) + fee / rate
         kept = collateral_before + sum((trade.realized_pnl for trade in trades), ZERO) - paid
-        position_margin_added_set(position=position, margin_added=kept - position.cost_basis / position.leverage)
+        position_margin_added_set(position=position, margin_added=kept - initial_margin(notional=position.cost_basis,
+                                                                                        leverage=position.leverage))
     return position, realized
 
 
@@ -591,7 +592,7 @@ def _takeover(*, portfolio: Portfolio, position: Position, entry: PositionMargin
     record.takeover_close_price = quantize_price(row.mark_price)
     record.takeover_closed_quantity = fund_quantity
     if uncovered_quantity > ZERO:
-        loss_per_unit = multiplier * abs(row.mark_price - bankruptcy) * row.rate
+        loss_per_unit = -_fund_result(row, units=multiplier, bankruptcy=bankruptcy)
         record.uncovered = quantize_money(uncovered_quantity * loss_per_unit)
         record.adl_counterparties, unmatched = _auto_deleverage(
             liquidated=position, quantity=uncovered_quantity, price=bankruptcy, now=now)

@@ -78,7 +78,8 @@ class WatchedAccount:
 
 # The tier table of each margin class, in the order the book's `table` column indexes them
 # (perpetuals first: the table most rows follow).
-TIER_CLASSES = (AssetClass.PERPETUAL, *(asset_class for asset_class in AssetClass if asset_class != AssetClass.PERPETUAL))
+TIER_CLASSES = (AssetClass.PERPETUAL,
+                *(asset_class for asset_class in AssetClass if asset_class != AssetClass.PERPETUAL))
 
 
 def mark_key(position: Position) -> str:

@@ -20,8 +20,8 @@ from haunt.market.models import Candle
 from haunt.market.selectors import conversion_rate
 from haunt.market.terms import AssetClass, Side
 from orders.market_view import live_prices
-from portfolios.accounting.account import MarginMode, is_margined
-from portfolios.accounting.margin import check_leverage
+from portfolios.accounting.account import MarginMode, is_margined, pnl_since_invested
+from portfolios.accounting.margin import check_leverage, initial_margin
 from portfolios.models import Position
 from portfolios.risk_settings import leverage_default
 from portfolios.selectors import open_position_in, portfolio_open_positions
@@ -190,11 +190,11 @@ def check_buying_power(order: OrderCheck) -> None:
         available += buying_power_freed_by_closing(
             order.position, quantity=order.closing, cash_per_unit=side_sign * order.base_price * order.multiplier,
             mark=position_mark(order.position, state.quote_read(order.instrument.symbol)), rate=order.rate)
-    notional = order.opening * order.base_price * order.multiplier
     leverage = order.leverage
-    if notional / leverage > available:
+    required = initial_margin(notional=order.opening * order.base_price * order.multiplier, leverage=leverage)
+    if required > available:
         raise RiskCheckFailed(
-            f"Order needs about {notional / leverage:.2f} of buying power"
+            f"Order needs about {required:.2f} of buying power"
             + (f" (margin at {leverage.normalize():f}x)" if leverage != 1 else "")
             + f"; {available:.2f} is available.",
             code="insufficient_buying_power", field="quantity")
@@ -228,9 +228,9 @@ def check_position_size(order: OrderCheck) -> None:
 
 
 def _pnl_now(order: OrderCheck) -> Decimal:
-    """P&L is equity − invested, so a top-up is never mistaken for a gain or a loss."""
     portfolio = order.portfolio
-    return order.valuation.equity - portfolio.starting_balance - portfolio.total_topups
+    return pnl_since_invested(equity=order.valuation.equity,
+                              invested=portfolio.starting_balance + portfolio.total_topups)
 
 
 def check_daily_loss(order: OrderCheck) -> None:

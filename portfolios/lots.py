@@ -49,8 +49,8 @@ Profit and loss (``Disposal``), with m the contract multiplier:
   ``close × q × m − close_fee``, cost basis = ``open × q × m + open_fee``. Short: proceeds =
   ``open × q × m − open_fee`` (the short sale), cost basis = ``close × q × m + close_fee`` (the
   cover). Proceeds − cost basis equals the net realized P&L either way.
-- Unrealized P&L (``unrealized_pnl``) is gross, marked to the bid for a long and the ask for a
-  short: the price the position could be closed at now.
+- The P&L itself is the account core's (``portfolios.accounting.margin.unrealized_pnl``, which a
+  close realizes); unrealized P&L of open positions is the account's too.
 
 Holding period:
 
@@ -87,6 +87,7 @@ from enum import StrEnum
 
 from haunt.errors import DomainError
 from haunt.market.terms import PositionSide, Side
+from portfolios.accounting.margin import unrealized_pnl
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -335,31 +336,6 @@ def apply_fill(
     )
 
 
-def unrealized_pnl(
-    *,
-    side: PositionSide | None,
-    lots: Sequence[Lot],
-    bid: Decimal | None,
-    ask: Decimal | None,
-    contract_multiplier: Decimal = ONE,
-) -> Decimal | None:
-    """Gross open P&L marked to the bid for a long and the ask for a short: Σ ±(mark − price) × q × m.
-
-    Zero when flat; ``None`` when the quote side the position would close against is missing.
-    """
-    side, held = _position(side, lots)
-    if not held:
-        return ZERO
-    mark = bid if side is PositionSide.LONG else ask
-    if mark is None:
-        return None
-    mark = _positive(mark, name="bid" if side is PositionSide.LONG else "ask")
-    multiplier = _positive(contract_multiplier, name="contract_multiplier")
-    gain_per_unit_of_price = sum(((mark - lot.price) * lot.quantity for lot in held), ZERO)
-    direction = 1 if side is PositionSide.LONG else -1
-    return direction * gain_per_unit_of_price * multiplier
-
-
 def average_entry_price(lots: Sequence[Lot]) -> Decimal | None:
     """Quantity-weighted entry price of the lots, fees excluded; ``None`` when there are none."""
     if not lots:
@@ -578,13 +554,12 @@ def _dispose(
 ) -> Disposal:
     opening_value = lot.price * quantity * multiplier
     closing_value = fill.price * quantity * multiplier
+    realized = unrealized_pnl(side=side, value=closing_value, cost=opening_value)
     if side is PositionSide.LONG:
-        realized = closing_value - opening_value
         proceeds, cost_basis = closing_value - close_fee, opening_value + open_fee
         is_long_term = held_more_than_one_year(acquired_at=lot.opened_at, disposed_at=fill.executed_at)
     else:
         # The short sale is the sale and the cover is the purchase.
-        realized = opening_value - closing_value
         proceeds, cost_basis = opening_value - open_fee, closing_value + close_fee
         is_long_term = False
     return Disposal(

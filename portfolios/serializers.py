@@ -8,6 +8,7 @@ from haunt.api.fields import money_serializer_field, rate_serializer_field
 from haunt.api.serializers import FastOutput, StrictInput
 from haunt.market.state import quote_read
 from haunt.money import quantize_money
+from portfolios.accounting.account import pnl_since_invested, row_for
 from portfolios.hooks import competition_of
 from portfolios.models import (
     BaseCurrency,
@@ -173,7 +174,7 @@ class PortfolioOut(FastOutput, serializers.ModelSerializer):
     def get_return_pct(self, portfolio) -> str:
         """(equity − invested) / invested × 100, where invested = starting balance + top-ups."""
         invested = portfolio.starting_balance + portfolio.total_topups
-        return f"{(self._valuation(portfolio).equity - invested) / invested * 100:.4f}"
+        return f"{pnl_since_invested(equity=self._valuation(portfolio).equity, invested=invested) / invested * 100:.4f}"
 
 
 class LedgerEntryOut(FastOutput, serializers.ModelSerializer):
@@ -223,14 +224,12 @@ class PositionOut(FastOutput, serializers.ModelSerializer):
     def get_market_value(self, position) -> str:
         if position.status == Position.Status.CLOSED:
             return "0.00000000"
-        return f"{quantize_money(position.quantity * self._mark(position) * position.instrument.contract_multiplier):f}"
+        return f"{quantize_money(row_for(position, mark_price=self._mark(position)).notional):f}"
 
     def get_unrealized_pnl(self, position) -> str:
         if position.status == Position.Status.CLOSED:
             return "0.00000000"
-        value = position.quantity * self._mark(position) * position.instrument.contract_multiplier
-        pnl = value - position.cost_basis if position.side == Position.Direction.LONG else position.cost_basis - value
-        return f"{quantize_money(pnl):f}"
+        return f"{quantize_money(row_for(position, mark_price=self._mark(position)).unrealized_pnl):f}"
 
     def get_holding_seconds(self, position) -> int:
         end = position.closed_at or timezone.now()

@@ -13,6 +13,7 @@ from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
 from haunt.money import quantize_currency, quantize_money
 from portfolios import events, hooks
+from portfolios.accounting.account import pnl_since_invested
 from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio, Position
 from portfolios.risk_settings import default_leverage, default_risk_settings
 from portfolios.selectors import portfolio_get, portfolio_get_for_user, portfolio_open_positions
@@ -239,7 +240,7 @@ def equity_snapshot_take(*, portfolio: Portfolio, now, reason: str, cash_flow: D
     the caller changed, saved in the same UPDATE."""
     equity = quantize_money(portfolio_valuation(portfolio).equity)
     invested = portfolio.starting_balance + portfolio.total_topups
-    pnl = equity - invested
+    pnl = pnl_since_invested(equity=equity, invested=invested)
     if reason in (EquitySnapshot.Reason.OPENED, EquitySnapshot.Reason.RESET):
         portfolio.peak_pnl = pnl
     else:

@@ -19,6 +19,7 @@ from portfolios.models import LedgerEntry, Portfolio, Position
 from portfolios.positions import position_apply_fill
 from portfolios.selectors import open_position_in, portfolio_get
 from portfolios.services import Posting, ledger_post_all, portfolio_settle_fill
+from portfolios.accounting.margin import initial_margin
 from portfolios.valuation import buying_power, buying_power_freed_by_closing, position_mark
 
 
@@ -215,9 +216,9 @@ def _affordable_quantity(*, order: Order, portfolio: Portfolio, filled: Decimal,
         return filled
     rate = settlement_rate(portfolio=portfolio, instrument=instrument)
     # A leveraged opening ties up only its initial margin (notional / leverage) of buying power.
-    cost_per_unit = (notional + fee) / filled * rate / order_leverage(
+    cost_per_unit = initial_margin(notional=(notional + fee) / filled * rate, leverage=order_leverage(
         portfolio=portfolio, instrument=instrument, request=order,
-        position=position if position is not None and not closing else None)
+        position=position if position is not None and not closing else None))
     available = buying_power(portfolio)
     if closing:
         cash_per_unit = ((notional - fee) if order.side == Side.SELL else -(notional + fee)) / filled * rate

@@ -33,6 +33,7 @@ from portfolios.accounting.margin import (
     PERP_LEVERAGE_TIERS,
     LeverageTier,
     bankruptcy_price,
+    initial_margin,
     leverage_tiers,
     liquidation_price_tiered,
     maintenance_margin,
@@ -108,7 +109,13 @@ class PositionRow:
 
 def isolated_collateral(*, cost: Decimal, leverage: Decimal, margin_added: Decimal) -> Decimal:
     """An isolated position's own margin: its initial margin plus what its owner added or removed."""
-    return cost / leverage + margin_added
+    return initial_margin(notional=cost, leverage=leverage) + margin_added
+
+
+def pnl_since_invested(*, equity: Decimal, invested: Decimal) -> Decimal:
+    """The account's P&L: equity − what was put in (`invested`: the starting balance + top-ups), so a
+    top-up is never mistaken for a gain or a loss."""
+    return equity - invested
 
 
 def row_for(position, *, mark_price: Decimal, rate: Decimal = Decimal(1)) -> PositionRow:
@@ -155,7 +162,7 @@ def _margin_held(row: PositionRow, value: Decimal) -> Decimal:
     if row.is_isolated:
         return ZERO
     if row.is_margined:
-        return value / row.leverage
+        return initial_margin(notional=value, leverage=row.leverage)
     return value if row.side is PositionSide.LONG else ZERO
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portfolios.accounting.margin import unrealized_pnl
 from portfolios.lots import (
     CostBasisMethod,
     Disposal,
@@ -24,7 +25,6 @@ from portfolios.lots import (
     apply_fill,
     average_entry_price,
     held_more_than_one_year,
-    unrealized_pnl,
     wash_sales,
 )
 
@@ -429,32 +429,7 @@ def test_a_short_is_short_term_however_long_it_was_open():
     assert outcome.disposals[0].is_long_term is False
 
 
-# --- unrealized P&L and average entry ------------------------------------------------------------
-
-
-def test_unrealized_pnl_marks_longs_to_the_bid():
-    # long 10 @100 and 5 @110 at bid 104: 10 × 4 + 5 × (−6) = 10
-    lots = (lot("a", 10, 100), lot("b", 5, 110, 1))
-    assert unrealized_pnl(side=LONG, lots=lots, bid=D(104), ask=D(106)) == D(10)
-    assert unrealized_pnl(side=LONG, lots=lots, bid=D(104), ask=None) == D(10)
-
-
-def test_unrealized_pnl_marks_shorts_to_the_ask():
-    # short 10 @100 and 5 @110 at ask 106: 10 × (100 − 106) + 5 × (110 − 106) = −60 + 20 = −40
-    lots = (lot("a", 10, 100), lot("b", 5, 110, 1))
-    assert unrealized_pnl(side=SHORT, lots=lots, bid=D(104), ask=D(106)) == D(-40)
-
-
-def test_unrealized_pnl_applies_the_contract_multiplier():
-    # long 2 contracts @3.50, bid 4.25, multiplier 100: 2 × 0.75 × 100 = 150
-    assert unrealized_pnl(side=LONG, lots=(lot("o", 2, "3.50"),), bid=D("4.25"), ask=D("4.40"),
-                          contract_multiplier=D(100)) == D(150)
-
-
-def test_unrealized_pnl_without_the_needed_quote_is_none_and_flat_is_zero():
-    assert unrealized_pnl(side=LONG, lots=(lot("a", 1, 1),), bid=None, ask=D(2)) is None
-    assert unrealized_pnl(side=SHORT, lots=(lot("a", 1, 1),), bid=D(2), ask=None) is None
-    assert unrealized_pnl(side=None, lots=(), bid=None, ask=None) == 0
+# --- average entry ------------------------------------------------------------------------------
 
 
 def test_average_entry_price_weights_by_quantity():
@@ -638,7 +613,8 @@ def test_quantity_is_conserved_and_pnl_reconciles_with_cash_flows(sequence, meth
 
     # realized + unrealized at the mark = the cash flows + the open position valued at the mark
     open_value = _signed_position(side, lots) * mark * multiplier
-    unrealized = unrealized_pnl(side=side, lots=lots, bid=mark, ask=mark, contract_multiplier=multiplier)
+    unrealized = unrealized_pnl(side=side, value=sum((lot.quantity for lot in lots), D(0)) * mark * multiplier,
+                                cost=sum((lot.price * lot.quantity for lot in lots), D(0)) * multiplier) if side else 0
     tolerance = AVERAGE_TOLERANCE if method is CostBasisMethod.AVERAGE else D(0)
     assert abs(realized + unrealized - (cash + open_value)) <= tolerance
     # net of fees: every fee paid is either in a disposal or still attached to an open lot

@@ -33,6 +33,7 @@ from haunt.market import state
 from haunt.market.calendars import calendar_for
 from haunt.market.models import AssetClass, Candle, Instrument
 from haunt.market.selectors import candle_range, conversion_rate
+from portfolios.accounting.account import row_for
 from portfolios.models import EquitySnapshot, LedgerEntry, Portfolio, Position
 from portfolios.selectors import portfolio_get_for_user
 from portfolios.valuation import position_mark
@@ -215,10 +216,7 @@ def _attribution(window: _Window) -> dict:
     quotes = state.quotes_read([position.instrument.symbol for position in open_positions]) if open_positions else {}
     for position in open_positions:
         instrument = position.instrument
-        mark = position_mark(position, quotes.get(instrument.symbol))
-        value = position.quantity * mark * instrument.contract_multiplier
-        is_long = position.side == Position.Direction.LONG
-        unrealized = value - position.cost_basis if is_long else position.cost_basis - value
+        unrealized = row_for(position, mark_price=position_mark(position, quotes.get(instrument.symbol))).unrealized_pnl
         costs[row, 0] = float(unrealized * rates.rate(instrument.quote_currency))
         row_instrument[row] = index_of[instrument.pk]
         tags.add(row, tags_of_position.get(position.pk))
