@@ -6,10 +6,13 @@ The reference is the valuation as it stood when the account arithmetic was unifi
 P&L = ± (value − cost); margin used = isolated collateral + cross value / leverage + the value of
 unlevered longs; buying power = equity − isolated P&L − margin used; and what closing part of a
 position frees. Portfolios mix spot longs and shorts, levered cross and isolated positions,
-perpetuals and a yen-quoted pair (converted into the base currency), each marked at a random
-quote. The derivatives margin account must agree with the valuation on every shared figure.
+perpetuals, a yen-quoted pair (converted into the base currency) and AAPL options (whose strategy
+margin the options app's rule adds), each marked at a random quote. The account core (portfolios.accounting) is checked directly on the same rows, and through
+the running callers: the valuation, the derivatives margin account and the order checks' "what a
+close frees" must all give the reference's figures.
 """
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,15 +20,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from derivatives.selectors import portfolio_margin
+from options_trading.services import option_contract_for_symbol, option_margin_rule
 from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.market.selectors import conversion_rate
+from portfolios.accounting.account import account_margin, freed_by_closing, row_for
 from portfolios.models import Portfolio, Position
 from portfolios.valuation import buying_power_freed_by_closing, portfolio_valuation, position_mark
 
 pytestmark = pytest.mark.django_db
 
-SYMBOLS = ("BTC-USD", "SOL-USD", "AAPL", "SPY", "BTC-PERP", "ETH-PERP", "EUR-USD", "USD-JPY")
+OPTIONS = ("AAPL  261218C00270000", "AAPL  261218P00285000", "AAPL  261218C00300000")
+SYMBOLS = ("BTC-USD", "SOL-USD", "AAPL", "SPY", "BTC-PERP", "ETH-PERP", "EUR-USD", "USD-JPY", *OPTIONS)
 LEVERAGES = (Decimal(1), Decimal(1), Decimal(2), Decimal(3), Decimal("2.5"), Decimal(4))
 
 
@@ -49,12 +55,15 @@ def _price(low: int, high: int):
 def holdings(draw):
     symbol = draw(st.sampled_from(SYMBOLS))
     entry = draw(_price(50, 20_000))
-    # The forex pairs keep a full quote: they also convert the base currency.
-    price = _price(40, 26_000) if symbol in ("EUR-USD", "USD-JPY") else st.one_of(st.none(), _price(40, 26_000))
+    # The forex pairs keep a full quote: they also convert the base currency; so does AAPL, which
+    # the option margin rules price the options against.
+    full = symbol in ("EUR-USD", "USD-JPY", "AAPL")
+    price = _price(40, 26_000) if full else st.one_of(st.none(), _price(40, 26_000))
     moved = [draw(price) for _ in range(3)]
     mark = draw(st.one_of(st.none(), _price(40, 26_000))) if symbol.endswith("-PERP") else None
-    leverage = draw(st.sampled_from(LEVERAGES))
-    isolated = draw(st.booleans())
+    is_option = symbol in OPTIONS  # options trade unlevered, on cross margin
+    leverage = Decimal(1) if is_option else draw(st.sampled_from(LEVERAGES))
+    isolated = not is_option and draw(st.booleans())
     return Holding(
         symbol=symbol, side=draw(st.sampled_from(("long", "short"))),
         quantity=Decimal(draw(st.integers(min_value=1, max_value=5_000))) / 100, entry_price=entry,
@@ -76,9 +85,12 @@ def close(actual: Decimal, expected: Decimal) -> bool:
     return abs(actual - expected) <= Decimal("1e-15") * max(Decimal(1), abs(expected))
 
 
-def _reference(portfolio: Portfolio, positions: list[Position], marks: dict, rates: dict) -> dict:
-    """Today's arithmetic, written out: the oracle the running code must match."""
-    long_value = short_value = unrealized = used = isolated_pnl = Decimal(0)
+def _reference(portfolio: Portfolio, positions: list[Position], marks: dict, rates: dict,
+               option_margin: Decimal) -> dict:
+    """Today's arithmetic, written out: the oracle the running code must match. `option_margin` is
+    what the options app's margin rule adds (its Reg-T rules are the options app's, not the account's)."""
+    long_value = short_value = unrealized = isolated_pnl = Decimal(0)
+    used = option_margin
     for position in positions:
         rate = rates[position.instrument.quote_currency]
         value = position.quantity * marks[position.pk] * position.instrument.contract_multiplier * rate
@@ -117,12 +129,18 @@ def _reference_freed(position: Position, *, quantity, cash_per_unit, mark, rate)
     return quantity * cash_per_unit + (-value if is_long else value) + released
 
 
+@pytest.fixture
+def option_contracts(market_feed):
+    for symbol in OPTIONS:
+        option_contract_for_symbol(symbol=symbol, now=datetime(2026, 11, 24, 15, 0, 1, tzinfo=UTC))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(drawn=st.lists(holdings(), min_size=0, max_size=6, unique_by=lambda holding: holding.symbol),
        cash=_price(-500_000, 5_000_000), base_currency=st.sampled_from(("USD", "EUR")),
        close_fraction=st.sampled_from((Decimal("0.25"), Decimal("0.5"), Decimal(1))),
        close_price=_price(40, 26_000))
-def test_valuation_matches_the_reference(market_feed, drawn, cash, base_currency, close_fraction, close_price):
+def test_valuation_matches_the_reference(option_contracts, drawn, cash, base_currency, close_fraction, close_price):
     instruments = {instrument.symbol: instrument for instrument in Instrument.objects.filter(symbol__in=SYMBOLS)}
     portfolio = Portfolio(cash=cash, base_currency=base_currency)
     positions = [
@@ -140,15 +158,21 @@ def test_valuation_matches_the_reference(market_feed, drawn, cash, base_currency
              for currency in {instrument.quote_currency for instrument in instruments.values()}}
 
     valuation = portfolio_valuation(portfolio, positions)
-    expected = _reference(portfolio, positions, marks, rates)
+    option_margin = option_margin_rule(portfolio, positions, state.quotes_read(list(quotes_by_symbol)))
+    expected = _reference(portfolio, positions, marks, rates, option_margin)
     for name, value in expected.items():
         assert close(getattr(valuation, name), value), name
 
-    account = portfolio_margin(portfolio, positions)
-    assert close(account.equity, expected["equity"])
-    assert close(account.margin_used, expected["margin_used"])
-    assert close(account.margin_available, expected["buying_power"])
-    assert close(account.wallet_balance, expected["equity"] - expected["unrealized_pnl"])
+    rows = [row_for(position, mark_price=marks[position.pk], rate=rates[position.instrument.quote_currency])
+            for position in positions]
+    core = account_margin(cash=cash, rows=rows, other_margin=option_margin)
+    # The derivatives margin account leaves the option strategies' own margin out.
+    without_option_rules = {**expected, "margin_used": expected["margin_used"] - option_margin,
+                            "buying_power": expected["buying_power"] + option_margin}
+    for account, figures in ((core, expected), (portfolio_margin(portfolio, positions), without_option_rules)):
+        for name, value in figures.items():
+            assert close(getattr(account, name), value), name
+        assert close(account.wallet_balance, expected["equity"] - expected["unrealized_pnl"])
 
     for position in positions:
         rate = rates[position.instrument.quote_currency]
@@ -157,5 +181,9 @@ def test_valuation_matches_the_reference(market_feed, drawn, cash, base_currency
         cash_per_unit = sign * close_price * position.instrument.contract_multiplier * rate
         freed = buying_power_freed_by_closing(position, quantity=quantity, cash_per_unit=cash_per_unit,
                                               mark=marks[position.pk], rate=rate)
-        assert close(freed, _reference_freed(position, quantity=quantity, cash_per_unit=cash_per_unit,
-                                             mark=marks[position.pk], rate=rate))
+        expected_freed = _reference_freed(position, quantity=quantity, cash_per_unit=cash_per_unit,
+                                          mark=marks[position.pk], rate=rate)
+        assert close(freed, expected_freed)
+        row = row_for(position, mark_price=marks[position.pk], rate=rate)
+        assert close(freed_by_closing(row, units=quantity * position.instrument.contract_multiplier,
+                                      cash=quantity * cash_per_unit), expected_freed)
