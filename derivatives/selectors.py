@@ -19,11 +19,11 @@ from haunt.errors import NotFound
 from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.money import RATE_PLACES, quantize_money, quantum
-from portfolios.accounting.account import AccountMargin, account_margin
+from portfolios.accounting.account import AccountMargin
 from portfolios.accounting.margin import PERP_LEVERAGE_TIERS
 from portfolios.models import MarginMode, Portfolio, Position
 from portfolios.selectors import portfolio_get_for_user, portfolio_open_positions
-from portfolios.valuation import marked_rows
+from portfolios.valuation import portfolio_valuation
 
 ZERO = Decimal(0)
 RATE_QUANTUM = quantum(RATE_PLACES)
@@ -36,10 +36,10 @@ def margined_positions_filter() -> Q:
 
 
 def portfolio_margin(portfolio: Portfolio, open_positions: list[Position] | None = None) -> AccountMargin:
-    """The portfolio's margin account at the live marks, in its base currency."""
+    """The portfolio's margin account at the live marks, in its base currency: its valuation, so the
+    margin option strategies hold counts here as in the order checks."""
     positions = portfolio_open_positions(portfolio) if open_positions is None else open_positions
-    quotes = state.quotes_read([position.instrument.symbol for position in positions]) if positions else {}
-    return account_margin(cash=portfolio.cash, rows=marked_rows(portfolio, positions, quotes))
+    return portfolio_valuation(portfolio, positions)
 
 
 def perpetual_get(symbol: str) -> Instrument:

@@ -388,3 +388,21 @@ def test_portfolio_updates_carry_the_option_greeks(auth_client, portfolio, djang
     assert pushed["option_greeks"] == greeks["total"] and D(pushed["option_greeks"]["delta"]) > 0
     # The REST body stays as it was: the Greeks ride on the push (and on GET /api/options/greeks).
     assert "option_greeks" not in auth_client.get(f"/api/portfolio/{portfolio.pk}").json()
+
+
+def test_isolated_margin_cannot_take_the_buying_power_a_short_option_holds(auth_client, user, portfolio):
+    # Given a naked short put, whose requirement holds back buying power, and a 2x isolated BTC long
+    assert order(auth_client, portfolio, DEC_PUT_190, "sell").json()["status"] == "filled"
+    bought = order(auth_client, portfolio, "BTC-USD", "buy", "0.01", leverage="2", margin_mode="isolated")
+    assert bought.json()["status"] == "filled", bought.content
+    btc = open_position(portfolio, "BTC-USD")
+    available = portfolio_valuation(Portfolio.objects.get(pk=portfolio.pk)).buying_power
+
+    # When its owner moves more than the buying power left into the isolated position's margin
+    response = auth_client.post(f"/api/positions/{btc.pk}/margin", {"amount": f"{available + 100:.2f}"},
+                                format="json")
+
+    # Then it is refused: the option's margin is not free to move (one buying power for every check)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "insufficient_margin"
+    assert open_position(portfolio, "BTC-USD").margin_added == 0
