@@ -20,7 +20,7 @@ from haunt.market.models import Candle
 from haunt.market.selectors import conversion_rate
 from haunt.market.terms import AssetClass, Side
 from orders.market_view import live_prices
-from portfolios.accounting.account import MarginMode, is_margined, pnl_since_invested
+from portfolios.accounting.account import AccountMargin, MarginMode, is_margined, pnl_since_invested
 from portfolios.accounting.margin import check_leverage, initial_margin
 from portfolios.models import Position
 from portfolios.risk_settings import leverage_default
@@ -114,7 +114,7 @@ class OrderCheck:
         return self.price * self.rate
 
     @cached_property
-    def valuation(self):
+    def valuation(self) -> AccountMargin:
         """The portfolio at the live marks (the account core's figures), read once for every check."""
         return portfolio_valuation(self.portfolio)
 
@@ -334,7 +334,7 @@ def asset_class_checks_at_execution(*, portfolio, order, quantity: Decimal) -> N
     if not checks:
         return
     position = open_position_in(portfolio, order.instrument_id)
-    same_side = position is not None and (position.side == Position.Direction.LONG) == (order.side == "buy")
+    same_side = position is not None and (position.side == Position.Direction.LONG) == (order.side == Side.BUY)
     opening = quantity - (Decimal(0) if position is None or same_side else min(position.quantity, quantity))
     if opening <= 0:
         return
