@@ -28,6 +28,7 @@ from portfolios.accounting.margin import (
     maintenance_at,
     maintenance_margin,
     margin_ratio,
+    margin_surplus_base,
     tier_for,
     unrealized_pnl,
 )
@@ -172,10 +173,10 @@ def _sweep(*, positions: LeveragedPositions, mark_price, tiers: TierArrays, unre
     # Liquidation price, tier located as in margin.liquidation_price_tiered: side × surplus, which
     # rises with the notional, is ≤ 0 at the floor of the tier that holds the root and every tier
     # below it. At floor f with maintenance m: side·base + f − side·m ≤ 0.
-    surplus_base = (
-        positions.wallet_balance - positions.other_maintenance_margin + positions.other_unrealized_pnl
-        - side * quantity * positions.entry_price
-    )
+    surplus_base = margin_surplus_base(
+        side=side, quantity=quantity, entry_price=positions.entry_price, wallet_balance=positions.wallet_balance,
+        other_maintenance_margin=positions.other_maintenance_margin,
+        other_unrealized_pnl=positions.other_unrealized_pnl)
     directed_base = side * surplus_base
     liquidation_tier = np.zeros(side.shape, dtype=np.intp)
     floor_maintenance = maintenance_at(notional=floors, maintenance_rate=rates, maintenance_amount=amounts)
@@ -385,10 +386,10 @@ def plan_partial_liquidation(
     partial close restores the ratio (the fee and slippage outweigh the maintenance released, or
     the wallet is exhausted), the plan is a full close. `quantity` must lie on the lot grid.
     """
-    sign = side.sign
     margin_balance_now = wallet_balance + other_unrealized_pnl + unrealized_pnl(
         side=side, value=quantity * mark_price, cost=quantity * entry_price)
-    margin_change_per_unit = sign * (fill_price - mark_price) - fee_rate * fill_price
+    # Closing a unit at the fill instead of holding it at the mark: its P&L between the two, less the fee.
+    margin_change_per_unit = unrealized_pnl(side=side, value=fill_price, cost=mark_price) - fee_rate * fill_price
 
     def balances_after(close: Decimal) -> tuple[Decimal, Decimal]:
         remaining_notional = (quantity - close) * mark_price

@@ -405,7 +405,7 @@ def position_liquidate(*, position_id, now: datetime | None = None) -> Liquidati
         breach = _breach_locked(portfolio=portfolio, position_id=position_id, now=now)
         if breach is None:
             return None
-        position, account, entry = breach
+        position, entry = breach
         position_orders_cancel(portfolio=portfolio, instrument_id=position.instrument_id,
                                reason="Cancelled: the position is being liquidated.")
         record = Liquidation.objects.create(
@@ -414,8 +414,8 @@ def position_liquidate(*, position_id, now: datetime | None = None) -> Liquidati
             margin_ratio=_ratio_for_record(entry.margin_ratio), realized_pnl=ZERO, fee=ZERO)
         fund = _fund_locked()
         fills: list[dict] = []
-        position, realized = _partial_close(portfolio=portfolio, position=position, account=account, entry=entry,
-                                            record=record, fund=fund, fills=fills, now=now)
+        position, realized = _partial_close(portfolio=portfolio, position=position, entry=entry, record=record,
+                                            fund=fund, fills=fills, now=now)
         portfolio.open_positions = None  # the partial close changed the positions: read them again
         if position.status == Position.Status.OPEN:
             account, entry = _position_entry(portfolio, position_id)
@@ -426,29 +426,27 @@ def position_liquidate(*, position_id, now: datetime | None = None) -> Liquidati
         return record
 
 
-def _breach_locked(*, portfolio: Portfolio, position_id,
-                   now: datetime) -> tuple[Position, AccountMargin, PositionMargin] | None:
-    """The open position, locked, with its account and margin entry, when it is in breach and its
+def _breach_locked(*, portfolio: Portfolio, position_id, now: datetime) -> tuple[Position, PositionMargin] | None:
+    """The open position, locked, with its margin entry, when it is in breach and its
     market is open; None when there is nothing to liquidate. Call under the portfolio lock."""
     position = Position.objects.select_for_update(of=("self",)).select_related("instrument").filter(
         pk=position_id, status=Position.Status.OPEN).first()
     if position is None or not calendar_for(position.instrument.asset_class).is_open(now):
         return None  # a leveraged stock waits for its session: nothing can be closed before it opens
-    account, entry = _position_entry(portfolio, position_id)
+    _, entry = _position_entry(portfolio, position_id)
     if entry is None or entry.margin_ratio < 1:
         return None
-    return position, account, entry
+    return position, entry
 
 
-def _partial_close(*, portfolio: Portfolio, position: Position, account: AccountMargin, entry: PositionMargin,
-                   record: Liquidation, fund: InsuranceFund, fills: list[dict],
-                   now: datetime) -> tuple[Position, Decimal]:
+def _partial_close(*, portfolio: Portfolio, position: Position, entry: PositionMargin, record: Liquidation,
+                   fund: InsuranceFund, fills: list[dict], now: datetime) -> tuple[Position, Decimal]:
     """Close the smallest part through the book that restores the margin ratio (when one does),
     charging the liquidation fee to the portfolio and paying it to the fund; an isolated position
     keeps what is left of its collateral. Appends the fills; returns the position as it now is
     and the realized P&L."""
     realized = ZERO
-    plan = _partial_plan(position=position, account=account, entry=entry)
+    plan = _partial_plan(position=position, entry=entry)
     if plan is None or plan.is_full or plan.close_quantity <= ZERO:
         return position, realized
     collateral_before = entry.row.collateral
@@ -511,8 +509,7 @@ def _liquidation_fee(*, portfolio: Portfolio, notional: Decimal) -> Decimal:
     return quantize_money(min(liquidation.LIQUIDATION_FEE_RATE * notional, max(equity, ZERO)), ROUND_FLOOR)
 
 
-def _partial_plan(*, position: Position, account: AccountMargin,
-                  entry: PositionMargin) -> liquidation.PartialLiquidation | None:
+def _partial_plan(*, position: Position, entry: PositionMargin) -> liquidation.PartialLiquidation | None:
     """The smallest close through the book that restores the margin ratio, valued at the side of the
     book it trades against, after the liquidation fee."""
     quote = state.quote_read(position.instrument.symbol)
@@ -524,18 +521,11 @@ def _partial_plan(*, position: Position, account: AccountMargin,
         return None
     fill_price = Decimal(quote[fill_key])
     multiplier = position.instrument.contract_multiplier
-    if row.is_isolated:
-        wallet, other_maintenance, other_pnl = row.collateral, ZERO, ZERO
-    else:
-        cross_pnl = account.cross_margin_balance - account.cross_wallet_balance
-        wallet = account.cross_wallet_balance / row.rate
-        other_maintenance = (account.cross_maintenance_margin - entry.maintenance_margin * row.rate) / row.rate
-        other_pnl = (cross_pnl - row.unrealized_pnl * row.rate) / row.rate
     plan = liquidation.plan_partial_liquidation(
-        side=row.side, quantity=row.quantity, entry_price=row.entry_price, wallet_balance=wallet,
+        side=row.side, quantity=row.quantity, entry_price=row.entry_price, wallet_balance=entry.wallet_balance,
         mark_price=row.mark_price, fill_price=fill_price, lot_size=position.instrument.lot_size * multiplier,
         fee_rate=liquidation.LIQUIDATION_FEE_RATE + LIQUIDATION_TAKER_ALLOWANCE, tiers=row.tiers,
-        other_maintenance_margin=other_maintenance, other_unrealized_pnl=other_pnl)
+        other_maintenance_margin=entry.other_maintenance_margin, other_unrealized_pnl=entry.other_unrealized_pnl)
     return liquidation.PartialLiquidation(close_quantity=plan.close_quantity / multiplier,
                                           remaining_quantity=plan.remaining_quantity / multiplier,
                                           margin_ratio_after=plan.margin_ratio_after)

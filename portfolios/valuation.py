@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from haunt.market import state
 from haunt.market.selectors import conversion_rate
-from portfolios.accounting.account import AccountMargin, account_margin, freed_by_closing, row_for
+from portfolios.accounting.account import AccountMargin, PositionRow, account_margin, freed_by_closing, row_for
 from portfolios.models import Portfolio, Position
 from portfolios.selectors import open_positions_read
 
@@ -57,7 +57,7 @@ def portfolio_valuation(portfolio: Portfolio, open_positions: list[Position] | N
     return account_margin(cash=portfolio.cash, rows=rows, other_margin=other_margin)
 
 
-def marked_rows(portfolio: Portfolio, positions: list[Position], quotes: dict) -> list:
+def marked_rows(portfolio: Portfolio, positions: list[Position], quotes: dict) -> list[PositionRow]:
     """Each position's account-core row, marked at `quotes` (position_mark) and converted into the
     portfolio's base currency."""
     rates: dict[str, Decimal] = {}

@@ -168,6 +168,11 @@ def _margin_held(row: PositionRow, value: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class PositionMargin:
+    """A margined position's figures. wallet_balance, other_maintenance_margin and
+    other_unrealized_pnl are Binance's three account inputs of its liquidation price, in the quote
+    currency: isolated, its collateral and zeros; cross, the cross wallet and the account's other
+    cross positions."""
+
     row: PositionRow
     initial_margin: Decimal  # base currency
     maintenance_margin: Decimal  # quote currency
@@ -175,6 +180,9 @@ class PositionMargin:
     margin_ratio: Decimal  # isolated: its own; cross: the cross pool's
     liquidation_price: Decimal | None
     bankruptcy_price: Decimal | None
+    wallet_balance: Decimal
+    other_maintenance_margin: Decimal
+    other_unrealized_pnl: Decimal
 
 
 @dataclass(frozen=True)
@@ -234,26 +242,24 @@ def account_margin(*, cash: Decimal, rows: Sequence[PositionRow], other_margin: 
             initial = row.collateral * row.rate
             balance = row.collateral + row.unrealized_pnl
             ratio = margin_ratio(maintenance_margin=maintenance[row.key], margin_balance=balance)
-            liquidation = liquidation_price_tiered(side=row.side, quantity=row.quantity, entry_price=row.entry_price,
-                                                   wallet_balance=row.collateral, tiers=row.tiers)
-            bankruptcy = bankruptcy_price(side=row.side, quantity=row.quantity, entry_price=row.entry_price,
-                                          wallet_balance=row.collateral)
+            wallet_balance, others_maintenance, others_pnl = row.collateral, ZERO, ZERO
         else:
             initial = _margin_held(row, row.notional * row.rate)
             balance, ratio = cross_balance, cross_ratio
+            wallet_balance = cross_wallet / row.rate
             others_maintenance = (cross_maintenance - maintenance[row.key] * row.rate) / row.rate
             others_pnl = (cross_pnl - row.unrealized_pnl * row.rate) / row.rate
-            liquidation = liquidation_price_tiered(
-                side=row.side, quantity=row.quantity, entry_price=row.entry_price,
-                wallet_balance=cross_wallet / row.rate, tiers=row.tiers,
-                other_maintenance_margin=others_maintenance, other_unrealized_pnl=others_pnl)
-            bankruptcy = bankruptcy_price(side=row.side, quantity=row.quantity, entry_price=row.entry_price,
-                                          wallet_balance=cross_wallet / row.rate, other_unrealized_pnl=others_pnl)
+        liquidation = liquidation_price_tiered(
+            side=row.side, quantity=row.quantity, entry_price=row.entry_price, wallet_balance=wallet_balance,
+            tiers=row.tiers, other_maintenance_margin=others_maintenance, other_unrealized_pnl=others_pnl)
+        bankruptcy = bankruptcy_price(side=row.side, quantity=row.quantity, entry_price=row.entry_price,
+                                      wallet_balance=wallet_balance, other_unrealized_pnl=others_pnl)
         used += initial
         entries.append(PositionMargin(
             row=row, initial_margin=initial, maintenance_margin=maintenance[row.key], margin_balance=balance,
             margin_ratio=ratio, liquidation_price=liquidation,
-            bankruptcy_price=bankruptcy if bankruptcy > ZERO else None,
+            bankruptcy_price=bankruptcy if bankruptcy > ZERO else None, wallet_balance=wallet_balance,
+            other_maintenance_margin=others_maintenance, other_unrealized_pnl=others_pnl,
         ))
     isolated_pnl = sum((row.unrealized_pnl * row.rate for row in isolated), ZERO)
     return AccountMargin(

@@ -222,6 +222,14 @@ def margin_ratio(*, maintenance_margin: Decimal, margin_balance: Decimal) -> Dec
     return maintenance_margin / margin_balance
 
 
+def margin_surplus_base(*, side, quantity, entry_price, wallet_balance, other_maintenance_margin,
+                        other_unrealized_pnl):
+    """Margin balance − maintenance margin at price 0, less the position's own maintenance:
+    WB − TMM1 + UPNL1 − side·Q·EP. The surplus at a notional N is this + side·N − maintenance(N);
+    the liquidation price is where it reaches 0. Decimals, or numpy arrays as the sweep passes."""
+    return wallet_balance - other_maintenance_margin + other_unrealized_pnl - _sign(side) * quantity * entry_price
+
+
 def liquidation_price(
     *,
     side,
@@ -275,7 +283,9 @@ def liquidation_price_tiered(
     if quantity <= ZERO:
         raise ValueError("quantity must be positive")
     sign = side.sign
-    surplus_base = wallet_balance - other_maintenance_margin + other_unrealized_pnl - sign * quantity * entry_price
+    surplus_base = margin_surplus_base(side=side, quantity=quantity, entry_price=entry_price,
+                                       wallet_balance=wallet_balance, other_maintenance_margin=other_maintenance_margin,
+                                       other_unrealized_pnl=other_unrealized_pnl)
 
     def surplus_towards_liquidation(notional: Decimal, tier: LeverageTier) -> Decimal:
         # side × (margin balance − maintenance margin) at price notional / Q: rises with notional,
