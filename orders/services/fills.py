@@ -15,11 +15,11 @@ from orders.market_view import instrument_spec, live_book, live_prices
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
 from orders.risk import RiskCheckFailed, asset_class_checks_at_execution, order_leverage
 from orders.services.lifecycle import TRIGGERED_TYPES, _finish, _trailing_start
+from portfolios.accounting.margin import initial_margin
 from portfolios.models import LedgerEntry, Portfolio, Position
 from portfolios.positions import position_apply_fill
 from portfolios.selectors import open_position_in, portfolio_get
 from portfolios.services import Posting, ledger_post_all, portfolio_settle_fill
-from portfolios.accounting.margin import initial_margin
 from portfolios.valuation import buying_power, buying_power_freed_by_closing, position_mark
 
 
