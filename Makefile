@@ -1,5 +1,5 @@
 # `make run`: install and start the platform on the embedded profile (SQLite, in-process feed).
-# `make test`: install and run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+# `make test`: install, check the layer contract and run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,5 +27,8 @@ run: $(RUNTIME_STAMP)
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py run_platform
 
+# The layer contract (pyproject.toml [tool.importlinter], docs/architecture.md) first: it takes a
+# second and names the import that points up.
 test: $(TEST_STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n auto
