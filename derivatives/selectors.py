@@ -22,7 +22,7 @@ from haunt.money import RATE_PLACES, quantize_money, quantum
 from portfolios.accounting.account import AccountMargin
 from portfolios.accounting.margin import PERP_LEVERAGE_TIERS
 from portfolios.models import MarginMode, Portfolio, Position
-from portfolios.selectors import portfolio_get_for_user, portfolio_open_positions
+from portfolios.selectors import portfolio_get_for_user, portfolio_open_positions, position_get_for_user
 from portfolios.valuation import portfolio_valuation
 
 ZERO = Decimal(0)
@@ -63,9 +63,10 @@ def liquidations_for_user(*, user) -> QuerySet[Liquidation]:
 
 
 def margin_history_for_user(*, user, position_id=None) -> QuerySet[MarginEvent]:
+    """`position_id` narrows to one of the user's positions: anyone else's is 404, as everywhere."""
     events = MarginEvent.objects.filter(portfolio__owner=user)
-    if position_id is not None:
-        events = events.filter(position_id=position_id)
+    if position_id:
+        events = events.filter(position=position_get_for_user(user=user, position_id=position_id))
     return events.order_by("-pk")
 
 

@@ -24,6 +24,7 @@ from orders.serializers import (
     PositionSizeOut,
     TradeOut,
 )
+from portfolios.filters import PositionFilter
 from portfolios.models import Position
 from portfolios.selectors import portfolio_get_for_user, position_get_for_user, position_list_for_user
 from portfolios.serializers import PortfolioOut, PositionOut
@@ -171,6 +172,7 @@ class TradeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 @extend_schema(tags=["positions"])
 class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PositionOut
+    filterset_class = PositionFilter
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
@@ -180,10 +182,6 @@ class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         positions = position_list_for_user(user=self.request.user, include_closed=params.get("status") in ("closed", "all"))
         if params.get("status") == "closed":
             positions = positions.filter(status=Position.Status.CLOSED)
-        if params.get("portfolio"):
-            positions = positions.filter(portfolio_id=params["portfolio"])
-        if params.get("symbol"):
-            positions = positions.filter(instrument__symbol=params["symbol"])
         return positions
 
     def get_object(self):

@@ -1,10 +1,26 @@
 import django_filters
 
+from haunt.api.filters import OwnedObjectFilter
 from orders.models import Order, OrderStatus, OrderType, Side, Trade
+from orders.selectors import order_get_for_user, trade_get_for_user
+from portfolios.filters import OwnedPortfolioFilter
+
+
+class OwnedOrderFilter(OwnedObjectFilter):
+    def __init__(self, **kwargs):
+        super().__init__(owned_get=lambda user, order_id: order_get_for_user(user=user, order_id=order_id),
+                         field_name="order_id", **kwargs)
+
+
+class OwnedTradeFilter(OwnedObjectFilter):
+    def __init__(self, **kwargs):
+        super().__init__(owned_get=lambda user, trade_id: trade_get_for_user(user=user, trade_id=trade_id),
+                         field_name="trade_id", **kwargs)
+
 
 
 class OrderFilter(django_filters.FilterSet):
-    portfolio = django_filters.UUIDFilter(field_name="portfolio_id")
+    portfolio = OwnedPortfolioFilter()
     symbol = django_filters.CharFilter(field_name="instrument__symbol")
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
     side = django_filters.ChoiceFilter(choices=Side.choices)
@@ -22,9 +38,9 @@ class OrderFilter(django_filters.FilterSet):
 
 
 class TradeFilter(django_filters.FilterSet):
-    portfolio = django_filters.UUIDFilter(field_name="portfolio_id")
+    portfolio = OwnedPortfolioFilter()
     symbol = django_filters.CharFilter(field_name="instrument__symbol")
-    order = django_filters.UUIDFilter(field_name="order_id")
+    order = OwnedOrderFilter()
     executed_after = django_filters.IsoDateTimeFilter(field_name="executed_at", lookup_expr="gte")
     executed_before = django_filters.IsoDateTimeFilter(field_name="executed_at", lookup_expr="lt")
 

@@ -24,3 +24,10 @@ def order_get(*, order_id, for_update: bool = False) -> Order:
 
 def trade_list_for_user(*, user) -> QuerySet[Trade]:
     return Trade.objects.filter(portfolio__owner=user).select_related("instrument")
+
+
+def trade_get_for_user(*, user, trade_id) -> Trade:
+    try:
+        return trade_list_for_user(user=user).get(pk=trade_id)
+    except (Trade.DoesNotExist, ValidationError, ValueError):
+        raise NotFound("Trade not found.", field="trade_id") from None

@@ -1,6 +1,8 @@
 import django_filters
 
-from portfolios.models import LedgerEntry
+from haunt.api.filters import OwnedObjectFilter
+from portfolios.models import LedgerEntry, Position
+from portfolios.selectors import portfolio_get_for_user, position_get_for_user
 
 
 class LedgerFilter(django_filters.FilterSet):
@@ -10,3 +12,27 @@ class LedgerFilter(django_filters.FilterSet):
     class Meta:
         model = LedgerEntry
         fields = ["kind"]
+
+
+class OwnedPortfolioFilter(OwnedObjectFilter):
+    """`?portfolio=`: one of the user's portfolios (archived ones included), 404 for anyone else's."""
+
+    def __init__(self, **kwargs):
+        super().__init__(owned_get=lambda user, portfolio_id: portfolio_get_for_user(
+            user=user, portfolio_id=portfolio_id), field_name="portfolio_id", **kwargs)
+
+
+class OwnedPositionFilter(OwnedObjectFilter):
+    def __init__(self, **kwargs):
+        super().__init__(owned_get=lambda user, position_id: position_get_for_user(
+            user=user, position_id=position_id), field_name="position_id", **kwargs)
+
+
+class PositionFilter(django_filters.FilterSet):
+    """The positions lists (open, and the closed ones of /api/history/positions)."""
+    portfolio = OwnedPortfolioFilter()
+    symbol = django_filters.CharFilter(field_name="instrument__symbol")
+
+    class Meta:
+        model = Position
+        fields = []

@@ -10,6 +10,7 @@ from orders.filters import OrderFilter, TradeFilter
 from orders.models import Order, Trade
 from orders.selectors import order_list_for_user, trade_list_for_user
 from orders.serializers import TradeOut
+from portfolios.filters import PositionFilter
 from portfolios.models import Position
 from portfolios.selectors import position_list_for_user
 from portfolios.serializers import PositionOut
@@ -39,19 +40,14 @@ class OrderHistoryView(ListAPIView):
                parameters=[OpenApiParameter("portfolio", OpenApiTypes.UUID), OpenApiParameter("symbol", OpenApiTypes.STR)])
 class PositionHistoryView(ListAPIView):
     serializer_class = PositionOut
+    filterset_class = PositionFilter
     pagination_class = ClosedPositionCursorPagination
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Position.objects.none()
-        params = self.request.query_params
-        positions = position_list_for_user(user=self.request.user, include_closed=True).filter(
+        return position_list_for_user(user=self.request.user, include_closed=True).filter(
             status=Position.Status.CLOSED)
-        if params.get("portfolio"):
-            positions = positions.filter(portfolio_id=params["portfolio"])
-        if params.get("symbol"):
-            positions = positions.filter(instrument__symbol=params["symbol"])
-        return positions
 
 
 @extend_schema(tags=["history"], summary="The trade log: every fill with its explanation; newest first")

@@ -2,6 +2,8 @@
 lowercase copies the journal services keep (`search_text`, `tag_index`)."""
 import django_filters
 
+from orders.filters import OwnedOrderFilter, OwnedTradeFilter
+from portfolios.filters import OwnedPortfolioFilter, OwnedPositionFilter
 from reporting.models import JournalEntry
 
 
@@ -9,10 +11,10 @@ class JournalEntryFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", help_text="Words in the title, note, tags or symbol.")
     tag = django_filters.CharFilter(method="filter_tag", help_text="Entries carrying this tag (any case).")
     symbol = django_filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact")
-    portfolio = django_filters.UUIDFilter(field_name="portfolio_id")
-    order = django_filters.UUIDFilter(field_name="order_id")
-    trade = django_filters.UUIDFilter(field_name="trade_id")
-    position = django_filters.UUIDFilter(field_name="position_id")
+    portfolio = OwnedPortfolioFilter()
+    order = OwnedOrderFilter()
+    trade = OwnedTradeFilter()
+    position = OwnedPositionFilter()
     date = django_filters.DateFilter(field_name="created_at", lookup_expr="date", help_text="Written on this UTC day.")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
