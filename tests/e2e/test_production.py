@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import base_environment, free_port, manage, start, stop, wait_until_healthy
+from tests.e2e.fuzzing import assert_clean, run_schemathesis
 from tests.e2e.walkthrough import run_walkthrough
 
 pytestmark = [
@@ -105,3 +106,11 @@ def test_two_hundred_sockets_at_once_all_receive_quotes(production_platform):
 
     assert len(sequences) == SOCKETS
     assert max(sequences) - min(sequences) <= 40  # every socket is served within ~10 s of updates
+
+
+def test_schema_fuzzing_on_the_production_profile(production_platform, tmp_path):
+    """tests/e2e/fuzzing.py's run against granian, PostgreSQL and Redis: last in this
+    module, since it leaves the fuzzed user's data behind."""
+    rest_url, _, _ = production_platform
+
+    assert_clean(run_schemathesis(rest_url, tmp_path))
