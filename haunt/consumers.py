@@ -9,7 +9,6 @@ This is the platform's half: the protocol, market data and the per-portfolio eve
 portfolio is belongs to the apps above, so the two methods that read one (`owned_portfolio_id`,
 `portfolio_snapshot`) are supplied by the project root's subclass (config.consumers).
 """
-import json
 import uuid
 
 import orjson
@@ -18,6 +17,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from haunt.api.parsers import json_loads
 from haunt.errors import DomainError
 from haunt.market import state
 from haunt.market.models import Instrument
@@ -107,7 +107,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
-            content = json.loads(text_data or bytes_data or "")
+            content = json_loads(text_data or bytes_data or "")
         except (ValueError, UnicodeDecodeError):
             await self.send_json(error_message("invalid_json", "Messages must be JSON objects."))
             return

@@ -90,6 +90,44 @@ def test_malformed_json_is_400(api_client):
     assert error(response)["field"] is None
 
 
+def nested_json(levels: int) -> str:
+    """An object whose "username" holds arrays nested `levels` deep (the object itself is a level)."""
+    return '{"username": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+
+@pytest.mark.parametrize("levels", [33, 979, 5000])
+@pytest.mark.parametrize("path", ["/api/auth/token", "/api/auth/register"])
+def test_json_nested_too_deep_is_400_not_a_server_error(api_client, path, levels):
+    response = api_client.post(path, nested_json(levels), content_type="application/json")
+
+    assert response.status_code == 400
+    assert error(response)["code"] == "parse_error"
+    assert error(response)["field"] is None
+
+
+def test_json_nested_too_deep_is_400_for_an_authenticated_write(auth_client):
+    response = auth_client.post("/api/orders", nested_json(2000), content_type="application/json")
+
+    assert response.status_code == 400
+    assert error(response)["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("body", ['{"username": "\\ud800", "password": "x"}', '{"\\udfff": 1}'])
+def test_json_with_an_unpaired_surrogate_is_400(api_client, body):
+    """PostgreSQL cannot store it and the JSON renderer cannot echo it: both would be a 500."""
+    response = api_client.post("/api/auth/token", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert error(response)["code"] == "parse_error"
+
+
+def test_json_nested_to_the_limit_is_parsed(api_client):
+    response = api_client.post("/api/auth/token", nested_json(32), content_type="application/json")
+
+    assert response.status_code == 400
+    assert error(response)["field"] == "username"  # read, and refused by the field, not the parser
+
+
 def test_validation_error_names_the_field(auth_client, instruments):
     response = auth_client.get("/api/market/orderbook/BTC-USD", {"depth": "0"})
 

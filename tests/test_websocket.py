@@ -157,6 +157,19 @@ async def test_invalid_json_gets_an_error_and_the_socket_stays_open(user_and_tok
     await communicator.disconnect()
 
 
+async def test_json_nested_too_deep_gets_an_error_and_the_socket_stays_open(user_and_token):
+    communicator, _ = await connect(user_and_token[1].key)
+
+    await communicator.send_to(text_data='{"type": "Ping", "echo": ' + "[" * 5000 + "]" * 5000 + "}")
+    reply = await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "Ping", "echo": 7})
+    pong = await communicator.receive_json_from()
+
+    assert reply["error"]["code"] == "invalid_json"
+    assert pong == {"type": "Pong", "data": {"echo": 7}}
+    await communicator.disconnect()
+
+
 async def test_unsubscribed_symbols_stop_arriving(user_and_token, market_feed):
     communicator, _ = await connect(user_and_token[1].key)
     await communicator.send_json_to({"type": "SubscribeQuotes", "symbols": ["SOL-USD"]})
