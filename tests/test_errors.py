@@ -137,6 +137,39 @@ def test_validation_error_names_the_field(auth_client, instruments):
     }}
 
 
+@pytest.mark.parametrize("path, query", [
+    ("/api/positions", {"symbol": "\x00"}),
+    ("/api/history/positions", {"symbol": "\x00"}),
+    ("/api/orders", {"symbol": "BTC\x00USD"}),
+    ("/api/trades", {"symbol": "\x00"}),
+    ("/api/market/instruments", {"search": "\x00"}),
+    ("/api/portfolios", {"archived": "\x00"}),
+    ("/api/positions", {"\x00": "1"}),
+])
+def test_a_null_character_in_a_query_parameter_is_400_on_every_database(auth_client, portfolio, path, query):
+    """PostgreSQL refuses NUL in a string (a 500 if it reaches a query); SQLite takes it. Both answer 400."""
+    response = auth_client.get(path, query)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": {
+        "code": "null_characters_not_allowed", "message": "Null characters are not allowed.",
+        "field": next(iter(query)),
+    }}
+
+
+@pytest.mark.parametrize("query", [
+    {"end": "0001-01-01"},
+    {"end": "0001-01-01T00:00:00Z", "interval": "1d"},
+    {"start": "0001-01-01", "end": "0001-01-02"},
+    {"start": "0001-01-01"},
+])
+def test_candles_at_the_edge_of_the_calendar_are_400(auth_client, instruments, query):
+    response = auth_client.get("/api/market/candles/BTC-USD", query)
+
+    assert response.status_code == 400
+    assert error(response)["field"] in query
+
+
 # Throttling
 
 

@@ -65,10 +65,28 @@ class OrderBookIn(serializers.Serializer):
     depth = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
+EARLIEST_CANDLE_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class CandlesIn(serializers.Serializer):
     interval = serializers.ChoiceField(["1m", "5m", "1h", "1d"], default="1m")
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
+
+    def validate_start(self, value: datetime) -> datetime:
+        return _not_before_epoch(value)
+
+    def validate_end(self, value: datetime) -> datetime:
+        # Also keeps the default start (500 bars before end) inside the calendar: from year 1 it
+        # would fall before datetime.min.
+        return _not_before_epoch(value)
+
+
+def _not_before_epoch(value: datetime) -> datetime:
+    """Bars are keyed by their Unix time; none starts before the epoch."""
+    if value < EARLIEST_CANDLE_TIME:
+        raise serializers.ValidationError("Candles start at 1970-01-01T00:00:00Z.", code="min_value")
+    return value
 
 
 class CandleOut(serializers.Serializer):
