@@ -3,7 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from derivatives.models import FundingPayment, FundingRate, InsuranceFundEntry, Liquidation, MarginEvent
-from haunt.api.fields import money_serializer_field
+from haunt.api.fields import RoundedDecimalField, money_serializer_field
 from haunt.api.serializers import FastOutput, StrictInput
 
 
@@ -17,7 +17,7 @@ class WarningLadderIn(StrictInput):
     """PUT /api/portfolio/{id}/liquidation-warnings: the margin-use percentages that warn."""
 
     thresholds = serializers.ListField(
-        child=serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal(1), max_value=Decimal("99.99")),
+        child=RoundedDecimalField(max_digits=5, decimal_places=2, min_value=Decimal(1), max_value=Decimal("99.99")),
         min_length=1, max_length=5)
 
     def validate_thresholds(self, value):

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from haunt.api.fields import price_serializer_field, quantity_serializer_field, rate_serializer_field
+from haunt.api.fields import RoundedDecimalField, price_serializer_field, quantity_serializer_field, rate_serializer_field
 from haunt.api.serializers import StrictInput
 
 POSITIVE = Decimal("0.0000000001")
@@ -21,8 +21,8 @@ class OptionTermsIn(StrictInput):
     style = serializers.ChoiceField(STYLES, default="european")
     spot = price_serializer_field(min_value=POSITIVE)
     strike = price_serializer_field(min_value=POSITIVE)
-    time_to_expiry = serializers.DecimalField(max_digits=16, decimal_places=10, min_value=Decimal(0),
-                                              max_value=Decimal(100), help_text="Years (0.25 is three months).")
+    time_to_expiry = RoundedDecimalField(max_digits=16, decimal_places=10, min_value=Decimal(0),
+                                         max_value=Decimal(100), help_text="Years (0.25 is three months).")
     rate = rate_serializer_field(default=Decimal(0), min_value=Decimal(-1), max_value=Decimal(1),
                                  help_text="Continuously compounded annual rate (0.04 = 4%).")
     dividend_yield = rate_serializer_field(default=Decimal(0), min_value=Decimal(-1), max_value=Decimal(1))

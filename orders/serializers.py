@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from haunt.api.fields import price_serializer_field, quantity_serializer_field
+from haunt.api.fields import RoundedDecimalField, price_serializer_field, quantity_serializer_field
 from haunt.api.serializers import FastOutput, StrictInput
 from orders.models import Order, OrderEvent, OrderType, Side, TimeInForce, Trade, TriggerSource
 
@@ -17,8 +17,8 @@ class StopLossIn(StrictInput):
     stop_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
     limit_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
     trail_amount = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
-    trail_percent = serializers.DecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
-                                             max_value=Decimal("99"), required=False)
+    trail_percent = RoundedDecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
+                                        max_value=Decimal("99"), required=False)
 
 
 class OrderPlaceIn(StrictInput):
@@ -38,8 +38,8 @@ class OrderPlaceIn(StrictInput):
     limit_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False, allow_null=True)
     stop_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False, allow_null=True)
     trail_amount = price_serializer_field(min_value=Decimal("0.0000000001"), required=False, allow_null=True)
-    trail_percent = serializers.DecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
-                                             max_value=Decimal("99"), required=False, allow_null=True)
+    trail_percent = RoundedDecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
+                                        max_value=Decimal("99"), required=False, allow_null=True)
     trigger_source = serializers.ChoiceField(TriggerSource.choices, default=TriggerSource.LAST)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     client_order_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
@@ -50,7 +50,7 @@ class OrderPlaceIn(StrictInput):
         child=serializers.IntegerField(min_value=1), max_length=100, required=False,
         help_text="Specific identification: open lots (a position's `lots[].id`) this closing order closes first, "
                   "in this order; any rest follows the portfolio's cost basis method. Not with average cost.")
-    leverage = serializers.DecimalField(
+    leverage = RoundedDecimalField(
         max_digits=6, decimal_places=2, min_value=Decimal(1), max_value=Decimal(100), required=False,
         allow_null=True, help_text="Leverage of the position this order opens or adds to, within the asset class "
                                    "maximum and (perpetuals) the position's notional tier. Default: the position's, "
@@ -149,8 +149,8 @@ class OrderModifyIn(StrictInput):
     limit_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
     stop_price = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
     trail_amount = price_serializer_field(min_value=Decimal("0.0000000001"), required=False)
-    trail_percent = serializers.DecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
-                                             max_value=Decimal("99"), required=False)
+    trail_percent = RoundedDecimalField(max_digits=8, decimal_places=4, min_value=Decimal("0.01"),
+                                        max_value=Decimal("99"), required=False)
     expires_at = serializers.DateTimeField(required=False)
 
 
@@ -170,9 +170,9 @@ class PositionSizeIn(StrictInput):
     symbol = serializers.CharField(max_length=32)
     entry_price = price_serializer_field(min_value=Decimal("0.0000000001"))
     stop_price = price_serializer_field(min_value=Decimal("0.0000000001"))
-    risk_pct = serializers.DecimalField(max_digits=6, decimal_places=3, min_value=Decimal("0.001"),
-                                        max_value=Decimal("100"), required=False,
-                                        help_text="Percent of equity to risk; default: the portfolio's risk_per_trade_pct.")
+    risk_pct = RoundedDecimalField(max_digits=6, decimal_places=3, min_value=Decimal("0.001"),
+                                   max_value=Decimal("100"), required=False,
+                                   help_text="Percent of equity to risk; default: the portfolio's risk_per_trade_pct.")
 
 
 class PositionSizeOut(serializers.Serializer):

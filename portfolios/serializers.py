@@ -4,7 +4,7 @@ from decimal import Decimal
 from django.utils import timezone
 from rest_framework import serializers
 
-from haunt.api.fields import money_serializer_field, rate_serializer_field
+from haunt.api.fields import RoundedDecimalField, money_serializer_field, rate_serializer_field
 from haunt.api.serializers import FastOutput, StrictInput
 from haunt.market.state import quote_read
 from haunt.money import quantize_money
@@ -49,7 +49,7 @@ class RiskSettingsIn(StrictInput):
                 fields[control.name] = serializers.IntegerField(
                     min_value=int(control.minimum), max_value=int(control.maximum), required=False)
             else:
-                fields[control.name] = serializers.DecimalField(
+                fields[control.name] = RoundedDecimalField(
                     max_digits=8, decimal_places=4, min_value=control.minimum, max_value=control.maximum,
                     required=False)
         fields["modes"] = RiskModesIn(required=False)
@@ -65,8 +65,8 @@ class DefaultLeverageIn(StrictInput):
     """Default leverage per asset class, from 1x up to the class maximum of spec §3."""
 
     def get_fields(self):
-        return {asset_class: serializers.DecimalField(max_digits=6, decimal_places=2, min_value=Decimal(1),
-                                                       max_value=maximum, required=False)
+        return {asset_class: RoundedDecimalField(max_digits=6, decimal_places=2, min_value=Decimal(1),
+                                                 max_value=maximum, required=False)
                 for asset_class, maximum in MAX_LEVERAGE_BY_ASSET_CLASS.items()}
 
     def validate(self, attrs):

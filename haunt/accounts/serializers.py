@@ -1,16 +1,17 @@
 from rest_framework import serializers
 
 from haunt.accounts.models import User
+from haunt.api.serializers import StrictInput
 
 
-class RegisterIn(serializers.Serializer):
+class RegisterIn(StrictInput):
     username = serializers.RegexField(r"^[\w.@+-]{3,150}$", max_length=150,
                                       error_messages={"invalid": "3-150 letters, digits and @/./+/-/_ only."})
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     email = serializers.EmailField(max_length=254)
 
 
-class TokenIn(serializers.Serializer):
+class TokenIn(StrictInput):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 

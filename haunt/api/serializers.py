@@ -1,12 +1,46 @@
 """Serializer bases shared by every app: strict input, fast read-only output."""
+import re
+
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
 
+# The one grammar of a number sent as a string: ASCII digits, an optional sign, an optional fraction
+# with digits on both sides of the point, an optional exponent (what Python writes for a small
+# float, 1e-05). Python's Decimal and int also read "1_000", full-width or Arabic-Indic digits and
+# padded spaces; DRF's number fields pass such strings to them.
+NUMBER_GRAMMAR = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+NUMBER_FIELDS = (serializers.DecimalField, serializers.IntegerField, serializers.FloatField)
+
+
+def number_grammar_errors(field: serializers.Field, value):
+    """The error detail for a number in `value` (a string, or one inside a list or dict that `field`
+    reads) outside NUMBER_GRAMMAR, shaped as the field's own errors are; None if there is none.
+
+    JSON numbers are numbers by JSON's grammar already. An empty string is left to the field (a
+    nullable field reads it as null)."""
+    if isinstance(field, NUMBER_FIELDS):
+        if isinstance(value, str) and value and not NUMBER_GRAMMAR.fullmatch(value):
+            return [serializers.ErrorDetail(field.error_messages["invalid"], code="invalid")]
+    elif isinstance(field, serializers.ListField) and isinstance(value, list):
+        for index, item in enumerate(value):
+            errors = number_grammar_errors(field.child, item)
+            if errors is not None:
+                return {index: errors}
+    elif isinstance(field, serializers.DictField) and isinstance(value, dict):
+        for key, item in value.items():
+            errors = number_grammar_errors(field.child, item)
+            if errors is not None:
+                return {key: errors}
+    return None
+
+
 class StrictInput(serializers.Serializer):
     """Rejects fields it does not declare, so a typo or an attempt to set a read-only field
-    (cash, balances) is a 400 naming the field instead of being silently ignored.
+    (cash, balances) is a 400 naming the field instead of being silently ignored; and numbers
+    outside NUMBER_GRAMMAR, so "1_000" or "１２" is a 400 instead of a thousand or twelve (nested
+    StrictInput serializers check their own fields).
 
     A top-level input serializer without context or partial validation shares one set of bound
     fields per class instead of deep-copying its declared fields on every request (DRF's default,
@@ -37,13 +71,18 @@ class StrictInput(serializers.Serializer):
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            for name in data:
-                if name not in self.fields:
+            fields = self.fields
+            for name, value in data.items():
+                field = fields.get(name)
+                if field is None:
                     if name in self.read_only_names:
                         raise serializers.ValidationError({name: serializers.ErrorDetail(
                             "This field is read-only.", code="read_only_field")})
                     raise serializers.ValidationError({name: serializers.ErrorDetail(
                         "Unknown field.", code="unknown_field")})
+                errors = number_grammar_errors(field, value)
+                if errors is not None:
+                    raise serializers.ValidationError({name: errors})
         return super().to_internal_value(data)
 
 

@@ -59,12 +59,22 @@ def test_registered_token_authenticates(api_client):
     assert me["id"] == User.objects.get().pk
 
 
-def test_register_ignores_privileged_fields(api_client):
-    response = register(api_client, is_staff=True, is_superuser=True)
+def test_register_refuses_privileged_and_unknown_fields(api_client):
+    privileged = register(api_client, is_staff=True, is_superuser=True)
+    unknown = register(api_client, newsletter=True)
 
-    assert response.status_code == 201
-    user = User.objects.get()
-    assert not user.is_staff and not user.is_superuser
+    assert privileged.status_code == 400 and unknown.status_code == 400
+    assert error(privileged) == {"code": "unknown_field", "message": "Unknown field.", "field": "is_staff"}
+    assert error(unknown)["field"] == "newsletter"
+    assert_nothing_created()
+
+
+def test_token_refuses_an_unknown_field(api_client, user):
+    response = api_client.post("/api/auth/token", {"username": "alice", "password": "correct-horse-battery",
+                                                   "otp": "123456"}, format="json")
+
+    assert response.status_code == 400
+    assert error(response) == {"code": "unknown_field", "message": "Unknown field.", "field": "otp"}
 
 
 @pytest.mark.parametrize("taken", ["carol", "Carol", "CAROL"])
