@@ -100,6 +100,9 @@ class MarketHub:
         self._listener: asyncio.Task | None = None
         self._listening: asyncio.Event | None = None
         self._sends = 0
+        # Sockets dropped after a failed send during the update going out (_send): skipped for the
+        # rest of it (their batch may still be pending); no longer subscribed to any later one.
+        self._dropped: set = set()
 
     def subscribe(self, subscriber: MarketSubscriber, kind: str, symbols: list[str]) -> None:
         for symbol in symbols:
@@ -130,6 +133,13 @@ class MarketHub:
         del followed[symbol]
         if not followed:
             del self.derived[from_symbol]
+
+    def _drop(self, socket: MarketSubscriber, error: Exception) -> None:
+        # A warning, not a traceback: a client that goes away is not a server error.
+        logger.warning("Dropped a market socket whose send failed (%s: %s)", type(error).__name__, error)
+        self._dropped.add(socket)
+        for kind in (QUOTES, BOOKS):
+            self.unsubscribe(socket, kind, list(self.symbols_of(socket, kind)))
 
     def symbols_of(self, subscriber: MarketSubscriber, kind: str) -> set[str]:
         return {symbol for symbol, sockets in self.subscribers[kind].items() if subscriber in sockets}
@@ -189,6 +199,7 @@ class MarketHub:
         quotes go out, then follow them (the quotes joining the same batches, the books after the
         feed's books)."""
         sequence = update["seq"]
+        self._dropped.clear()
         for listener in self.update_listeners:
             try:
                 listener(update)
@@ -239,7 +250,15 @@ class MarketHub:
                         await self._send(socket, text)
 
     async def _send(self, socket: MarketSubscriber, text: str) -> None:
-        await socket.send_market_text(text)
+        """Send to one socket; a socket whose send fails (closed mid-update, before its consumer
+        left the hub) is dropped from the hub, and the update goes on to every other socket."""
+        if socket in self._dropped:
+            return
+        try:
+            await socket.send_market_text(text)
+        except Exception as error:
+            self._drop(socket, error)
+            return
         self._sends += 1
         if self._sends % FLUSH_EVERY == 0:
             await asyncio.sleep(0)  # let the server write what is queued (see FLUSH_EVERY)
