@@ -25,3 +25,13 @@ class Conflict(DomainError):
 
 class Unprocessable(DomainError):
     status, code = 422, "unprocessable"
+
+
+class TooManyAttempts(DomainError):
+    """429: try again after `retry_after` seconds (sent as the Retry-After header)."""
+
+    status, code = 429, "throttled"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None, field: str | None = None):
+        super().__init__(message, code=code, field=field)
+        self.retry_after = retry_after

@@ -1,11 +1,14 @@
 """Account writes: registration and API tokens."""
+import math
+
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
+from haunt.accounts.lockout import login_lock_remaining
 from haunt.accounts.models import User
-from haunt.errors import Conflict, DomainError
+from haunt.errors import Conflict, DomainError, TooManyAttempts
 
 
 class InvalidCredentials(DomainError):
@@ -43,7 +46,12 @@ def superuser_password_set(*, username: str, password: str, email: str) -> User:
 
 
 def token_obtain(*, username: str, password: str) -> Token:
-    """The user's API token (created on first use); refuses wrong credentials with 401."""
+    """The user's API token (created on first use); refuses wrong credentials with 401, and any
+    attempt while the username is locked after failed logins (haunt.accounts.lockout) with 429."""
+    locked_for = login_lock_remaining(username)
+    if locked_for:
+        raise TooManyAttempts(f"Too many failed logins for this account. Try again in {math.ceil(locked_for)} seconds.",
+                              code="login_locked", retry_after=math.ceil(locked_for))
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
         raise InvalidCredentials("Wrong username or password.")

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from haunt.errors import DomainError
+from haunt.errors import DomainError, TooManyAttempts
 
 
 def error_body(*, code: str, message: str, field: str | None = None) -> dict:
@@ -40,7 +40,10 @@ def first_error(detail, path: tuple[str, ...] = ()) -> tuple[str | None, excepti
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(error_body(code=exc.code, message=exc.message, field=exc.field), status=exc.status)
+        response = Response(error_body(code=exc.code, message=exc.message, field=exc.field), status=exc.status)
+        if isinstance(exc, TooManyAttempts):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):

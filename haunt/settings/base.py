@@ -39,7 +39,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "haunt.admin_site.HauntAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -79,6 +79,7 @@ ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["haunt.accounts.backends.LockoutModelBackend"]
 APPEND_SLASH = False
 
 TEMPLATES = [
@@ -208,13 +209,26 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "haunt.api.schema.HauntAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     # How many reverse proxies to trust for X-Forwarded-For (client identity for throttling);
-    # 0 trusts none, so a client cannot pick its own throttle key.
+    # 0 trusts none, so a client cannot pick its own throttle key. HAUNT_TRUSTED_PROXIES, when set,
+    # takes precedence (haunt.api.throttles.client_address).
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
 }
+# Addresses or networks of the reverse proxies (load balancers) in front of the web tier, e.g.
+# "10.0.0.0/8,192.168.1.5": a connection from one of them may say who the client is in X-Forwarded-For.
+HAUNT_TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 HAUNT_THROTTLE_RATES = {
     "user": os.environ.get("THROTTLE_USER_RATE", "6000/min"),
     "anon": os.environ.get("THROTTLE_ANON_RATE", "300/min"),
     "auth": os.environ.get("THROTTLE_AUTH_RATE", "30/min"),
+    "admin_login": os.environ.get("THROTTLE_ADMIN_LOGIN_RATE", "10/min"),
+}
+# Failed logins per username (haunt.accounts.lockout): after `free_failures` in a row, each further
+# one locks the username for base_seconds, doubling up to max_seconds.
+HAUNT_LOGIN_LOCKOUT = {
+    "free_failures": int(os.environ.get("LOGIN_LOCKOUT_FREE_FAILURES", "5")),
+    "base_seconds": int(os.environ.get("LOGIN_LOCKOUT_BASE_SECONDS", "30")),
+    "max_seconds": int(os.environ.get("LOGIN_LOCKOUT_MAX_SECONDS", "900")),
+    "window_seconds": int(os.environ.get("LOGIN_LOCKOUT_WINDOW_SECONDS", "3600")),
 }
 
 SPECTACULAR_SETTINGS = {
