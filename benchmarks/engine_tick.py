@@ -58,7 +58,7 @@ def configure(arguments) -> dict:
     """Environment for Django before setup; returns what teardown needs."""
     run_id = uuid.uuid4().hex[:10]
     os.environ["DJANGO_SETTINGS_MODULE"] = "haunt.settings.base"
-    os.environ["SECRET_KEY"] = f"bench-secret-{run_id}"
+    os.environ["SECRET_KEY"] = f"bench-secret-{uuid.uuid4().hex}{uuid.uuid4().hex}"  # a server key: 50+ characters
     os.environ["HAUNT_CACHE_PREFIX"] = os.environ["HAUNT_CHANNEL_PREFIX"] = f"bench-{run_id}"
     context = {"prefix": f"bench-{run_id}"}
     if arguments.profile == "production":

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "haunt.settings.base")
 os.environ.setdefault("HAUNT_CACHE_PREFIX", "bench")
-os.environ.setdefault("SECRET_KEY", "benchmark-only")
+os.environ.setdefault("SECRET_KEY", "benchmark-only-not-a-secret-but-long-and-varied-enough-0123456789")
 os.environ.setdefault("HAUNT_CHANNEL_PREFIX", "bench")
 
 import django  # noqa: E402

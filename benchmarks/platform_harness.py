@@ -322,7 +322,8 @@ def production_platform(*, servers: int = 1, pin: str = "none", postgres_url: st
         "PYTHONUNBUFFERED": "1",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "SECRET_KEY": f"bench-secret-{run_id}",
+        "SECRET_KEY": f"bench-secret-{uuid.uuid4().hex}{uuid.uuid4().hex}",  # a server key: 50+ characters
+        "SECURE_SSL_REDIRECT": "0",  # the harness speaks plain HTTP to the servers, with no TLS proxy before them
         "HAUNT_CACHE_PREFIX": prefix,
         "HAUNT_CHANNEL_PREFIX": prefix,
         "HAUNT_VAR_DIR": str(logs_dir),

@@ -32,8 +32,8 @@ def error_reference(response: dict) -> str:
 def test_an_order_placement_documents_every_refusal_it_can_answer_with():
     responses = responses_of("post", "/api/orders")
 
-    assert sorted(responses) == ["200", "201", "400", "401", "404", "409", "415", "429"]
-    for status in ("400", "401", "404", "409", "415", "429"):
+    assert sorted(responses) == ["200", "201", "400", "401", "404", "409", "413", "415", "429"]
+    for status in ("400", "401", "404", "409", "413", "415", "429"):
         assert error_reference(responses[status]) == "#/components/schemas/ErrorOut"
 
 
@@ -43,10 +43,10 @@ def test_error_statuses_follow_what_the_operation_takes():
     # A list with filters can be refused (400) and its portfolio filter can name another user's (404).
     assert sorted(responses_of("get", "/api/orders")) == ["200", "400", "401", "404", "429"]
     # Registration needs no token, so no 401; a taken username is a 409.
-    assert sorted(responses_of("post", "/api/auth/register")) == ["201", "400", "409", "415", "429"]
+    assert sorted(responses_of("post", "/api/auth/register")) == ["201", "400", "409", "413", "415", "429"]
     # Login answers a wrong password with 401 and cannot conflict.
     login = responses_of("post", "/api/auth/token")
-    assert sorted(login) == ["200", "400", "401", "415", "429"]
+    assert sorted(login) == ["200", "400", "401", "413", "415", "429"]
     assert login["401"]["description"] == "Wrong username or password."
     # Cancelling answers the cancelled order, not an empty 204.
     assert "OrderOut" in responses_of("delete", "/api/orders/{id}")["200"]["content"]["application/json"]["schema"]["$ref"]

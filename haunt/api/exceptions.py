@@ -4,7 +4,9 @@ Wraps DRF's handler rather than replacing it (style guide §3.6): DRF still sets
 headers (WWW-Authenticate, Retry-After); we only reshape the body. Anything that is neither a
 DomainError nor an APIException returns None, so a real bug is a logged 500.
 """
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
@@ -17,6 +19,11 @@ from haunt.errors import DomainError, TooManyAttempts
 
 def error_body(*, code: str, message: str, field: str | None = None) -> dict:
     return {"error": {"code": code, "message": message, "field": field}}
+
+
+def payload_too_large_body() -> dict:
+    return error_body(code="payload_too_large",
+                      message=f"Request bodies are limited to {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
 
 
 def first_error(detail, path: tuple[str, ...] = ()) -> tuple[str | None, exceptions.ErrorDetail | str]:
@@ -44,6 +51,8 @@ def exception_handler(exc, context):
         if isinstance(exc, TooManyAttempts):
             response["Retry-After"] = str(exc.retry_after)
         return response
+    if isinstance(exc, RequestDataTooBig):  # the form fields of a multipart body beyond the limit
+        return Response(payload_too_large_body(), status=413)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):

@@ -11,6 +11,7 @@ operation gets the statuses it can produce, derived from what the operation take
   parameters, which may name one (a portfolio: missing, or another user's);
 - 409 when it writes (archived portfolio, market closed or unavailable, state conflicts), unless
   its view says it cannot conflict (`may_conflict = False`);
+- 413 when it takes a body (larger than the 2.5 MB a body other than an upload may be);
 - 415 when it takes a body (sent as a media type it does not parse);
 - 429 when it is throttled.
 
@@ -33,7 +34,7 @@ ERROR_DESCRIPTIONS = {
     "401": "Missing or invalid token.",
     "404": "No such resource, or it belongs to another user.",
     "409": "The request conflicts with the resource's current state.",
-    "413": "The upload is larger than allowed.",
+    "413": "The body is larger than allowed.",
     "415": "The body's media type is not one the operation parses.",
     "422": "Well-formed input that cannot be answered.",
     "429": "Too many requests; Retry-After says when to try again.",
@@ -93,7 +94,7 @@ class HauntAutoSchema(AutoSchema):
         if self.method in WRITE_METHODS and getattr(self.view, "may_conflict", True):
             statuses.append("409")
         if "requestBody" in operation:
-            statuses.append("415")
+            statuses.extend(("413", "415"))
         if self.view.get_throttles():
             statuses.append("429")
         return statuses

@@ -28,14 +28,48 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED = not REDIS_URL  # no Redis: market feed and periodic jobs must live in the ASGI process
 
+# A server deployment: a database or Redis on the network, shared by processes and data that matter.
+SERVER_PROFILE = bool(DATABASE_URL or REDIS_URL)
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if (DATABASE_URL or REDIS_URL) and not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL or REDIS_URL selects a server deployment.")
+# Django's own bar for a key (check --deploy, security.W009): 50 characters, 5 distinct ones.
+SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_UNIQUE_CHARACTERS = 50, 5
+if SERVER_PROFILE:
+    # DEBUG too: a server reachable by others must never sign sessions and tokens with a key anyone
+    # can read in this file, nor with one that can be guessed.
+    if (len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+            or SECRET_KEY.startswith("django-insecure")):
+        raise RuntimeError(
+            f"SECRET_KEY must be set to at least {SECRET_KEY_MIN_LENGTH} random characters when DATABASE_URL or "
+            "REDIS_URL selects a server deployment, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'.")
+elif not SECRET_KEY:
     SECRET_KEY = "embedded-profile-only-not-a-secret"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS (docs/operations.md, "HTTPS"). The production profile is served to the public through a load
+# balancer that terminates TLS and says so in X-Forwarded-Proto; the platform then redirects plain
+# HTTP to HTTPS, asks browsers to keep to HTTPS (HSTS) and sends its cookies over HTTPS only. The
+# embedded profile runs on plain HTTP on one machine. Each is an environment setting.
+# SECURE_PROXY_SSL_HEADER is "<Header-Name>: <value>", or empty to trust no header: it must only be
+# trusted when every request passes a proxy that sets (or strips) that header.
+PUBLIC_HTTPS = not EMBEDDED
+_proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto: https" if PUBLIC_HTTPS else "")
+if _proxy_ssl_header.strip():
+    _header, _, _value = _proxy_ssl_header.partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PUBLIC_HTTPS)
+# Load balancers probe health over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600) if PUBLIC_HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PUBLIC_HTTPS)
+# Preloading is a commitment the owner of the domain makes by submitting it to the browsers' list,
+# for every subdomain and for a long time: the flag is theirs to set, so check --deploy does not
+# ask for it (security.W021).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", PUBLIC_HTTPS)
 
 INSTALLED_APPS = [
     "daphne",
@@ -66,6 +100,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "haunt.api.middleware.ContentSecurityPolicy",
+    "haunt.api.middleware.RefuseOversizedBodies",
     "haunt.api.middleware.RefuseNullCharactersInQuery",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -2,13 +2,17 @@
 import os
 from urllib.parse import urlsplit
 
-# Tests on PostgreSQL/Redis are a server profile, which requires a SECRET_KEY; any value serves.
-os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+# Tests on PostgreSQL/Redis are a server profile, which requires a strong SECRET_KEY (50 characters,
+# 5 distinct); any such value serves.
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret-but-long-and-varied-enough-0123456789")
 
 from .base import *  # noqa: E402,F403
 from .base import CACHES, CHANNEL_LAYERS, HAUNT_MARKET_CHANNEL, HAUNT_ORDER_CHANGES_CHANNEL, REDIS_URL  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The test client speaks plain HTTP on both profiles; the server profile's redirect to HTTPS would
+# answer every request with 301.
+SECURE_SSL_REDIRECT = False
 CELERY_TASK_ALWAYS_EAGER = True
 HAUNT_RUN_FEED_IN_PROCESS = False
 # Most tests run inside a transaction that never commits, so no change notice reaches the engine:

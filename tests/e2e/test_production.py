@@ -40,7 +40,8 @@ def production_platform(tmp_path_factory):
         **base_environment(),
         "DATABASE_URL": urlsplit(server_url)._replace(path=f"/{database}").geturl(),
         "REDIS_URL": os.environ["REDIS_URL"],
-        "SECRET_KEY": "e2e-secret",
+        "SECRET_KEY": f"e2e-secret-{uuid.uuid4().hex}{uuid.uuid4().hex}",  # a server key: 50+ characters
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP to the servers, with no TLS proxy before them
         "HAUNT_CACHE_PREFIX": f"e2e-{run_id}",
         "HAUNT_CHANNEL_PREFIX": f"e2e-{run_id}",
         "HAUNT_VAR_DIR": str(logs_dir),
