@@ -29,6 +29,38 @@ async def test_socket_with_a_wrong_token_is_refused(user_and_token):
     assert connected is False
 
 
+async def connect_with_ticket(ticket: str) -> tuple[WebsocketCommunicator, bool]:
+    communicator = WebsocketCommunicator(application, f"/ws/?ticket={ticket}")
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def test_a_ticket_opens_one_socket(user_and_token):
+    from haunt.accounts.websocket_tickets import ws_ticket_issue
+
+    ticket = ws_ticket_issue(user_id=user_and_token[0].pk)
+
+    first, opened = await connect_with_ticket(ticket)
+    await first.send_json_to({"type": "Ping", "echo": 1})
+    assert opened and await first.receive_json_from() == {"type": "Pong", "data": {"echo": 1}}
+    _, reopened = await connect_with_ticket(ticket)
+    assert reopened is False  # spent
+    await first.disconnect()
+
+
+async def test_an_expired_or_unknown_ticket_is_refused(user_and_token, monkeypatch):
+    import time
+
+    from haunt.accounts.websocket_tickets import WS_TICKET_SECONDS, ws_ticket_issue
+
+    ticket = ws_ticket_issue(user_id=user_and_token[0].pk)
+    issued_at = time.time()
+    monkeypatch.setattr(time, "time", lambda: issued_at + WS_TICKET_SECONDS + 1)
+
+    assert (await connect_with_ticket(ticket))[1] is False
+    assert (await connect_with_ticket("not-a-ticket"))[1] is False
+
+
 async def test_quotes_arrive_after_subscribing(user_and_token, market_feed):
     communicator, connected = await connect(user_and_token[1].key)
     assert connected

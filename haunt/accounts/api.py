@@ -4,8 +4,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from haunt.accounts.serializers import RegisterIn, RegisterOut, TokenIn, TokenOut, UserOut
+from haunt.accounts.serializers import RegisterIn, RegisterOut, TokenIn, TokenOut, UserOut, WebSocketTicketOut
 from haunt.accounts.services import token_obtain, user_register
+from haunt.accounts.websocket_tickets import WS_TICKET_SECONDS, ws_ticket_issue
 from haunt.api.schema import error_response
 from haunt.api.throttles import AuthThrottle
 
@@ -51,3 +52,18 @@ class MeView(APIView):
     @extend_schema(tags=["auth"], responses=UserOut, summary="The authenticated user")
     def get(self, request):
         return Response(UserOut(request.user).data)
+
+
+class WebSocketTicketView(APIView):
+    may_conflict = False  # issues a ticket; nothing it does can conflict
+
+    @extend_schema(
+        tags=["auth"], request=None, responses={201: WebSocketTicketOut},
+        summary="A single-use ticket to open the WebSocket (ws://host/ws/?ticket=<ticket>), valid for 30 seconds",
+        examples=[OpenApiExample("answer", response_only=True, status_codes=["201"],
+                                 value={"ticket": "Jx3W0cOqk0m2dT9q1Hc5vI8yQn4rP7sL2aB6eF0gK1w", "expires_in": 30})],
+    )
+    def post(self, request):
+        ticket = ws_ticket_issue(user_id=request.user.pk)
+        return Response(WebSocketTicketOut({"ticket": ticket, "expires_in": WS_TICKET_SECONDS}).data,
+                        status=status.HTTP_201_CREATED)

@@ -20,6 +20,11 @@ class TokenOut(serializers.Serializer):
     token = serializers.CharField()
 
 
+class WebSocketTicketOut(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Open the socket with ws(s)://<host>/ws/?ticket=<ticket>.")
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid; it opens one socket.")
+
+
 class UserOut(serializers.ModelSerializer):
     class Meta:
         model = User

@@ -218,3 +218,21 @@ def test_me_answers_the_authenticated_user(auth_client, user):
         "id": user.pk, "username": "alice", "email": "alice@example.com",
         "date_joined": user.date_joined.isoformat().replace("+00:00", "Z"),
     }
+
+
+def test_a_websocket_ticket_is_issued_to_the_authenticated_user(auth_client, user):
+    from haunt.accounts.websocket_tickets import ws_ticket_redeem
+
+    response = auth_client.post("/api/auth/ws-ticket")
+
+    assert response.status_code == 201
+    assert response.json()["expires_in"] == 30
+    assert ws_ticket_redeem(response.json()["ticket"]) == user.pk
+    assert ws_ticket_redeem(response.json()["ticket"]) is None  # single use
+
+
+def test_a_websocket_ticket_needs_a_token(api_client):
+    response = api_client.post("/api/auth/ws-ticket")
+
+    assert response.status_code == 401
+    assert error(response)["code"] == "not_authenticated"
