@@ -1,6 +1,6 @@
 import django_filters
 
-from haunt.api.filters import OwnedObjectFilter
+from haunt.api.filters import OwnedObjectFilter, UtcIsoDateTimeFilter
 from orders.models import Order, OrderStatus, OrderType, Side, Trade
 from orders.selectors import order_get_for_user, trade_get_for_user
 from portfolios.filters import OwnedPortfolioFilter
@@ -26,8 +26,8 @@ class OrderFilter(django_filters.FilterSet):
     side = django_filters.ChoiceFilter(choices=Side.choices)
     order_type = django_filters.MultipleChoiceFilter(choices=OrderType.choices)
     is_open = django_filters.BooleanFilter(method="filter_is_open")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Order
@@ -41,8 +41,8 @@ class TradeFilter(django_filters.FilterSet):
     portfolio = OwnedPortfolioFilter()
     symbol = django_filters.CharFilter(field_name="instrument__symbol")
     order = OwnedOrderFilter()
-    executed_after = django_filters.IsoDateTimeFilter(field_name="executed_at", lookup_expr="gte")
-    executed_before = django_filters.IsoDateTimeFilter(field_name="executed_at", lookup_expr="lt")
+    executed_after = UtcIsoDateTimeFilter(field_name="executed_at", lookup_expr="gte")
+    executed_before = UtcIsoDateTimeFilter(field_name="executed_at", lookup_expr="lt")
 
     class Meta:
         model = Trade

@@ -1,13 +1,13 @@
 import django_filters
 
-from haunt.api.filters import OwnedObjectFilter
+from haunt.api.filters import OwnedObjectFilter, UtcIsoDateTimeFilter
 from portfolios.models import LedgerEntry, Position
 from portfolios.selectors import portfolio_get_for_user, position_get_for_user
 
 
 class LedgerFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = LedgerEntry

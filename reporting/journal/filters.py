@@ -2,6 +2,7 @@
 lowercase copies the journal services keep (`search_text`, `tag_index`)."""
 import django_filters
 
+from haunt.api.filters import UtcIsoDateTimeFilter
 from orders.filters import OwnedOrderFilter, OwnedTradeFilter
 from portfolios.filters import OwnedPortfolioFilter, OwnedPositionFilter
 from reporting.models import JournalEntry
@@ -16,8 +17,8 @@ class JournalEntryFilter(django_filters.FilterSet):
     trade = OwnedTradeFilter()
     position = OwnedPositionFilter()
     date = django_filters.DateFilter(field_name="created_at", lookup_expr="date", help_text="Written on this UTC day.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = JournalEntry
