@@ -36,21 +36,21 @@ from portfolios.serializers import PortfolioOut, PositionOut
                summary="Leverage tiers of a perpetual: notional bracket, max leverage, maintenance rate and amount")
 class TiersView(APIView):
     def get(self, request, symbol):
-        return Response(tier_table(perpetual_get(symbol)))
+        return Response(TiersOut(tier_table(perpetual_get(symbol))).data)
 
 
 @extend_schema(tags=["derivatives"], responses=FundingOut,
                summary="Funding of a perpetual: rate history (newest first), next funding time, predicted rate")
 class FundingView(APIView):
     def get(self, request, symbol):
-        return Response(funding_overview(perpetual_get(symbol), now=timezone.now()))
+        return Response(FundingOut(funding_overview(perpetual_get(symbol), now=timezone.now())).data)
 
 
 @extend_schema(tags=["derivatives"], responses=InsuranceFundOut,
                summary="The insurance fund: balance and its latest contributions and payouts (newest first)")
 class InsuranceFundView(APIView):
     def get(self, request):
-        return Response(insurance_fund_overview())
+        return Response(InsuranceFundOut(insurance_fund_overview()).data)
 
 
 @extend_schema(tags=["derivatives"], summary="Your liquidations, newest first")
@@ -91,7 +91,7 @@ class MarginHistoryView(ListAPIView):
                summary="A portfolio's margin: equity, used, available, buying power, margin level, per position")
 class PortfolioMarginView(APIView):
     def get(self, request, pk):
-        return Response(portfolio_margin_for_user(user=request.user, portfolio_id=pk))
+        return Response(MarginOut(portfolio_margin_for_user(user=request.user, portfolio_id=pk)).data)
 
 
 @extend_schema(tags=["derivatives"], request=WarningLadderIn, responses=PortfolioOut,

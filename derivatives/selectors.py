@@ -1,5 +1,6 @@
 """Reads of the derivatives app: a portfolio's margin account at the live marks, funding history,
 the insurance fund and liquidations. Reads on behalf of a user filter by owner (404 otherwise)."""
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,7 +19,6 @@ from derivatives.models import (
 from haunt.errors import NotFound
 from haunt.market import state
 from haunt.market.models import Instrument
-from haunt.money import RATE_PLACES, quantize_money, quantum
 from portfolios.accounting.account import AccountMargin
 from portfolios.accounting.margin import PERP_LEVERAGE_TIERS
 from portfolios.models import MarginMode, Portfolio, Position
@@ -26,7 +26,6 @@ from portfolios.selectors import portfolio_get_for_user, portfolio_open_position
 from portfolios.valuation import portfolio_valuation
 
 ZERO = Decimal(0)
-RATE_QUANTUM = quantum(RATE_PLACES)
 LADDER_SETTING = "liquidation_warning_ladder"  # risk_settings key: percentages of maintenance margin use
 
 
@@ -72,12 +71,7 @@ def margin_history_for_user(*, user, position_id=None) -> QuerySet[MarginEvent]:
 
 def tier_table(instrument: Instrument) -> dict:
     """GET /api/derivatives/tiers/{symbol}: the notional tiers every perpetual shares (spec §6)."""
-    return {"symbol": instrument.symbol, "tiers": [
-        {"tier": tier.number, "notional_floor": f"{tier.notional_floor:f}",
-         "notional_cap": None if tier.notional_cap is None else f"{tier.notional_cap:f}",
-         "max_leverage": f"{tier.max_leverage:f}", "initial_margin_rate": f"{tier.initial_rate:f}",
-         "maintenance_margin_rate": f"{tier.maintenance_rate:f}", "maintenance_amount": f"{tier.maintenance_amount:f}"}
-        for tier in PERP_LEVERAGE_TIERS]}
+    return {"symbol": instrument.symbol, "tiers": PERP_LEVERAGE_TIERS}
 
 
 FUNDING_HISTORY_LIMIT = 90  # 30 days of 8-hour settlements
@@ -86,8 +80,6 @@ FUNDING_HISTORY_LIMIT = 90  # 30 days of 8-hour settlements
 def funding_overview(instrument: Instrument, *, now) -> dict:
     """GET /api/derivatives/funding/{symbol}: rate history, the next funding time and the rate the
     premium samples of the running interval predict for it."""
-    from derivatives.serializers import FundingRateOut  # serializers are the rendering layer of this read
-
     next_time = funding.next_funding_time(now=now)
     samples = list(PremiumSample.objects.filter(
         instrument=instrument, sampled_at__gt=next_time - funding.FUNDING_INTERVAL, sampled_at__lte=now)
@@ -96,10 +88,10 @@ def funding_overview(instrument: Instrument, *, now) -> dict:
     quote = state.quote_read(instrument.symbol) or {}
     return {
         "symbol": instrument.symbol, "next_funding_time": next_time,
-        "predicted_rate": f"{predicted.quantize(RATE_QUANTUM):f}", "predicted_from_samples": len(samples),
-        "interest_rate": f"{funding.INTEREST_RATE_PER_INTERVAL.quantize(RATE_QUANTUM):f}",
+        "predicted_rate": predicted, "predicted_from_samples": len(samples),
+        "interest_rate": funding.INTEREST_RATE_PER_INTERVAL,
         "mark_price": quote.get("mark"), "index_price": quote.get("index"),
-        "history": FundingRateOut(funding_history(instrument)[:FUNDING_HISTORY_LIMIT], many=True).data,
+        "history": funding_history(instrument)[:FUNDING_HISTORY_LIMIT],
     }
 
 
@@ -108,13 +100,11 @@ FUND_HISTORY_LIMIT = 200
 
 def insurance_fund_overview(currency: str = "USD") -> dict:
     """GET /api/derivatives/insurance-fund: the balance and the latest entries, newest first."""
-    from derivatives.serializers import FundEntryOut
-
     fund = insurance_fund_get(currency)
     if fund is None:
-        return {"currency": currency, "balance": f"{quantize_money(fund_seed()):f}", "history": []}
+        return {"currency": currency, "balance": fund_seed(), "history": []}
     entries = InsuranceFundEntry.objects.filter(fund=fund).order_by("-pk")[:FUND_HISTORY_LIMIT]
-    return {"currency": currency, "balance": f"{fund.balance:f}", "history": FundEntryOut(entries, many=True).data}
+    return {"currency": currency, "balance": fund.balance, "history": entries}
 
 
 def fund_seed() -> Decimal:
@@ -126,8 +116,19 @@ def funding_payments_for_user(*, user) -> QuerySet[FundingPayment]:
             .order_by("-created_at", "-pk"))
 
 
-def portfolio_margin_for_user(*, user, portfolio_id) -> dict:
-    from derivatives.services import margin_payload
+@dataclass(frozen=True)
+class PortfolioMargin:
+    """A portfolio's margin account, as GET /api/portfolio/{id}/margin and MarginUpdate carry it."""
 
+    portfolio: Portfolio
+    account: AccountMargin
+
+    @property
+    def buying_power(self) -> Decimal:
+        """The margin available to open positions; none (not a negative amount) once it is used up."""
+        return max(self.account.margin_available, ZERO)
+
+
+def portfolio_margin_for_user(*, user, portfolio_id) -> PortfolioMargin:
     portfolio = portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
-    return margin_payload(portfolio, portfolio_margin(portfolio))
+    return PortfolioMargin(portfolio=portfolio, account=portfolio_margin(portfolio))

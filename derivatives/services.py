@@ -58,48 +58,6 @@ FUND_CURRENCY = "USD"
 # --- margin ------------------------------------------------------------------------------------
 
 
-def margin_payload(portfolio: Portfolio, account: AccountMargin) -> dict:
-    """The portfolio's margin figures as GET /api/portfolio/{id}/margin and MarginUpdate carry them."""
-    def money(value: Decimal) -> str:
-        return f"{quantize_money(value):f}"
-
-    return {
-        "portfolio": str(portfolio.pk),
-        "equity": money(account.equity),
-        "wallet_balance": money(account.wallet_balance),
-        "margin_used": money(account.margin_used),
-        "margin_available": money(account.margin_available),
-        "buying_power": money(max(account.margin_available, ZERO)),
-        "margin_level": None if account.margin_level is None else f"{account.margin_level:.4f}",
-        "cross_margin_balance": money(account.cross_margin_balance),
-        "cross_maintenance_margin": money(account.cross_maintenance_margin),
-        "cross_margin_ratio": _ratio_text(account.cross_margin_ratio),
-        "positions": [_position_margin_payload(entry) for entry in account.positions],
-    }
-
-
-def _ratio_text(ratio: Decimal) -> str | None:
-    return None if ratio.is_infinite() else f"{ratio:.6f}"
-
-
-def _position_margin_payload(entry: PositionMargin) -> dict:
-    row = entry.row
-    return {
-        "position": str(row.key),
-        "margin_mode": "isolated" if row.is_isolated else "cross",
-        "leverage": f"{row.leverage:f}",
-        "mark_price": f"{row.mark_price:f}",
-        "notional": f"{quantize_money(row.notional):f}",
-        "unrealized_pnl": f"{quantize_money(row.unrealized_pnl):f}",
-        "initial_margin": f"{quantize_money(entry.initial_margin):f}",
-        "maintenance_margin": f"{quantize_money(entry.maintenance_margin):f}",
-        "margin_balance": f"{quantize_money(entry.margin_balance):f}",
-        "margin_ratio": _ratio_text(entry.margin_ratio),
-        "liquidation_price": None if entry.liquidation_price is None else f"{quantize_price(entry.liquidation_price):f}",
-        "bankruptcy_price": None if entry.bankruptcy_price is None else f"{quantize_price(entry.bankruptcy_price):f}",
-    }
-
-
 def _stored_liquidation_price(entry: PositionMargin) -> Decimal | None:
     price = entry.liquidation_price
     return None if price is None or price <= ZERO else quantize_price(price)
@@ -138,7 +96,7 @@ def _apply_account(*, portfolio: Portfolio, account: AccountMargin, positions: l
     positions_liquidation_price_store(positions=changed)
     portfolio_margin_used_store(portfolio=portfolio, margin_used=quantize_money(
         sum((entry.initial_margin for entry in account.positions), ZERO)))
-    events.margin_changed(portfolio, margin_payload(portfolio, account))
+    events.margin_changed(portfolio, account)
 
 
 def portfolio_margin_refresh(*, portfolio_id, reason: str = MarginEvent.Reason.FILL, detail: str = "",
@@ -707,9 +665,5 @@ def liquidation_sweep(*, now: datetime | None = None) -> dict[str, int]:
 def liquidation_warning_send(*, portfolio_id, position_id, symbol: str, threshold: float, margin_ratio: float,
                              liquidation_price: float | None, move: float | None) -> None:
     """Push LiquidationWarning for one position (the watcher decides when: once per crossing)."""
-    events.liquidation_warning(portfolio_id=portfolio_id, payload={
-        "portfolio": str(portfolio_id), "position": str(position_id), "symbol": symbol,
-        "threshold": f"{threshold:.2f}", "margin_ratio": f"{margin_ratio:.6f}",
-        "liquidation_price": None if liquidation_price is None else f"{liquidation_price:.10f}",
-        "price_move_to_liquidation": None if move is None else f"{move:.6f}",
-    })
+    events.liquidation_warning(portfolio_id=portfolio_id, position_id=position_id, symbol=symbol, threshold=threshold,
+                               margin_ratio=margin_ratio, liquidation_price=liquidation_price, move=move)

@@ -75,13 +75,27 @@ def test_a_position_opened_after_the_funding_time_pays_nothing(user):
     assert settled.settled_positions == 0 and not FundingPayment.objects.exists()
 
 
+def _warnings_sent(monkeypatch) -> list[dict]:
+    """The LiquidationWarning payloads, as the sockets receive them (other events go out as usual)."""
+    sent = []
+    broadcast = events.broadcast_on_commit
+
+    def capture(**message):
+        if message["event"] == "LiquidationWarning":
+            sent.append(message["data"])
+        else:
+            broadcast(**message)
+
+    monkeypatch.setattr(events, "broadcast_on_commit", capture)
+    return sent
+
+
 def test_warnings_fire_once_per_crossing_and_re_arm_on_recovery(user, monkeypatch):
     """0.9 BTC long at 50,000, 100x isolated (collateral 450): margin use at mark m is
     0.0045 m / (0.9 m − 44,550). 49,900: 62%. 49,800: 83% (80% warning). 49,805: 82% (nothing).
     49,770: 92% (90%). 49,760: 96% (95%). 49,765: 94% (still above 90% − 5%: nothing). 49,900: 62%
     (re-armed). 49,800: 83% (80% again)."""
-    sent = []
-    monkeypatch.setattr(events, "liquidation_warning", lambda *, portfolio_id, payload: sent.append(payload))
+    sent = _warnings_sent(monkeypatch)
     publish(BTC_PERP="50000")
     portfolio = make_portfolio(user)
     position = open_position(user, portfolio)
@@ -100,8 +114,7 @@ def test_warnings_fire_once_per_crossing_and_re_arm_on_recovery(user, monkeypatc
 
 
 def test_a_portfolio_sets_its_own_warning_ladder(user, auth_client, monkeypatch):
-    sent = []
-    monkeypatch.setattr(events, "liquidation_warning", lambda *, portfolio_id, payload: sent.append(payload))
+    sent = _warnings_sent(monkeypatch)
     publish(BTC_PERP="50000")
     portfolio = make_portfolio(user)
     response = auth_client.put(f"/api/portfolio/{portfolio.pk}/liquidation-warnings", {"thresholds": ["50", "70"]},
