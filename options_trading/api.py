@@ -62,15 +62,16 @@ def _body(serializer_class, request) -> dict:
 class OptionChainView(APIView):
     def get(self, request, underlying):
         values = _query(OptionChainIn, request)
-        return Response(option_chain_build(underlying_symbol=underlying, expiry=values.get("expiry"),
-                                           strikes=values.get("strikes"), now=timezone.now()))
+        chain = option_chain_build(underlying_symbol=underlying, expiry=values.get("expiry"),
+                                   strikes=values.get("strikes"), now=timezone.now())
+        return Response(OptionChainOut(chain).data)
 
 
 @extend_schema(tags=["options"], parameters=[OptionPriceIn], responses=OptionPriceOut,
                summary="Option calculator: premium and Greeks (Black-Scholes-Merton, or American by boundary collocation)")
 class OptionPriceView(APIView):
     def get(self, request):
-        return Response(option_price_calculate(_query(OptionPriceIn, request)))
+        return Response(OptionPriceOut(option_price_calculate(_query(OptionPriceIn, request))).data)
 
 
 @extend_schema(tags=["options"], parameters=[OptionImpliedVolatilityIn],
@@ -78,7 +79,8 @@ class OptionPriceView(APIView):
                summary="Implied volatility of a premium (422 with the reason when no volatility fits)")
 class OptionImpliedVolatilityView(APIView):
     def get(self, request):
-        return Response(option_implied_volatility_calculate(_query(OptionImpliedVolatilityIn, request)))
+        volatility = option_implied_volatility_calculate(_query(OptionImpliedVolatilityIn, request))
+        return Response(OptionImpliedVolatilityOut(volatility).data)
 
 
 @extend_schema(tags=["options"], request=StrategyPreviewIn, responses=StrategyOut,
@@ -89,7 +91,7 @@ class StrategyPreviewView(APIView):
         portfolio_id = values.pop("portfolio", None)
         if portfolio_id is not None:
             portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)  # 404 unless it is yours
-        return Response(combo_preview(**values, now=timezone.now()))
+        return Response(StrategyOut(combo_preview(**values, now=timezone.now())).data)
 
 
 @extend_schema(tags=["options"], request=StrategyPlaceIn, responses={201: StrategyOut},
@@ -99,7 +101,7 @@ class StrategyPlaceView(APIView):
         values = _body(StrategyPlaceIn, request)
         portfolio_id = values.pop("portfolio")
         result = combo_place(user=request.user, portfolio_id=portfolio_id, **values, now=timezone.now())
-        return Response(result, status=status.HTTP_201_CREATED)
+        return Response(StrategyOut(result).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["options"], request=ExerciseIn, responses={201: OptionEventOut},
@@ -116,16 +118,18 @@ class OptionExerciseView(APIView):
                summary="Live Greeks of a portfolio's option positions, by underlying and in total")
 class PortfolioGreeksView(APIView):
     def get(self, request):
-        return Response(portfolio_greeks_for_user(user=request.user,
-                                                  portfolio_id=_query(PortfolioQueryIn, request)["portfolio"]))
+        greeks = portfolio_greeks_for_user(user=request.user,
+                                           portfolio_id=_query(PortfolioQueryIn, request)["portfolio"])
+        return Response(PortfolioGreeksOut(greeks).data)
 
 
 @extend_schema(tags=["options"], parameters=[PORTFOLIO_PARAMETER], responses=OptionMarginOut,
                summary="Reg-T/Cboe margin of a portfolio's option positions: naked, covered, spreads")
 class OptionMarginView(APIView):
     def get(self, request):
-        return Response(option_margin_for_user(user=request.user,
-                                               portfolio_id=_query(PortfolioQueryIn, request)["portfolio"]))
+        requirement = option_margin_for_user(user=request.user,
+                                             portfolio_id=_query(PortfolioQueryIn, request)["portfolio"])
+        return Response(OptionMarginOut(requirement).data)
 
 
 @extend_schema(tags=["options"], parameters=[PORTFOLIO_PARAMETER], responses=OptionEventOut(many=True),

@@ -6,19 +6,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from haunt.errors import Unprocessable
-from haunt.money import from_float
 from options_trading import calculator
-from options_trading.market import GREEK_PLACES, chain_valuation
+from options_trading.market import chain_valuation
 from options_trading.models import OptionContract, OptionEvent
+from options_trading.serializers import GreeksOut
 from options_trading.services import option_book
 from portfolios.models import Position
 from portfolios.selectors import portfolio_get_for_user, position_list_for_user
 
 GREEK_NAMES = ("delta", "gamma", "theta", "vega", "rho")
-
-
-def _text(value, places: int = GREEK_PLACES) -> str:
-    return f"{from_float(value, places=places):f}"
 
 
 def _calculator_inputs(values: dict) -> calculator.CalculatorInputs:
@@ -28,19 +24,18 @@ def _calculator_inputs(values: dict) -> calculator.CalculatorInputs:
         dividend_yield=float(values["dividend_yield"]))
 
 
-def option_price_calculate(values: dict) -> dict[str, str]:
-    """Premium and Greeks for the calculator's validated inputs, as decimal strings (8 places)."""
-    result = calculator.valuation(_calculator_inputs(values), float(values["volatility"]))
-    return {name: _text(value) for name, value in result.items()}
+def option_price_calculate(values: dict) -> dict[str, float]:
+    """Premium and Greeks for the calculator's validated inputs."""
+    return calculator.valuation(_calculator_inputs(values), float(values["volatility"]))
 
 
-def option_implied_volatility_calculate(values: dict) -> dict[str, str]:
+def option_implied_volatility_calculate(values: dict) -> dict[str, float]:
     """The implied volatility of a premium, or 422 saying why no volatility fits it."""
     volatility, status = calculator.implied_volatility(_calculator_inputs(values), float(values["price"]))
     if volatility is None:
         code, message = calculator.NO_VOLATILITY_REASONS[status]
         raise Unprocessable(message, code=code, field="price")
-    return {"implied_volatility": _text(volatility)}
+    return {"implied_volatility": volatility}
 
 
 def portfolio_greeks_for_user(*, user, portfolio_id) -> dict:
@@ -50,7 +45,7 @@ def portfolio_greeks_for_user(*, user, portfolio_id) -> dict:
     portfolio = portfolio_get_for_user(user=user, portfolio_id=portfolio_id)
     positions = list(position_list_for_user(user=user).filter(portfolio=portfolio, instrument__asset_class="option")
                      .select_related("instrument"))
-    return {"portfolio": str(portfolio.pk), **portfolio_greeks(positions)}
+    return {"portfolio": portfolio.pk, **portfolio_greeks(positions)}
 
 
 def option_greeks_update_extra(portfolio, open_positions) -> dict:
@@ -61,11 +56,12 @@ def option_greeks_update_extra(portfolio, open_positions) -> dict:
                                                  instrument__asset_class="option").select_related("instrument"))
     else:
         positions = [position for position in open_positions if position.instrument.asset_class == "option"]
-    return {"option_greeks": portfolio_greeks(positions)["total"]} if positions else {}
+    return {"option_greeks": GreeksOut(portfolio_greeks(positions)["total"]).data} if positions else {}
 
 
 def portfolio_greeks(positions: list) -> dict:
-    """Per-position Greeks, sums per underlying and dollar totals of open option positions."""
+    """Per-position Greeks, sums per underlying and dollar totals of open option positions (floats,
+    rendered by PortfolioGreeksOut)."""
     contracts = {contract.instrument_id: contract for contract in OptionContract.objects.select_related(
         "instrument", "underlying").filter(instrument_id__in=[position.instrument_id for position in positions])}
     by_underlying: dict[str, list] = defaultdict(list)
@@ -81,18 +77,14 @@ def portfolio_greeks(positions: list) -> dict:
         greeks = {name: np.asarray(getattr(valuation.valuation, name), dtype=float) * sizes for name in GREEK_NAMES}
         for row, position in enumerate(held):
             signed = position.quantity if position.side == "long" else -position.quantity
-            rows.append({"position": str(position.pk), "symbol": position.instrument.symbol, "underlying": symbol,
-                         "quantity": f"{signed.normalize():f}",
-                         **{name: _text(greeks[name][row]) for name in GREEK_NAMES}})
+            rows.append({"position": position.pk, "symbol": position.instrument.symbol, "underlying": symbol,
+                         "quantity": signed, **{name: greeks[name][row] for name in GREEK_NAMES}})
         sums[symbol] = {name: float(greeks[name].sum()) for name in GREEK_NAMES}
         totals["delta"] += sums[symbol]["delta"] * spot
         totals["gamma"] += sums[symbol]["gamma"] * spot * spot / 100
         for name in ("theta", "vega", "rho"):
             totals[name] += sums[symbol][name]
-    return {"positions": rows,
-            "by_underlying": {symbol: {name: _text(value) for name, value in values.items()}
-                              for symbol, values in sums.items()},
-            "total": {name: _text(value) for name, value in totals.items()}}
+    return {"positions": rows, "by_underlying": sums, "total": totals}
 
 
 def option_margin_for_user(*, user, portfolio_id) -> dict:
@@ -101,16 +93,8 @@ def option_margin_for_user(*, user, portfolio_id) -> dict:
     positions = list(position_list_for_user(user=user).filter(portfolio=portfolio).select_related("instrument"))
     book = option_book(positions=positions)
     requirement, by_underlying = book.requirement()
-    return {
-        "portfolio": str(portfolio.pk), "requirement": f"{requirement:.8f}", "short_value": f"{book.short_value():.8f}",
-        "lines": {symbol: [{
-            "kind": line.kind, "option_type": line.option_type.value,
-            "short_strike": None if line.short_strike is None else f"{line.short_strike.normalize():f}",
-            "long_strike": None if line.long_strike is None else f"{line.long_strike.normalize():f}",
-            "expiry": line.expiry.isoformat(), "units": f"{line.units.normalize():f}",
-            "requirement": f"{line.requirement:.8f}"} for line in result.lines]
-            for symbol, result in by_underlying.items()},
-    }
+    return {"portfolio": portfolio.pk, "requirement": requirement, "short_value": book.short_value(),
+            "lines": {symbol: result.lines for symbol, result in by_underlying.items()}}
 
 
 def option_events_for_user(*, user, portfolio_id) -> QuerySet[OptionEvent]:

@@ -1,9 +1,21 @@
+"""Input and output serializers of the options app. Every response and event payload of the app
+is one of the `...Out` serializers below: they write the decimals (haunt.api.fields)."""
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from haunt.api.fields import RoundedDecimalField, price_serializer_field, quantity_serializer_field, rate_serializer_field
-from haunt.api.serializers import StrictInput
+from haunt.api.fields import (
+    DecimalOut,
+    RoundedDecimalField,
+    money_out,
+    money_serializer_field,
+    price_serializer_field,
+    quantity_serializer_field,
+    rate_serializer_field,
+)
+from haunt.api.serializers import FastOutput, StrictInput
+from options_trading.market import GREEK_PLACES
 
 POSITIVE = Decimal("0.0000000001")
 STYLES = [("european", "European"), ("american", "American")]
@@ -37,44 +49,58 @@ class OptionImpliedVolatilityIn(OptionTermsIn):
     price = price_serializer_field(min_value=Decimal(0), help_text="Premium per unit of the underlying.")
 
 
-class OptionPriceOut(serializers.Serializer):
-    price = serializers.CharField()
-    delta = serializers.CharField()
-    gamma = serializers.CharField()
-    theta = serializers.CharField(help_text="Per calendar day.")
-    vega = serializers.CharField(help_text="Per percentage point of volatility.")
-    rho = serializers.CharField(help_text="Per percentage point of the rate.")
+def model_out(**options) -> DecimalOut:
+    """A model figure from float64 (a premium, a Greek, a volatility): 8 places, rounded once."""
+    return DecimalOut(GREEK_PLACES, **options)
+
+
+def listed_out(**options) -> DecimalOut:
+    """A listed term as the contract states it (a strike, a multiplier): no trailing zeros."""
+    return DecimalOut(normalize=True, **options)
+
+
+class OptionPriceOut(FastOutput, serializers.Serializer):
+    price = model_out()
+    delta = model_out()
+    gamma = model_out()
+    theta = model_out(help_text="Per calendar day.")
+    vega = model_out(help_text="Per percentage point of volatility.")
+    rho = model_out(help_text="Per percentage point of the rate.")
 
 
 class OptionImpliedVolatilityOut(serializers.Serializer):
-    implied_volatility = serializers.CharField()
+    implied_volatility = model_out()
 
 
-class OptionChainRowOut(OptionPriceOut):
-    price = None
+class OptionChainRowOut(FastOutput, serializers.Serializer):
     symbol = serializers.CharField()
     option_type = serializers.CharField()
     style = serializers.CharField()
     settlement = serializers.CharField()
-    strike = serializers.CharField()
+    strike = listed_out()
     expiry = serializers.DateField()
     expires_at = serializers.DateTimeField()
-    multiplier = serializers.CharField()
-    time_to_expiry = serializers.CharField(help_text="Years, as priced.")
-    bid = serializers.CharField()
-    ask = serializers.CharField()
-    mid = serializers.CharField()
-    bid_size = serializers.CharField()
-    ask_size = serializers.CharField()
-    model_price = serializers.CharField()
-    implied_volatility = serializers.CharField(help_text="The surface volatility the contract is priced at.")
+    multiplier = listed_out()
+    time_to_expiry = DecimalOut(10, help_text="Years, as priced.")
+    bid = DecimalOut(help_text="At the contract's tick size, as its quote.")
+    ask = DecimalOut(help_text="At the contract's tick size, as its quote.")
+    mid = DecimalOut()
+    bid_size = DecimalOut()
+    ask_size = DecimalOut()
+    model_price = model_out()
+    implied_volatility = model_out(help_text="The surface volatility the contract is priced at.")
+    delta = model_out()
+    gamma = model_out()
+    theta = model_out(help_text="Per calendar day.")
+    vega = model_out(help_text="Per percentage point of volatility.")
+    rho = model_out(help_text="Per percentage point of the rate.")
 
 
 class OptionChainOut(serializers.Serializer):
     underlying = serializers.CharField()
-    spot = serializers.CharField()
-    rate = serializers.CharField()
-    dividend_yield = serializers.CharField()
+    spot = DecimalOut()
+    rate = DecimalOut(normalize=True)
+    dividend_yield = DecimalOut(normalize=True)
     as_of = serializers.DateTimeField()
     expiry = serializers.DateField()
     expirations = serializers.ListField(child=serializers.DateField())
@@ -109,25 +135,43 @@ class StrategyPlaceIn(StrategyPreviewIn):
     portfolio = serializers.UUIDField()
 
 
-class StrategyLegOut(serializers.Serializer):
+class StrategyLegOut(FastOutput, serializers.Serializer):
     symbol = serializers.CharField()
     side = serializers.CharField()
     ratio = serializers.IntegerField()
     option_type = serializers.CharField()
-    strike = serializers.CharField()
+    strike = listed_out()
     expiry = serializers.DateField()
-    price = serializers.CharField(help_text="The ask for a purchase, the bid for a sale (preview) or the fill.")
+    price = DecimalOut(normalize=True,
+                       help_text="The ask for a purchase, the bid for a sale (preview) or the fill.")
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "format": "decimal"}, "minItems": 2,
+                      "maxItems": 2})
+class PayoffPointOut(serializers.Field):
+    """One point of a payoff chart: [underlying price to 4 places, P&L at expiry to 2 places]."""
+
+    price = DecimalOut(4)
+    pnl = DecimalOut(2)
+
+    def __init__(self, **options):
+        super().__init__(read_only=True, **options)
+
+    def to_representation(self, point) -> list[str]:
+        price, pnl = point
+        return [self.price.to_representation(price), self.pnl.to_representation(pnl)]
 
 
 class StrategyOut(serializers.Serializer):
     strategy = serializers.CharField()
-    quantity = serializers.CharField()
-    net_price = serializers.CharField(help_text="Per unit of the underlying: positive is a debit, negative a credit.")
-    net_premium = serializers.CharField(help_text="Cash for the whole strategy: negative is paid, positive received.")
-    break_evens = serializers.ListField(child=serializers.CharField())
-    max_profit = serializers.CharField(allow_null=True, help_text="null: unlimited.")
-    max_loss = serializers.CharField(allow_null=True, help_text="null: unlimited; otherwise negative.")
-    payoff = serializers.ListField(child=serializers.ListField(child=serializers.CharField()),
+    quantity = DecimalOut(normalize=True)
+    net_price = DecimalOut(normalize=True,
+                           help_text="Per unit of the underlying: positive is a debit, negative a credit.")
+    net_premium = money_out(help_text="Cash for the whole strategy: negative is paid, positive received.")
+    break_evens = serializers.ListField(child=DecimalOut(4, normalize=True))
+    max_profit = DecimalOut(2, allow_null=True, help_text="null: unlimited.")
+    max_loss = DecimalOut(2, allow_null=True, help_text="null: unlimited; otherwise negative.")
+    payoff = serializers.ListField(child=PayoffPointOut(),
                                    help_text="[underlying price, P&L at expiry] pairs for a chart.")
     legs = StrategyLegOut(many=True)
     order_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
@@ -145,9 +189,9 @@ class OptionEventOut(serializers.Serializer):
     kind = serializers.CharField()
     symbol = serializers.CharField(source="contract.instrument.symbol")
     position = serializers.UUIDField(source="position_id")
-    quantity = serializers.DecimalField(max_digits=24, decimal_places=10)
-    underlying_price = serializers.DecimalField(max_digits=24, decimal_places=10)
-    cash_amount = serializers.DecimalField(max_digits=24, decimal_places=8)
+    quantity = quantity_serializer_field()
+    underlying_price = price_serializer_field()
+    cash_amount = money_serializer_field()
     option_order = serializers.UUIDField(source="option_order_id")
     delivery_order = serializers.UUIDField(source="delivery_order_id", allow_null=True)
     created_at = serializers.DateTimeField()
@@ -162,19 +206,24 @@ class OptionSettingsOut(serializers.Serializer):
     early_assignment = serializers.BooleanField()
 
 
-class GreeksOut(serializers.Serializer):
-    delta = serializers.CharField()
-    gamma = serializers.CharField()
-    theta = serializers.CharField()
-    vega = serializers.CharField()
-    rho = serializers.CharField()
+class GreeksOut(FastOutput, serializers.Serializer):
+    delta = model_out()
+    gamma = model_out()
+    theta = model_out()
+    vega = model_out()
+    rho = model_out()
 
 
-class PositionGreeksOut(GreeksOut):
+class PositionGreeksOut(FastOutput, serializers.Serializer):
     position = serializers.UUIDField()
     symbol = serializers.CharField()
     underlying = serializers.CharField()
-    quantity = serializers.CharField(help_text="Signed contracts: negative when short.")
+    quantity = DecimalOut(normalize=True, help_text="Signed contracts: negative when short.")
+    delta = model_out()
+    gamma = model_out()
+    theta = model_out()
+    vega = model_out()
+    rho = model_out()
 
 
 class PortfolioGreeksOut(serializers.Serializer):
@@ -184,18 +233,20 @@ class PortfolioGreeksOut(serializers.Serializer):
     total = GreeksOut(help_text="Dollar Greeks summed over underlyings: delta and gamma as dollar exposure.")
 
 
-class MarginLineOut(serializers.Serializer):
+class MarginLineOut(FastOutput, serializers.Serializer):
+    """One piece of the requirement: a naked, covered or spread holding (an options_trading.margin.MarginLine)."""
+
     kind = serializers.CharField()
     option_type = serializers.CharField()
-    short_strike = serializers.CharField(allow_null=True)
-    long_strike = serializers.CharField(allow_null=True)
+    short_strike = listed_out(allow_null=True)
+    long_strike = listed_out(allow_null=True)
     expiry = serializers.DateField()
-    units = serializers.CharField()
-    requirement = serializers.CharField()
+    units = DecimalOut(normalize=True)
+    requirement = money_out()
 
 
 class OptionMarginOut(serializers.Serializer):
     portfolio = serializers.UUIDField()
-    requirement = serializers.CharField()
-    short_value = serializers.CharField()
+    requirement = money_out()
+    short_value = money_out()
     lines = serializers.DictField(child=MarginLineOut(many=True))

@@ -30,7 +30,7 @@ from options_trading import contracts as terms
 from options_trading import combos, events, exercise, margin, pricing
 from haunt.money import from_float, quantize_money, quantize_price
 from options_trading.market import (
-    GREEK_PLACES, SECONDS_PER_YEAR, chain_valuation, contract_values_at, option_market_at, option_quotes_publish,
+    SECONDS_PER_YEAR, chain_valuation, contract_values_at, option_market_at, option_quotes_publish,
 )
 from options_trading.models import OptionContract, OptionEvent, OptionSettings
 from orders.execution import DEFAULT_FEE_SCHEDULES
@@ -366,25 +366,17 @@ def option_chain_build(*, underlying_symbol: str, expiry: date | None, strikes: 
         bid, ask = Decimal(quote["bid"]), Decimal(quote["ask"])
         rows.append({
             "symbol": contract.instrument.symbol, "option_type": contract.option_type, "style": contract.style,
-            "settlement": contract.settlement, "strike": f"{contract.strike.normalize():f}",
-            "expiry": contract.expiry.isoformat(), "expires_at": _iso(contract.expires_at),
-            "multiplier": f"{contract.multiplier.normalize():f}",
-            "time_to_expiry": _text(valuation.time_to_expiry[row], 10),
-            "bid": quote["bid"], "ask": quote["ask"], "mid": f"{(bid + ask) / 2:f}",
+            "settlement": contract.settlement, "strike": contract.strike, "expiry": contract.expiry,
+            "expires_at": contract.expires_at, "multiplier": contract.multiplier,
+            "time_to_expiry": valuation.time_to_expiry[row],
+            "bid": quote["bid"], "ask": quote["ask"], "mid": (bid + ask) / 2,
             "bid_size": quote["bid_size"], "ask_size": quote["ask_size"],
-            "model_price": _text(valuation.valuation.price[row]),
-            "implied_volatility": _text(valuation.volatility[row]),
-            **{name: _text(getattr(valuation.valuation, name)[row]) for name in ("delta", "gamma", "theta", "vega",
-                                                                                 "rho")},
+            "model_price": valuation.valuation.price[row],
+            "implied_volatility": valuation.volatility[row],
+            **{name: getattr(valuation.valuation, name)[row] for name in ("delta", "gamma", "theta", "vega", "rho")},
         })
-    rate = Decimal(str(valuation.rate)).normalize()
-    return {"underlying": underlying.symbol, "spot": f"{spot:f}", "rate": f"{rate:f}",
-            "dividend_yield": "0", "as_of": _iso(now), "expiry": expiry.isoformat(),
-            "expirations": [day.isoformat() for day in expirations], "contracts": rows}
-
-
-def _text(value, places: int = GREEK_PLACES) -> str:
-    return f"{from_float(value, places=places):f}"
+    return {"underlying": underlying.symbol, "spot": spot, "rate": Decimal(str(valuation.rate)),
+            "dividend_yield": ZERO, "as_of": now, "expiry": expiry, "expirations": expirations, "contracts": rows}
 
 
 def _iso(moment: datetime) -> str:
@@ -458,15 +450,12 @@ def _combo_summary(*, strategy: str, resolved: list, prices: list[Decimal], quan
         max_profit = from_float(payoff_fine.max(), places=2)
         max_loss = from_float(payoff_fine.min(), places=2)
     return {
-        "strategy": strategy, "quantity": f"{quantity.normalize():f}", "net_price": f"{net_price.normalize():f}",
-        "net_premium": f"{-net_price * quantity * multiplier:.8f}",
-        "break_evens": [f"{value.quantize(Decimal('0.0001')).normalize():f}" for value in break_evens],
-        "max_profit": None if max_profit is None else f"{max_profit:.2f}",
-        "max_loss": None if max_loss is None else f"{max_loss:.2f}",
-        "payoff": [[_text(price, 4), _text(value, 2)] for price, value in zip(grid, payoff)],
+        "strategy": strategy, "quantity": quantity, "net_price": net_price,
+        "net_premium": -net_price * quantity * multiplier, "break_evens": break_evens,
+        "max_profit": max_profit, "max_loss": max_loss, "payoff": list(zip(grid, payoff)),
         "legs": [{"symbol": contract.instrument.symbol, "side": leg["side"], "ratio": leg["ratio"],
-                  "option_type": contract.option_type, "strike": f"{contract.strike.normalize():f}",
-                  "expiry": contract.expiry.isoformat(), "price": f"{price.normalize():f}"}
+                  "option_type": contract.option_type, "strike": contract.strike, "expiry": contract.expiry,
+                  "price": price}
                  for (contract, leg), price in zip(resolved, prices)],
     }
 
@@ -496,7 +485,7 @@ def combo_preview(*, strategy: str, legs: list[dict], quantity: Decimal, now: da
               for contract, leg in resolved]
     summary = _combo_summary(strategy=strategy, resolved=resolved, prices=prices, quantity=quantity, now=now)
     if limit_price is not None:
-        summary["limit_met"] = Decimal(summary["net_price"]) <= limit_price
+        summary["limit_met"] = summary["net_price"] <= limit_price
     return summary
 
 
@@ -546,10 +535,10 @@ def combo_place(*, user, portfolio_id, strategy: str, legs: list[dict], quantity
         by_contract = {contract.pk: order for contract, _, order in orders}
         fills = [by_contract[contract.pk].average_fill_price for contract, _ in resolved]
         summary = _combo_summary(strategy=strategy, resolved=resolved, prices=fills, quantity=quantity, now=now)
-        if limit_price is not None and Decimal(summary["net_price"]) > limit_price:
-            raise ComboUnfillable(f"The net price {summary['net_price']} is worse than the limit "
+        if limit_price is not None and summary["net_price"] > limit_price:
+            raise ComboUnfillable(f"The net price {summary['net_price'].normalize():f} is worse than the limit "
                                      f"{limit_price.normalize():f}; nothing was traded.", field="limit_price")
-        summary["order_ids"] = [str(by_contract[contract.pk].pk) for contract, _ in resolved]
+        summary["order_ids"] = [by_contract[contract.pk].pk for contract, _ in resolved]
         return summary
 
 
