@@ -84,7 +84,7 @@ class OptionChainRowOut(FastOutput, serializers.Serializer):
     time_to_expiry = DecimalOut(10, help_text="Years, as priced.")
     bid = DecimalOut(help_text="At the contract's tick size, as its quote.")
     ask = DecimalOut(help_text="At the contract's tick size, as its quote.")
-    mid = DecimalOut()
+    mid = DecimalOut(help_text="(bid + ask) / 2, one place finer than the tick: the quote's last.")
     bid_size = DecimalOut()
     ask_size = DecimalOut()
     model_price = model_out()

@@ -363,13 +363,12 @@ def option_chain_build(*, underlying_symbol: str, expiry: date | None, strikes: 
     rows = []
     for row, contract in enumerate(contracts):
         quote = quotes[contract.instrument.symbol]
-        bid, ask = Decimal(quote["bid"]), Decimal(quote["ask"])
         rows.append({
             "symbol": contract.instrument.symbol, "option_type": contract.option_type, "style": contract.style,
             "settlement": contract.settlement, "strike": contract.strike, "expiry": contract.expiry,
             "expires_at": contract.expires_at, "multiplier": contract.multiplier,
             "time_to_expiry": valuation.time_to_expiry[row],
-            "bid": quote["bid"], "ask": quote["ask"], "mid": (bid + ask) / 2,
+            "bid": quote["bid"], "ask": quote["ask"], "mid": quote["last"],  # the quote's last is its mid
             "bid_size": quote["bid_size"], "ask_size": quote["ask_size"],
             "model_price": valuation.valuation.price[row],
             "implied_volatility": valuation.volatility[row],

@@ -17,6 +17,10 @@ def _pinned(value: float) -> str:
     return f"{D(float(value)).quantize(D('1e-8')):f}"
 
 
+def _places(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
 @pytest.mark.parametrize("symbol, expiry, style", [
     ("AAPL", "2027-01-15", "american"),
     ("BTC-USD", "2026-12-25", "european"),
@@ -48,6 +52,8 @@ def test_chain_numbers_are_the_pricing_kernels(auth_client, underlyings, symbol,
             assert row[greek] == _pinned(getattr(expected, greek)), greek
         bid, ask, mid = D(row["bid"]), D(row["ask"]), D(row["mid"])
         assert D(0) < bid < ask and mid == (bid + ask) / 2
+        # One place finer than the tick, always (as the quote's last): not "1.24" beside "1.235".
+        assert _places(row["mid"]) == _places(row["bid"]) + 1 == _places(row["ask"]) + 1
         assert bid <= D(row["model_price"]) <= ask
 
 
@@ -74,7 +80,8 @@ def test_market_endpoints_take_occ_symbols(auth_client, underlyings):
     path = percent_encoded(call["symbol"])
     assert path == "AAPL%20%20261218C00200000"
     market_quote = auth_client.get(f"/api/market/quotes/{path}").json()
-    assert [market_quote[key] for key in ("symbol", "bid", "ask")] == [call["symbol"], call["bid"], call["ask"]]
+    assert [market_quote[key] for key in ("symbol", "bid", "ask", "last")] == [
+        call["symbol"], call["bid"], call["ask"], call["mid"]]
     book = auth_client.get(f"/api/market/orderbook/{path}", {"depth": 2}).json()
     assert book["bids"][0][0] == call["bid"] and len(book["asks"]) == 2
     assert auth_client.get(f"/api/market/instruments/{path}").json()["asset_class"] == "option"
