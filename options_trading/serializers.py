@@ -169,8 +169,9 @@ class StrategyOut(serializers.Serializer):
                            help_text="Per unit of the underlying: positive is a debit, negative a credit.")
     net_premium = money_out(help_text="Cash for the whole strategy: negative is paid, positive received.")
     break_evens = serializers.ListField(child=DecimalOut(4, normalize=True))
-    max_profit = DecimalOut(2, allow_null=True, help_text="null: unlimited.")
-    max_loss = DecimalOut(2, allow_null=True, help_text="null: unlimited; otherwise negative.")
+    max_profit = money_out(allow_null=True, help_text="Cash for the whole strategy; null: unlimited.")
+    max_loss = money_out(allow_null=True,
+                         help_text="Cash for the whole strategy; null: unlimited, otherwise negative.")
     payoff = serializers.ListField(child=PayoffPointOut(),
                                    help_text="[underlying price, P&L at expiry] pairs for a chart.")
     legs = StrategyLegOut(many=True)

@@ -135,6 +135,8 @@ def test_strategy_preview_payoff_worked_example(auth_client, underlyings):
     # most it loses: the debit; × 100 shares × 2.
     assert D(body["break_evens"][0]) == 195 + debit
     assert D(body["max_profit"]) == (10 - debit) * 200 and D(body["max_loss"]) == -debit * 200
+    # Cash for the whole strategy, all at the money shape's 8 places: the debit lost is the premium paid.
+    assert body["max_loss"] == body["net_premium"] and len(body["max_profit"].partition(".")[2]) == 8
     payoff = {D(price): D(value) for price, value in body["payoff"]}
     assert min(payoff.values()) == D(body["max_loss"]) and max(payoff.values()) == D(body["max_profit"])
     refused = auth_client.post("/api/options/strategies/preview", {
