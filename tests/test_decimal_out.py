@@ -56,6 +56,11 @@ def test_a_float_needs_places():
         DecimalOut().to_representation(0.5)
 
 
+class DoubledOut(DecimalOut):
+    def get_attribute(self, instance):
+        return super().get_attribute(instance) * 2
+
+
 class RowOut(FastOutput, serializers.Serializer):
     name = serializers.CharField()
     day = serializers.DateField()
@@ -64,6 +69,7 @@ class RowOut(FastOutput, serializers.Serializer):
     greek = DecimalOut(8)
     cap = DecimalOut(allow_null=True)
     total = money_out(source="amount")
+    doubled = DoubledOut(source="amount")
 
 
 @pytest.mark.parametrize("row", [

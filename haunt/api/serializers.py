@@ -86,6 +86,9 @@ class StrictInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+_UNREAD = object()
+
+
 class FastOutput:
     """Mixin for read-only output serializers: the same representation DRF gives, without building
     the serializer's fields again for every object.
@@ -95,10 +98,13 @@ class FastOutput:
     (on a prototype) and reused: plain fields convert values through the prototype's field objects
     (their to_representation depends only on their own options), and method fields call the method
     on the serializer at hand, so per-request context (cached marks, valuations) still works.
+    A plain dict (a selector's rows) is read by key, as DRF reads a Mapping, without its checks.
     """
 
     @classmethod
-    def _output_plan(cls) -> list[tuple[str, serializers.Field | None, str | None]]:
+    def _output_plan(cls) -> list[tuple[str, serializers.Field | None, str | None, str | None]]:
+        """(name, field, method name, dict key) per output field; the key is the one-step source a
+        plain dict is read by, for a field that reads its value the ordinary way."""
         plan = cls.__dict__.get("_fast_output_plan")
         if plan is None:
             plan = []
@@ -106,22 +112,27 @@ class FastOutput:
                 if field.write_only:
                     continue
                 if isinstance(field, serializers.SerializerMethodField):
-                    plan.append((name, None, field.method_name))
+                    plan.append((name, None, field.method_name, None))
                 else:
-                    plan.append((name, field, None))
+                    reads_plainly = type(field).get_attribute is serializers.Field.get_attribute
+                    key = field.source_attrs[0] if reads_plainly and len(field.source_attrs) == 1 else None
+                    plan.append((name, field, None, key))
             cls._fast_output_plan = plan
         return plan
 
     def to_representation(self, instance) -> dict:
         representation = {}
-        for name, field, method_name in self._output_plan():
+        is_dict = type(instance) is dict
+        for name, field, method_name, key in self._output_plan():
             if method_name is not None:
                 representation[name] = getattr(self, method_name)(instance)
                 continue
-            try:
-                attribute = field.get_attribute(instance)
-            except SkipField:
-                continue
+            attribute = instance[key] if is_dict and key in instance else _UNREAD
+            if attribute is _UNREAD or callable(attribute):  # DRF calls a callable it reads: let it
+                try:
+                    attribute = field.get_attribute(instance)
+                except SkipField:
+                    continue
             check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             representation[name] = None if check_for_none is None else field.to_representation(attribute)
         return representation
