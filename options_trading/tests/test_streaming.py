@@ -130,7 +130,7 @@ async def test_unlisted_contracts_are_refused_in_the_error_shape(user_and_token,
                                                                  command, channel):
     communicator = await connect(user_and_token[1])
     await communicator.send_json_to({"type": command, "symbols": ["AAPL", symbol]})
-    reply = await communicator.receive_json_from()
+    reply = await communicator.receive_json_from(timeout=5)
     assert reply["type"] == "Error" and reply["error"]["code"] == code and reply["error"]["field"] == "symbols"
     assert market_hub().symbols_of(communicator, channel) == set()  # nothing of the request is subscribed
     assert market_hub().derived == {}
