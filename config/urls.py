@@ -14,6 +14,7 @@ api_patterns = [
     path("", include("derivatives.urls")),
     path("", include("options_trading.urls")),
     path("", include("reporting.urls")),
+    path("", include("strategies.urls")),
 ]
 
 urlpatterns = [

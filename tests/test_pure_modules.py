@@ -34,6 +34,7 @@ PURE_MODULES = [
     "reporting.exports.formats",
     "reporting.journal.images",
     "reporting.tax.form8949",
+    "strategies.indicators",
 ]
 
 

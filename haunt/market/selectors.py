@@ -134,10 +134,11 @@ MAX_BARS_PER_REQUEST = 5000
 DEFAULT_BARS_PER_REQUEST = 500
 
 
-def candles_get(*, instrument: Instrument, interval: str, now: datetime, start: datetime | None = None,
-                end: datetime | None = None) -> list[dict]:
-    """Bars of `interval` between start (inclusive) and end (exclusive), oldest first, with prices at the
-    instrument's tick precision. Minute bars serve 1m/5m, hourly bars serve 1h/1d."""
+def candle_bars_get(*, instrument: Instrument, interval: str, now: datetime, start: datetime | None = None,
+                    end: datetime | None = None) -> list[Bar]:
+    """Bars of `interval` between start (inclusive, rounded down to the interval) and end (exclusive;
+    default now, start default 500 bars before end), oldest first. Minute bars serve 1m/5m, hourly
+    bars serve 1h/1d."""
     seconds = INTERVAL_SECONDS[interval]
     end = end or now
     start = start or end - timedelta(seconds=seconds * DEFAULT_BARS_PER_REQUEST)
@@ -148,10 +149,16 @@ def candles_get(*, instrument: Instrument, interval: str, now: datetime, start: 
                           code="range_too_large", field="start")
     aligned_start = datetime.fromtimestamp(int(start.timestamp()) // seconds * seconds, tz=UTC)
     rows = candle_range(instrument=instrument, resolution=SOURCE_RESOLUTION[interval], start=aligned_start, end=end)
-    bars = resample(
+    return resample(
         (Bar(int(row.start.timestamp()), row.open, row.high, row.low, row.close, row.volume) for row in rows),
         seconds,
     )
+
+
+def candles_get(*, instrument: Instrument, interval: str, now: datetime, start: datetime | None = None,
+                end: datetime | None = None) -> list[dict]:
+    """candle_bars_get's bars with prices at the instrument's tick precision and volume at its lot's."""
+    bars = candle_bars_get(instrument=instrument, interval=interval, now=now, start=start, end=end)
     price_places, quantity_places = places_of(instrument.tick_size), places_of(instrument.lot_size)
     return [
         {
