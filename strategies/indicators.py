@@ -28,7 +28,8 @@ places): both run the same floating-point recurrences in the same order. Rolling
 (the window's values summed left to right) followed by a running total of ``new − oldest`` (the
 vectorised form is ``np.cumsum`` of those differences, which numpy accumulates left to right); EMAs
 and Wilder averages are ``y = y·decay + x·gain``, which ``scipy.signal.lfilter`` evaluates in that
-order; rolling extremes are exact. They differ from TA-Lib's own arithmetic only by rounding
+order; rolling extremes are exact. Like TA-Lib's, a running total carries rounding of the order of
+1e-16 times the largest value that has passed through it, growing slowly with the number of bars. They differ from TA-Lib's own arithmetic only by rounding
 (TA-Lib writes Wilder as ``(y·(n−1) + x)/n``), a relative 1e-12 or less on the series the tests use.
 
 Bollinger Bands and CCI need every value in the window for their deviation (CCI's mean absolute
