@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
 from scipy.signal import lfilter
 
 SECONDS_PER_DAY = 86400
@@ -152,6 +153,16 @@ def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndar
 
 def _window_columns(values: np.ndarray, period: int) -> np.ndarray:
     return sliding_window_view(values, period)
+
+
+def _rolling_highest(values: np.ndarray, period: int) -> np.ndarray:
+    """Highest of each window of `period` values, element i ending at values[i + period - 1]: an
+    O(n) filter whose window, shifted by the origin, trails each bar."""
+    return maximum_filter1d(values, period, origin=(period - 1) // 2)[period - 1:]
+
+
+def _rolling_lowest(values: np.ndarray, period: int) -> np.ndarray:
+    return minimum_filter1d(values, period, origin=(period - 1) // 2)[period - 1:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,8 +295,8 @@ def stochastic(high, low, close, *, k_period: int = 14, k_smoothing: int = 3, d_
     lookback = (k_period - 1) + (k_smoothing - 1) + (d_period - 1)
     if length <= lookback:
         return StochasticValues(k_out, d_out)
-    highest = _window_columns(high, k_period).max(axis=1)
-    lowest = _window_columns(low, k_period).min(axis=1)
+    highest = _rolling_highest(high, k_period)
+    lowest = _rolling_lowest(low, k_period)
     scale = (highest - lowest) / 100.0
     with np.errstate(invalid="ignore", divide="ignore"):
         raw = np.where(scale != 0.0, (close[k_period - 1:] - lowest) / scale, 0.0)
@@ -353,8 +364,8 @@ def williams_r(high, low, close, *, period: int = 14) -> np.ndarray:
     out = _empty(len(close))
     if len(close) < period:
         return out
-    highest = _window_columns(high, period).max(axis=1)
-    scale = (highest - _window_columns(low, period).min(axis=1)) * -0.01
+    highest = _rolling_highest(high, period)
+    scale = (highest - _rolling_lowest(low, period)) * -0.01
     with np.errstate(invalid="ignore", divide="ignore"):
         out[period - 1:] = np.where(scale != 0.0, (highest - close[period - 1:]) / scale, 0.0)
     return out
