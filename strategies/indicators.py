@@ -245,14 +245,6 @@ def _directional_movement(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray
     return plus, minus
 
 
-def _directional_index(plus_dm: float | np.ndarray, minus_dm, true_range):
-    """DX from the smoothed movements and range, TA-Lib's arithmetic; the caller masks invalid bars."""
-    plus_di = 100.0 * (plus_dm / true_range)
-    minus_di = 100.0 * (minus_dm / true_range)
-    total = minus_di + plus_di
-    return 100.0 * (np.abs(minus_di - plus_di) / total), total
-
-
 def adx(high, low, close, *, period: int = 14) -> np.ndarray:
     """Wilder's average directional index, 0-100; NaN for the first 2·period−1 bars (TA-Lib ADX).
 
@@ -272,8 +264,10 @@ def adx(high, low, close, *, period: int = 14) -> np.ndarray:
         seed = _sequential_sum(movement[: period - 1])
         smoothed.append(_smooth(movement[period - 1:], seed=seed, decay=decay, gain=1.0))
     plus_s, minus_s, range_s = smoothed  # element j is bar period + j
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dx, total = _directional_index(plus_s, minus_s, range_s)
+    with np.errstate(invalid="ignore", divide="ignore"):  # TA-Lib's arithmetic; invalid bars masked below
+        plus_di, minus_di = 100.0 * (plus_s / range_s), 100.0 * (minus_s / range_s)
+        total = minus_di + plus_di
+        dx = 100.0 * (np.abs(minus_di - plus_di) / total)
     valid = (range_s != 0.0) & (total != 0.0)
     dx = np.where(valid, dx, 0.0)
     first_adx = _sequential_sum(dx[:period]) / period
@@ -385,9 +379,10 @@ def mfi(high, low, close, volume, *, period: int = 14) -> np.ndarray:
     positive = _rolling_sum(np.where(rising, flow, 0.0), period)
     negative = _rolling_sum(np.where(falling, flow, 0.0), period)
     # A running total of differences leaves rounding dust where the exact sum is zero: a window
-    # with no rising (falling) bar has exactly zero positive (negative) flow.
-    positive[_rolling_count(rising, period) == 0] = 0.0
-    negative[_rolling_count(falling, period) == 0] = 0.0
+    # without a rising (falling) bar that traded has exactly zero positive (negative) flow.
+    traded = flow != 0.0
+    positive[_rolling_count(rising & traded, period) == 0] = 0.0
+    negative[_rolling_count(falling & traded, period) == 0] = 0.0
     total = positive + negative
     with np.errstate(invalid="ignore", divide="ignore"):
         out[period:] = np.where(total != 0.0, 100.0 * (positive / total), 0.0)
@@ -602,9 +597,12 @@ class ADX:
         self.count += 1  # bars since the first
         if self.count < self.period:
             return NAN
-        dx, total = (_directional_index(plus, minus, range_sum) if range_sum != 0.0 else (NAN, 0.0))
-        is_valid = range_sum != 0.0 and total != 0.0
-        dx = dx if is_valid else 0.0
+        is_valid, dx = False, 0.0
+        if range_sum != 0.0:
+            plus_di, minus_di = 100.0 * (plus / range_sum), 100.0 * (minus / range_sum)
+            total = minus_di + plus_di
+            if total != 0.0:
+                is_valid, dx = True, 100.0 * (abs(minus_di - plus_di) / total)
         if self.count < 2 * self.period - 1:
             self.dx_total = dx if self.count == self.period else self.dx_total + dx
             return NAN
@@ -721,13 +719,14 @@ class MFI:
             return NAN
         flow = typical * bar.volume
         is_rising, is_falling = typical > previous, typical < previous
+        traded = flow != 0.0
         if len(self.directions) == self.period:
             was_rising, was_falling = self.directions[0]
             self.rising_count -= was_rising
             self.falling_count -= was_falling
-        self.directions.append((is_rising, is_falling))
-        self.rising_count += is_rising
-        self.falling_count += is_falling
+        self.directions.append((is_rising and traded, is_falling and traded))
+        self.rising_count += is_rising and traded
+        self.falling_count += is_falling and traded
         positive = self.positive.update(flow if is_rising else 0.0)
         negative = self.negative.update(flow if is_falling else 0.0)
         if math.isnan(positive):

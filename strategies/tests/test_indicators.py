@@ -88,7 +88,7 @@ def assert_close_to_talib(name: str, ours, theirs, *, price_level: float) -> Non
         np.testing.assert_array_equal(np.isnan(our_values), np.isnan(their_values))
         floor = 1e-9 * (price_level if unit == "price" else 1.0)
         if unit == "volume":
-            floor = 1e-9 * float(np.nanmax(np.abs(their_values)))
+            floor = 1e-9 * float(np.nanmax(np.abs(their_values), initial=0.0))
         np.testing.assert_allclose(our_values, their_values, rtol=1e-9, atol=floor)
 
 
@@ -119,7 +119,7 @@ def test_matches_talib_at_any_price_scale(name, scale):
         np.testing.assert_array_equal(np.isnan(our_values), np.isnan(expected_values))
         floor = 1e-9 * 200.0 * scale if unit == "price" else 1e-7
         if unit == "volume":
-            floor = 1e-9 * float(np.nanmax(np.abs(expected_values)))
+            floor = 1e-9 * float(np.nanmax(np.abs(expected_values), initial=0.0))
         np.testing.assert_allclose(our_values, expected_values, rtol=1e-8, atol=floor)
 
 
@@ -127,9 +127,9 @@ def incremental_values(name: str, series: dict, params: dict) -> tuple[np.ndarra
     indicator = INDICATORS[name].incremental_from(params)
     rows = [indicator.update(OHLCV(int(time), open_, high, low, close, volume)) for time, open_, high, low, close, volume
             in zip(*(series[field].tolist() for field in OHLCV._fields), strict=True)]
-    if rows and isinstance(rows[0], tuple):
-        return tuple(np.array(column) for column in zip(*rows, strict=True))
-    return (np.array(rows),)
+    if len(INDICATORS[name].outputs) == 1:
+        return (np.array(rows, dtype=float),)
+    return tuple(np.array([row[index] for row in rows], dtype=float) for index in range(len(INDICATORS[name].outputs)))
 
 
 @pytest.mark.parametrize("kind", ["random_walk", "gaps", "flat"])
@@ -181,6 +181,46 @@ def test_macd_warm_up_follows_talib():
     values = indicators.macd(np.linspace(1.0, 2.0, 40))
     for output in values:
         assert np.isnan(output[:33]).all() and not np.isnan(output[33:]).any()
+
+
+def coarse_bars(draw_length: int, seed: int) -> dict[str, np.ndarray]:
+    """Prices on a coarse grid: ties, unchanged closes, zero ranges and zero volumes are common."""
+    rng = np.random.default_rng(seed)
+    close = 50.0 + np.cumsum(rng.integers(-1, 2, draw_length)).astype(float)
+    high = close + rng.integers(0, 2, draw_length)
+    low = close - rng.integers(0, 2, draw_length)
+    volume = rng.integers(0, 3, draw_length).astype(float)
+    time = 1_790_000_000 + np.cumsum(rng.integers(1, 4, draw_length)) * 3600
+    return {"time": time, "open": close, "high": high, "low": low, "close": close, "volume": volume}
+
+
+@settings(max_examples=80, deadline=None)
+@given(name=st.sampled_from(list(INDICATORS)), length=st.integers(0, 90), seed=st.integers(0, 2**32 - 1),
+       period=st.integers(2, 12), second=st.integers(1, 5))
+def test_incremental_equals_vectorised_on_degenerate_bars(name, length, seed, period, second):
+    spec = INDICATORS[name]
+    given_parameters = {parameter.name: period if index == 0 else second
+                        for index, parameter in enumerate(spec.parameters) if parameter.kind is int}
+    if name == "macd":
+        given_parameters = {"fast": period, "slow": period + second, "signal": second}
+    params = spec.parameters_from(given_parameters)
+    series = coarse_bars(length, seed)
+
+    for vectorised, incremental in zip(spec.compute(series, params), incremental_values(name, series, params),
+                                       strict=True):
+        np.testing.assert_array_equal(incremental, vectorised)
+
+
+@settings(max_examples=80, deadline=None)
+@given(name=st.sampled_from(TALIB_NAMES), length=st.integers(0, 90), seed=st.integers(0, 2**32 - 1),
+       period=st.integers(2, 12))
+def test_matches_talib_on_degenerate_bars(name, length, seed, period):
+    spec = INDICATORS[name]
+    params = spec.parameters_from({parameter.name: period for parameter in spec.parameters[:1]
+                                   if name != "macd" and parameter.kind is int})
+    series = coarse_bars(length, seed)
+
+    assert_close_to_talib(name, spec.compute(series, params), talib_values(name, series, params), price_level=50.0)
 
 
 finite_prices = arrays(np.float64, st.integers(0, 120), elements=st.floats(0.01, 1e6, allow_nan=False))
