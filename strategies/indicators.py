@@ -105,7 +105,7 @@ def _rolling_sum(values: np.ndarray, period: int) -> np.ndarray:
     steps = np.empty(len(values) - period + 1)
     steps[0] = _sequential_sum(values[:period])
     np.subtract(values[period:], values[:-period], out=steps[1:])
-    return np.cumsum(steps)
+    return np.cumsum(steps, out=steps)
 
 
 def _smooth(values: np.ndarray, *, seed: float, decay: float, gain: float) -> np.ndarray:
@@ -173,7 +173,8 @@ def sma(close, *, period: int = 20) -> np.ndarray:
     """Simple moving average; NaN for the first period−1 bars (TA-Lib SMA)."""
     close = _as_array(close)
     out = _empty(len(close))
-    out[period - 1:] = _rolling_sum(close, period) / period
+    if len(close) >= period:
+        np.divide(_rolling_sum(close, period), period, out=out[period - 1:])
     return out
 
 
@@ -221,9 +222,11 @@ def bollinger_bands(close, *, period: int = 20, deviations: float = 2.0) -> Boll
     upper, lower = _empty(len(close)), _empty(len(close))
     if len(close) >= period:
         window_middle = middle[period - 1:]
-        squares = np.zeros(len(window_middle))
+        squares, difference = np.zeros(len(window_middle)), np.empty(len(window_middle))
         for column in _window_columns(close, period).T:
-            squares += (column - window_middle) ** 2
+            np.subtract(column, window_middle, out=difference)
+            difference *= difference
+            squares += difference
         width = np.sqrt(squares / period) * deviations
         upper[period - 1:] = window_middle + width
         lower[period - 1:] = window_middle - width
@@ -341,9 +344,10 @@ def cci(high, low, close, *, period: int = 20) -> np.ndarray:
     for column in columns[1:]:
         total += column
     mean = total / period
-    deviation = np.zeros(len(mean))
+    deviation, distance_to_mean = np.zeros(len(mean)), np.empty(len(mean))
     for column in columns:
-        deviation += np.abs(column - mean)
+        np.subtract(column, mean, out=distance_to_mean)
+        deviation += np.abs(distance_to_mean, out=distance_to_mean)
     deviation /= period
     distance = typical[period - 1:] - mean
     with np.errstate(invalid="ignore", divide="ignore"):
