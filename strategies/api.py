@@ -36,7 +36,8 @@ class IndicatorSeriesView(APIView):
     def get(self, request, symbol):
         query = IndicatorSeriesIn(data=request.query_params)
         query.is_valid(raise_exception=True)
-        given_parameters = {name: value for name, value in request.query_params.items() if name not in query.fields}
+        values = dict(query.validated_data)
+        given_parameters = values.pop("parameters")
         instrument = instrument_get(symbol=symbol)
         return Response(indicator_series_get(instrument=instrument, given_parameters=given_parameters,
-                                             now=datetime.now(UTC), **query.validated_data))
+                                             now=datetime.now(UTC), **values))

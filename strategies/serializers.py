@@ -1,5 +1,7 @@
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
+from haunt.api.serializers import NUMBER_GRAMMAR
 from strategies.indicators import INDICATORS
 
 
@@ -10,6 +12,16 @@ class IndicatorSeriesIn(serializers.Serializer):
     interval = serializers.ChoiceField(["1m", "5m", "1h", "1d"], default="1m")
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
+
+    def to_internal_value(self, data):
+        """The fixed fields, plus `parameters`: every other query parameter, each a number in the API's
+        one grammar (docs/api-conventions.md), so "1_0" or "１２" is refused here as everywhere."""
+        values = super().to_internal_value(data)
+        parameters = {name: value for name, value in data.items() if name not in self.fields}
+        for name, value in parameters.items():
+            if not NUMBER_GRAMMAR.fullmatch(value):
+                raise serializers.ValidationError({name: [ErrorDetail("A number is required.", code="invalid_parameter")]})
+        return {**values, "parameters": parameters}
 
 
 class IndicatorSeriesOut(serializers.Serializer):

@@ -86,6 +86,9 @@ def test_missing_name_is_400(auth_client, hourly_bars):
     ({"name": "sma", "period": "1"}, "invalid_parameter", "period"),
     ({"name": "sma", "period": "1001"}, "invalid_parameter", "period"),
     ({"name": "bollinger", "deviations": "nan"}, "invalid_parameter", "deviations"),
+    ({"name": "sma", "period": "1_0"}, "invalid_parameter", "period"),  # the API's one number grammar
+    ({"name": "sma", "period": "１２"}, "invalid_parameter", "period"),
+    ({"name": "sma", "period": " 12"}, "invalid_parameter", "period"),
     ({"name": "macd", "fast": "26", "slow": "12"}, "invalid_parameter", "fast"),
     ({"name": "rsi", "interval": "2h"}, "invalid_choice", "interval"),
 ])
