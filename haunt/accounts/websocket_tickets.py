@@ -7,6 +7,7 @@ the production profile, shared by the process that issues one and the one that t
 """
 import hashlib
 import secrets
+import time
 
 from django.core.cache import cache
 
@@ -20,7 +21,9 @@ def _key(ticket: str) -> str:
 def ws_ticket_issue(*, user_id: int) -> str:
     """A new ticket for `user_id`, valid for one handshake within WS_TICKET_SECONDS."""
     ticket = secrets.token_urlsafe(32)
-    cache.set(_key(ticket), user_id, WS_TICKET_SECONDS)
+    # The expiry is kept beside the user and checked on our clock: the cache's own time-to-live
+    # only clears spent and stale entries away, and Redis counts it on the server's clock.
+    cache.set(_key(ticket), (user_id, time.time() + WS_TICKET_SECONDS), WS_TICKET_SECONDS)
     return ticket
 
 
@@ -28,7 +31,8 @@ def ws_ticket_redeem(ticket: str) -> int | None:
     """The user id `ticket` was issued to, if it is unspent and unexpired; it is spent either way.
     Of two handshakes racing with one ticket, only the one whose delete removed it wins."""
     key = _key(ticket)
-    user_id = cache.get(key)
-    if user_id is None or not cache.delete(key):
+    issued = cache.get(key)
+    if issued is None or not cache.delete(key):
         return None
-    return user_id
+    user_id, expires_at = issued
+    return user_id if time.time() <= expires_at else None
