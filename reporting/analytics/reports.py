@@ -28,6 +28,12 @@ TRAILING_WINDOWS = (7, 30, 90, 365)
 # a column) only needs a name here.
 COST_COLUMNS = ("fees", "slippage", "funding", "borrow_fees", "liquidation_penalties")
 MICROSECONDS_PER_SECOND = 1_000_000
+# Annualising a few days of returns extrapolates noise (a 0.01% dip over a week reads as a Calmar
+# ratio of -250), so the annualised figures stay null until the window holds this many daily
+# returns: about a month of a crypto calendar, six weeks of NYSE sessions.
+MIN_OBSERVATIONS_TO_ANNUALISE = 30
+ANNUALISED_METRICS = ("annual_return", "annual_volatility", "sharpe_ratio", "sortino_ratio", "downside_risk",
+                      "calmar_ratio", "alpha", "information_ratio")
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,6 +245,9 @@ def metrics_report(history: EquityHistory, *, benchmark: BenchmarkHistory | None
     )
     metrics = {name: _number(getattr(risk, name)) for name in kernels.RiskMetrics.__dataclass_fields__}
     metrics["observations"] = int(days.size)
+    is_annualised = days.size >= MIN_OBSERVATIONS_TO_ANNUALISE
+    if not is_annualised:
+        metrics.update(dict.fromkeys(ANNUALISED_METRICS))
 
     episodes = []
     if days.size:
@@ -250,6 +259,13 @@ def metrics_report(history: EquityHistory, *, benchmark: BenchmarkHistory | None
     current = episodes[-1] if episodes and episodes[-1].recovery_time is None else None
     return {
         "metrics": metrics,
+        "annualisation": {
+            "minimum_observations": MIN_OBSERVATIONS_TO_ANNUALISE,
+            "applied": is_annualised,
+            "note": None if is_annualised else (
+                f"Short history: {days.size} daily returns, fewer than the {MIN_OBSERVATIONS_TO_ANNUALISE} "
+                f"needed, so the annualised figures ({', '.join(ANNUALISED_METRICS)}) are null."),
+        },
         "drawdown": {
             "current": _number(risk.current_drawdown),
             "maximum": _number(risk.max_drawdown),

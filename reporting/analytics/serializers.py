@@ -121,9 +121,16 @@ class AnalyticsDrawdownOut(serializers.Serializer):
     episodes = AnalyticsDrawdownEpisodeOut(many=True)
 
 
+class AnalyticsAnnualisationOut(serializers.Serializer):
+    minimum_observations = serializers.IntegerField(help_text="Daily returns needed before annualised figures show.")
+    applied = serializers.BooleanField(help_text="False: the window is shorter, the annualised figures are null.")
+    note = serializers.CharField(allow_null=True, help_text="The short-history caveat, or null.")
+
+
 class AnalyticsMetricsOut(AnalyticsWindowOut):
     conventions = AnalyticsConventionsOut()
     metrics = AnalyticsRiskMetricsOut()
+    annualisation = AnalyticsAnnualisationOut()
     drawdown = AnalyticsDrawdownOut()
 
 

@@ -186,6 +186,26 @@ def test_metrics_match_empyrical(auth_client, trader, daily_history):
     assert min(float(episode["depth"]) for episode in episodes) == pytest.approx(expected["max_drawdown"], abs=1e-8)
 
 
+@pytest.mark.parametrize(("days", "annualised"), [(29, False), (30, True)])
+def test_annualised_figures_wait_for_thirty_daily_returns(auth_client, trader, daily_history, days, annualised):
+    # Given a window of 29 or 30 daily returns
+    end = (HISTORY_START + timedelta(days=days)).isoformat()
+
+    # When its metrics are read
+    body = get(auth_client, "metrics", trader, end=end).json()
+
+    # Then the annualised figures show only from 30 on, and a short window says why they are null
+    metrics = body["metrics"]
+    assert metrics["observations"] == days
+    for name in ("annual_return", "annual_volatility", "sharpe_ratio", "sortino_ratio", "downside_risk",
+                 "calmar_ratio", "alpha", "information_ratio"):
+        assert (metrics[name] is not None) is annualised, name
+    assert metrics["cumulative_return"] is not None and metrics["max_drawdown"] is not None
+    assert body["annualisation"]["minimum_observations"] == 30
+    assert body["annualisation"]["applied"] is annualised
+    assert (body["annualisation"]["note"] is None) is annualised
+
+
 def test_performance_window_and_benchmark(auth_client, trader, daily_history):
     returns, benchmark = daily_history
     start = HISTORY_START + timedelta(days=10)
