@@ -216,14 +216,17 @@ def performance_report(
     cumulative = kernels.cum_returns(daily)
     benchmark_cumulative = kernels.cum_returns(benchmark_daily)
     equity = day_close_equity(history, days=days)
+    # The wealth index starts at 1 at the first day's open, so a first day's loss is a drawdown.
+    drawdown = (1.0 + cumulative) / np.maximum.accumulate(np.concatenate(([1.0], 1.0 + cumulative)))[1:] - 1.0
     payload["daily"] = [
-        {"date": day, "equity": value, "return": daily_return, "cumulative_return": total,
+        {"date": day, "equity": value, "return": daily_return, "cumulative_return": total, "drawdown": fall,
          "benchmark_return": bench, "benchmark_cumulative_return": bench_total}
-        for day, value, daily_return, total, bench, bench_total in zip(
+        for day, value, daily_return, total, fall, bench, bench_total in zip(
             days.astype(str).tolist(),
             _numbers(equity),
             _numbers(daily),
             _numbers(cumulative),
+            _numbers(drawdown),
             _numbers(benchmark_daily),
             _numbers(np.where(np.isnan(benchmark_daily), np.nan, benchmark_cumulative)),
             strict=True,

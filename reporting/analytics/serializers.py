@@ -81,7 +81,9 @@ class AnalyticsDailyOut(serializers.Serializer):
     # Declared in get_fields because "return" is a Python keyword.
     def get_fields(self):
         return {"date": serializers.DateField(), "equity": _number(), "return": _number(),
-                "cumulative_return": _number(), "benchmark_return": _number(),
+                "cumulative_return": _number(),
+                "drawdown": _number(help_text="Fall of the wealth index from its running peak, a negative fraction."),
+                "benchmark_return": _number(),
                 "benchmark_cumulative_return": _number()}
 
 

@@ -1,5 +1,5 @@
 """GET /api/history/export: CSV and JSON round-trip to exactly what the history endpoints answer,
-the PDF report opens and has its sections, and refusals answer the error shape."""
+and refusals answer the error shape."""
 import csv
 import io
 import json
@@ -136,30 +136,6 @@ def test_bad_queries_answer_400_naming_the_field(auth_client, traded, params, fi
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["field"] == field
-
-
-def test_pdf_report_has_its_pages_and_sections(auth_client, traded):
-    # Month-end equity: 5,000,000 → 5,050,000 (+1.00% in September) → 4,949,000 (−2.00% in October).
-    for taken_at, equity in ((datetime(2026, 9, 1, tzinfo=UTC), "5000000"),
-                             (datetime(2026, 10, 1, tzinfo=UTC), "5050000"),
-                             (datetime(2026, 11, 1, tzinfo=UTC), "4949000")):
-        EquitySnapshot.objects.create(portfolio=traded, taken_at=taken_at, equity=D(equity), cash=D(equity),
-                                      invested=D("5000000"), reason=EquitySnapshot.Reason.SCHEDULED)
-    response, body = download(auth_client, format="pdf", portfolio=str(traded.pk), end="2026-11-01T00:00:01Z")
-    assert response["Content-Type"] == "application/pdf"
-    assert response["Content-Disposition"] == 'attachment; filename="haunt-report-cr-me-momentum-20261124.pdf"'
-    reader = PdfReader(io.BytesIO(body))
-    assert len(reader.pages) == 3
-    pages = [page.extract_text() for page in reader.pages]
-    assert "Performance report: Crème momentum" in pages[0]
-    assert "Summary" in pages[0] and "Max drawdown" in pages[0] and "Sharpe ratio" in pages[0]
-    assert "Equity curve" in pages[1] and "Drawdown" in pages[1]
-    assert len(reader.pages[1].images) == 2  # the two charts
-    assert "Monthly returns" in pages[2] and "1.00%" in pages[2] and "-2.00%" in pages[2]
-    assert "No trades in this period." in pages[2]  # the trades came after `end`
-    _, everything = download(auth_client, format="pdf", portfolio=str(traded.pk))
-    last_page = PdfReader(io.BytesIO(everything)).pages[-1].extract_text()
-    assert "ETH-USD" in last_page and "Trades" in last_page
 
 
 def test_csv_cell_rules():
