@@ -170,6 +170,10 @@ class Position(models.Model):
     take_profit = price_field(null=True, blank=True)
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The record a closed position keeps (its `quantity` is then 0): the size its fills closed and
+    # their average exit price; `average_entry_price` becomes the average entry of that size.
+    closed_quantity = quantity_field(default=0)
+    average_exit_price = price_field(null=True, blank=True)
     borrow_accrued_until = models.DateTimeField(null=True, blank=True)
     # Margin (spec §3, §6; derivatives app). Leverage 1 on a non-perpetual is a plain cash position.
     # An isolated position's collateral is cost_basis / leverage + margin_added (what the owner

@@ -122,7 +122,9 @@ def _position_realize(*, position: Position, realized: Decimal, closing_fee: Dec
         position.status = Position.Status.CLOSED
         position.quantity = Decimal(0)
         position.closed_at = now
-        position.save(update_fields=["realized_pnl", "fees_paid", "status", "quantity", "closed_at", "updated_at"])
+        _position_record_closed_size(position)
+        position.save(update_fields=["realized_pnl", "fees_paid", "status", "quantity", "closed_at", "closed_quantity",
+                                     "average_entry_price", "average_exit_price", "updated_at"])
         hooks.position_saved(position)
         open_positions.remove(position)
         _keep_open_lots(position, [])
@@ -158,6 +160,21 @@ def _position_holdings_save(*, position: Position, outcome: lots.FillOutcome, ch
     hooks.position_saved(position)
     _keep_open_lots(position, open_rows)
     events.position_changed(position, change.value)
+
+
+def _position_record_closed_size(position: Position) -> None:
+    """Keep a closing position's record, from the disposals of its lots: the size its fills closed,
+    the average entry of that size and the average exit price (spec §14 History). Unsaved."""
+    disposals = list(LotDisposal.objects.filter(lot__position=position).values_list(
+        "quantity", "open_price", "close_price"))
+    size = sum((quantity for quantity, _, _ in disposals), Decimal(0))
+    if not size:
+        return
+    position.closed_quantity = quantize_quantity(size)
+    position.average_entry_price = quantize_price(
+        sum((quantity * price for quantity, price, _ in disposals), Decimal(0)) / size)
+    position.average_exit_price = quantize_price(
+        sum((quantity * price for quantity, _, price in disposals), Decimal(0)) / size)
 
 
 def _keep_open_lots(position: Position, open_rows: list[PositionLot]) -> None:
