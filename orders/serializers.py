@@ -142,6 +142,8 @@ class TradeOut(FastOutput, serializers.ModelSerializer):
         fields = ["id", "order", "portfolio", "position", "symbol", "side", "quantity", "price", "fee", "slippage",
                   "liquidity", "realized_pnl", "explanation", "executed_at"]
         read_only_fields = fields
+        extra_kwargs = {"realized_pnl": {"help_text": "Gross: the price move of what this fill closed, before fees "
+                                                      "(its own fee is `fee`)."}}
 
 
 class OrderModifyIn(StrictInput):

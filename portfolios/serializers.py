@@ -147,6 +147,8 @@ class PortfolioOut(FastOutput, serializers.ModelSerializer):
             "last_reset_at", "created_at", "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"realized_pnl": {"help_text": "Gross: the price move of every closing fill, before fees "
+                                                      "(they are charged to cash apart)."}}
 
     def _valuation(self, portfolio: Portfolio):
         cache = self.context.setdefault("valuations", {})
@@ -201,16 +203,24 @@ class PositionOut(FastOutput, serializers.ModelSerializer):
     market_value = serializers.SerializerMethodField()
     unrealized_pnl = serializers.SerializerMethodField()
     holding_seconds = serializers.SerializerMethodField()
+    net_realized_pnl = serializers.SerializerMethodField()
     lots = serializers.SerializerMethodField()
 
     class Meta:
         model = Position
-        fields = ["id", "portfolio", "symbol", "asset_class", "side", "status", "quantity", "average_entry_price",
-                  "cost_basis", "current_price", "market_value", "unrealized_pnl", "realized_pnl", "fees_paid",
-                  "borrow_fees_paid", "stop_loss", "take_profit", "opened_at", "closed_at", "holding_seconds",
-                  "leverage", "margin_mode", "margin_added", "liquidation_price", "funding_paid", "adl_score",
-                  "adl_quantile", "tags", "lots"]
+        fields = ["id", "portfolio", "symbol", "asset_class", "side", "status", "quantity", "closed_quantity",
+                  "average_entry_price", "average_exit_price", "cost_basis", "current_price", "market_value",
+                  "unrealized_pnl", "realized_pnl", "net_realized_pnl", "fees_paid", "borrow_fees_paid", "stop_loss",
+                  "take_profit", "opened_at", "closed_at", "holding_seconds", "leverage", "margin_mode",
+                  "margin_added", "liquidation_price", "funding_paid", "adl_score", "adl_quantile", "tags", "lots"]
         read_only_fields = fields
+        extra_kwargs = {
+            "quantity": {"help_text": "Open quantity; 0 once closed (closed_quantity is the size it closed)."},
+            "closed_quantity": {"help_text": "A closed position's size: the quantity its fills closed; 0 while open."},
+            "average_entry_price": {"help_text": "Of the open lots; once closed, of the size it closed."},
+            "average_exit_price": {"help_text": "Average price of its closing fills; null until it closes."},
+            "realized_pnl": {"help_text": "Gross: the price move of what it closed, before fees, borrow and funding."},
+        }
 
     def _mark(self, position) -> Decimal:
         cache = self.context.setdefault("marks", {})
@@ -235,5 +245,11 @@ class PositionOut(FastOutput, serializers.ModelSerializer):
         end = position.closed_at or timezone.now()
         return int((end - position.opened_at).total_seconds())
 
+    def get_net_realized_pnl(self, position) -> str:
+        """Net: realized P&L after its trading fees, borrow fees and funding paid (what analytics counts)."""
+        return f"{position.realized_pnl - position.fees_paid - position.borrow_fees_paid - position.funding_paid:f}"
+
     def get_lots(self, position) -> list[dict]:
-        return PositionLotOut([lot for lot in position.lots.all() if lot.quantity > 0], many=True).data
+        """The open lots; a closed position's record lists every lot it held (original_quantity)."""
+        is_closed = position.status == Position.Status.CLOSED
+        return PositionLotOut([lot for lot in position.lots.all() if is_closed or lot.quantity > 0], many=True).data
