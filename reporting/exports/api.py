@@ -55,7 +55,7 @@ class ExportQueryIn(StrictInput):
     summary="Export orders, trades, closed positions or the ledger as CSV or JSON (streamed), or the PDF report",
     description=(
         "CSV: UTF-8 with a byte order mark, ISO 8601 dates, decimals as the exact strings the API sends; "
-        "nested lists (fills, order history, lots) are left out. JSON: an array of the history endpoints' "
+        "nested lists (fills, order history, lots) and a fill's explanation are left out. JSON: an array of the history endpoints' "
         "representation. PDF (one portfolio, no kind): summary metrics, equity curve, drawdown, monthly "
         "returns and the trade list. Archived portfolios included; newest first."),
     parameters=[

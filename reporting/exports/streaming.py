@@ -3,7 +3,7 @@ closed positions and the ledger as CSV or JSON, streamed, and the PDF performanc
 
 Every row is the representation the history endpoints give, through the same serializers, so
 an export and the API never disagree. CSV leaves out the nested lists (an order's fills and
-history, a position's lots), which have their own exports; JSON keeps them.
+history, a position's lots), which have their own exports, and a fill's explanation; JSON keeps them.
 """
 from __future__ import annotations
 
@@ -49,7 +49,11 @@ EXPORT_KINDS = {
     # The same order as each history endpoint: newest first.
     "orders": ExportKind(OrderHistoryOut, OrderOut, _columns(OrderOut), "created_at", ("-created_at", "-pk"),
                          json_prefetch=("events", "trades__instrument")),
-    "trades": ExportKind(TradeOut, TradeOut, _columns(TradeOut), "executed_at", ("-executed_at", "-pk")),
+    # A fill's explanation is a nested object whose keys depend on how it filled (book walk, resting
+    # fill, liquidation, settlement), about 1,000 characters: a cell nobody can read, and no stable
+    # columns to flatten it into. The JSON export keeps it.
+    "trades": ExportKind(TradeOut, TradeOut, _columns(TradeOut, without=("explanation",)), "executed_at",
+                         ("-executed_at", "-pk")),
     "positions": ExportKind(PositionOut, PositionOut, _columns(PositionOut, without=("lots",)), "closed_at",
                             ("-closed_at", "-pk")),
     "ledger": ExportKind(LedgerEntryOut, LedgerEntryOut, _columns(LedgerEntryOut), "created_at", ("-pk",)),

@@ -78,7 +78,7 @@ def test_csv_export_reparses_to_the_api_values(auth_client, traded, kind):
     parsed = list(csv.DictReader(io.StringIO(text.removeprefix(BYTE_ORDER_MARK), newline="")))
     expected = api_rows(auth_client, HISTORY_PATHS[kind], portfolio=str(traded.pk))
     assert [list(row) for row in parsed[:1]] == [[name for name in expected[0] if name not in
-                                                  ("history", "fills", "lots")]]
+                                                  ("history", "fills", "lots", "explanation")]]
     assert parsed == [{name: csv_cell(value) for name, value in row.items() if name in parsed[0]} for row in expected]
 
 
@@ -90,6 +90,16 @@ def test_csv_cells_keep_exact_decimals_iso_dates_and_json_lists(auth_client, tra
     assert first_buy["average_fill_price"] == "2000.0000000000"
     assert first_buy["created_at"] == "2026-11-24T15:00:02Z"
     assert first_buy["linked_order"] == ""
+
+
+def test_csv_trades_leave_the_explanation_to_the_json_export(auth_client, traded):
+    _, csv_body = download(auth_client, format="csv", kind="trades", portfolio=str(traded.pk))
+    _, json_body = download(auth_client, format="json", kind="trades", portfolio=str(traded.pk))
+
+    lines = csv_body.decode("utf-8").removeprefix(BYTE_ORDER_MARK).splitlines()
+    assert "explanation" not in lines[0].split(",")
+    assert max(len(line) for line in lines) < 400  # no 1,000-character JSON blob in a row
+    assert all(row["explanation"] for row in json.loads(json_body))
 
 
 def test_ledger_export_needs_a_portfolio_and_matches_the_ledger_endpoint(auth_client, traded):
