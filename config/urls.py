@@ -10,6 +10,7 @@ from haunt.urls import api_patterns as platform_api_patterns
 api_patterns = [
     *platform_api_patterns,
     path("", include("portfolios.urls")),
+    path("", include("notifications.urls")),
     path("", include("orders.urls")),
     path("", include("derivatives.urls")),
     path("", include("options_trading.urls")),

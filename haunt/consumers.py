@@ -22,7 +22,7 @@ from haunt.errors import DomainError
 from haunt.market import state
 from haunt.market.models import Instrument
 from haunt.market.stream import BOOKS, QUOTES, cut_book, derived_market_resolve, market_hub
-from haunt.realtime import ORDERS, PORTFOLIO, POSITIONS, portfolio_events_group
+from haunt.realtime import ORDERS, PORTFOLIO, POSITIONS, portfolio_events_group, user_alerts_group
 
 MAX_SYMBOLS_PER_CONNECTION = 200
 DEFAULT_BOOK_DEPTH = 20
@@ -76,6 +76,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         # portfolio id -> the streams of it this socket follows (its events group is joined while any are)
         self.streams: dict[str, set[str]] = {}
+        self.follows_alerts = False
         self.is_closed = False
         self.book_depth = DEFAULT_BOOK_DEPTH
         self.batch_quotes = False
@@ -90,6 +91,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             "UnsubscribeOrders": self.unsubscribe_portfolio_stream(ORDERS),
             "SubscribePositions": self.subscribe_portfolio_stream(POSITIONS),
             "UnsubscribePositions": self.unsubscribe_portfolio_stream(POSITIONS),
+            "SubscribeAlerts": self.subscribe_alerts,
+            "UnsubscribeAlerts": self.unsubscribe_alerts,
             "Ping": self.ping,
         }
         await self.accept()
@@ -99,6 +102,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await market_hub().leave(self)
         for portfolio_id in getattr(self, "streams", ()):
             await self.channel_layer.group_discard(portfolio_events_group(portfolio_id), self.channel_name)
+        if getattr(self, "follows_alerts", False):
+            await self.channel_layer.group_discard(user_alerts_group(self.scope["user"].pk), self.channel_name)
 
     async def send_market_text(self, text: str) -> None:
         """A quote or book the market hub encoded once for every socket that wants it."""
@@ -228,6 +233,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "Unsubscribed", "data": {"channel": stream, "portfolio_id": portfolio_id}})
         return unsubscribe
 
+    async def subscribe_alerts(self, content):
+        """The user's alerts as they are raised (every portfolio's, and the account's own)."""
+        if not self.follows_alerts:
+            await self.channel_layer.group_add(user_alerts_group(self.scope["user"].pk), self.channel_name)
+            self.follows_alerts = True
+        await self.send_json({"type": "Subscribed", "data": {"channel": "alerts"}})
+
+    async def unsubscribe_alerts(self, content):
+        if self.follows_alerts:
+            self.follows_alerts = False
+            await self.channel_layer.group_discard(user_alerts_group(self.scope["user"].pk), self.channel_name)
+        await self.send_json({"type": "Unsubscribed", "data": {"channel": "alerts"}})
+
     async def ping(self, content):
         await self.send_json({"type": "Pong", "data": {"echo": content.get("echo")}})
 
@@ -239,6 +257,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         database work goes through database_sync_to_async, which keeps connections clean)."""
         if message.get("type") == "stream.events":
             await self.stream_events(message)
+        elif message.get("type") == "stream.alerts":
+            await self.stream_alerts(message)
         else:
             await super().dispatch(message)
 
@@ -253,3 +273,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 if "change" in event:
                     payload["change"] = event["change"]
                 await self.send_json(payload)
+
+    async def stream_alerts(self, message):
+        """The user's committed alerts, oldest first."""
+        for alert in message["alerts"]:
+            if self.is_closed or not self.follows_alerts:
+                return
+            await self.send_json({"type": "Alert", "data": alert})

@@ -11,6 +11,9 @@ the events queued for a portfolio by the time its loop wakes as one group messag
 usually costs one group send instead of five and each socket receives one message instead of five.
 All of a portfolio's events a process commits reach a socket in commit order, whatever streams
 they are on.
+
+Alerts belong to a user rather than to one portfolio: they go to the user's group,
+`alerts.<user id>`, which a socket joins with SubscribeAlerts, through the same publisher.
 """
 import asyncio
 import atexit
@@ -46,15 +49,21 @@ class EventPublisher:
         self._idle = threading.Condition()
 
     def publish(self, portfolio_id: str, event: dict) -> None:
+        self._enqueue((PORTFOLIO_ROOM, portfolio_id), event)
+
+    def publish_alert(self, user_id: str, alert: dict) -> None:
+        self._enqueue((USER_ROOM, user_id), alert)
+
+    def _enqueue(self, room: tuple[str, str], event: dict) -> None:
         layer = get_channel_layer()
         if isinstance(layer, InMemoryChannelLayer):
             # The in-process layer's queues belong to the server's own loop: hand the event to it.
-            async_to_sync(layer.group_send)(portfolio_events_group(portfolio_id), events_message(portfolio_id, [event]))
+            async_to_sync(layer.group_send)(*room_message(room, [event]))
             return
         loop, queue = self._running()
         with self._idle:
             self._pending += 1
-        loop.call_soon_threadsafe(queue.put_nowait, (layer, portfolio_id, event))
+        loop.call_soon_threadsafe(queue.put_nowait, (layer, room, event))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued event has been handed to the channel layer (process exit, tests)."""
@@ -80,15 +89,14 @@ class EventPublisher:
             queued = [await queue.get()]
             while not queue.empty():
                 queued.append(queue.get_nowait())
-            by_portfolio: dict[tuple, list[dict]] = {}  # insertion order: the first event's
-            for layer, portfolio_id, event in queued:
-                by_portfolio.setdefault((layer, portfolio_id), []).append(event)
-            for (layer, portfolio_id), events in by_portfolio.items():
+            by_room: dict[tuple, list[dict]] = {}  # insertion order: the first event's
+            for layer, room, event in queued:
+                by_room.setdefault((layer, room), []).append(event)
+            for (layer, room), events in by_room.items():
                 try:
-                    await layer.group_send(portfolio_events_group(portfolio_id), events_message(portfolio_id, events))
+                    await layer.group_send(*room_message(room, events))
                 except Exception:  # one failed send (Redis restarting) must not stop every later event
-                    logger.exception("Could not send %s to portfolio %s", [event["event"] for event in events],
-                                     portfolio_id)
+                    logger.exception("Could not send %d event(s) to %s %s", len(events), *room)
             with self._idle:
                 self._pending -= len(queued)
                 if self._pending == 0:
@@ -114,6 +122,28 @@ def broadcast_on_commit(*, portfolio_id, stream: str, event: str, data: dict, ch
     if change is not None:
         message["change"] = change
     transaction.on_commit(lambda: publisher.publish(str(portfolio_id), message))
+
+
+def alert_on_commit(*, user_id, data: dict) -> None:
+    """Send an alert to the sockets of its owner that subscribed to alerts once the current
+    transaction commits; never on rollback."""
+    transaction.on_commit(lambda: publisher.publish_alert(str(user_id), data))
+
+
+# What a queued event is addressed to: a portfolio's event streams or a user's alerts.
+PORTFOLIO_ROOM, USER_ROOM = "portfolio", "user"
+
+
+def room_message(room: tuple[str, str], events: list[dict]) -> tuple[str, dict]:
+    """The group and the channel-layer message carrying a room's events, oldest first."""
+    kind, key = room
+    if kind == USER_ROOM:
+        return user_alerts_group(key), {"type": "stream.alerts", "alerts": events}
+    return portfolio_events_group(key), events_message(key, events)
+
+
+def user_alerts_group(user_id) -> str:
+    return f"alerts.{user_id}"
 
 
 def portfolio_events_group(portfolio_id) -> str:

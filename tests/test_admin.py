@@ -19,7 +19,8 @@ def admin_client(client):
 
 @pytest.mark.parametrize("model", ["accounts/user", "market/instrument", "market/candle", "portfolios/portfolio",
                                    "portfolios/ledgerentry", "portfolios/position", "orders/order", "orders/trade",
-                                   "reporting/journalentry", "competitions/competition"])
+                                   "reporting/journalentry", "competitions/competition",
+                                   "notifications/webhookendpoint", "notifications/webhookdelivery"])
 def test_changelists_render(admin_client, portfolio, model):
     assert admin_client.get(f"/admin/{model}/").status_code == 200
 

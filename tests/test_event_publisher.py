@@ -2,7 +2,14 @@
 per portfolio, each portfolio's events in the order they were committed."""
 import asyncio
 
-from haunt.realtime import EventPublisher, events_message, portfolio_events_group
+from haunt.realtime import (
+    PORTFOLIO_ROOM,
+    USER_ROOM,
+    EventPublisher,
+    events_message,
+    portfolio_events_group,
+    user_alerts_group,
+)
 
 
 class RecordingLayer:
@@ -27,7 +34,7 @@ def test_queued_events_leave_as_one_message_per_portfolio_in_commit_order():
     async def run():
         queue = asyncio.Queue()
         for portfolio_id, name in [("a", "a1"), ("b", "b1"), ("a", "a2"), ("a", "a3"), ("b", "b2")]:
-            queue.put_nowait((layer, portfolio_id, event(name)))
+            queue.put_nowait((layer, (PORTFOLIO_ROOM, portfolio_id), event(name)))
         draining = asyncio.create_task(publisher._drain(queue))
         while publisher._pending:
             await asyncio.sleep(0.01)
@@ -55,8 +62,8 @@ def test_a_failed_send_loses_only_its_portfolio_batch():
 
     async def run():
         queue = asyncio.Queue()
-        queue.put_nowait((layer, "a", event("a1")))
-        queue.put_nowait((layer, "b", event("b1")))
+        queue.put_nowait((layer, (PORTFOLIO_ROOM, "a"), event("a1")))
+        queue.put_nowait((layer, (PORTFOLIO_ROOM, "b"), event("b1")))
         draining = asyncio.create_task(publisher._drain(queue))
         while publisher._pending:
             await asyncio.sleep(0.01)
@@ -65,3 +72,27 @@ def test_a_failed_send_loses_only_its_portfolio_batch():
     asyncio.run(run())
 
     assert layer.sent == [(portfolio_events_group("b"), events_message("b", [event("b1")]))]
+
+
+def test_a_users_alerts_leave_as_one_message_to_their_alerts_group_beside_portfolio_events():
+    layer = RecordingLayer()
+    publisher = EventPublisher()
+    publisher._pending = 3
+    alerts = [{"id": "1", "alert_type": "order_filled"}, {"id": "2", "alert_type": "stop_loss_hit"}]
+
+    async def run():
+        queue = asyncio.Queue()
+        queue.put_nowait((layer, (USER_ROOM, "7"), alerts[0]))
+        queue.put_nowait((layer, (PORTFOLIO_ROOM, "7"), event("a1")))
+        queue.put_nowait((layer, (USER_ROOM, "7"), alerts[1]))
+        draining = asyncio.create_task(publisher._drain(queue))
+        while publisher._pending:
+            await asyncio.sleep(0.01)
+        draining.cancel()
+
+    asyncio.run(run())
+
+    assert layer.sent == [
+        (user_alerts_group("7"), {"type": "stream.alerts", "alerts": alerts}),
+        (portfolio_events_group("7"), events_message("7", [event("a1")])),
+    ]

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "haunt.accounts",
     "haunt.market",
     "portfolios",
+    "notifications",
     "orders",
     "derivatives",
     "options_trading",
@@ -317,6 +318,14 @@ HAUNT_FEED_PLUGINS = ["derivatives.watcher.DerivativesWatcher"]
 # Opening balance, in USD, of the insurance fund that absorbs liquidation losses beyond collateral.
 HAUNT_INSURANCE_FUND_SEED = os.environ.get("INSURANCE_FUND_SEED", "1000000")
 
+# Webhooks (notifications): deliveries go only to public addresses unless this is set, for a
+# self-hosted setup whose receivers live on its own network (loopback and private ranges).
+HAUNT_WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("HAUNT_WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+# Attempts per delivery before it is dead-lettered (backoff between them: notifications.retries).
+HAUNT_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("HAUNT_WEBHOOK_MAX_ATTEMPTS", "6"))
+# Dead letters in a row after which an endpoint is turned off and its owner told.
+HAUNT_WEBHOOK_DISABLE_AFTER_DEAD_LETTERS = int(os.environ.get("HAUNT_WEBHOOK_DISABLE_AFTER_DEAD_LETTERS", "3"))
+
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -326,6 +335,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
+    "notifications-deliver-due": {
+        "task": "notifications.deliver_due",
+        # Every 5 seconds: webhook retries whose backoff has passed (and, embedded, first attempts).
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
     "snapshot-equity": {
         "task": "portfolios.snapshot_equity",
         # At the top of every hour from 01:00 to 23:00 UTC (00:00 is the day close, below).
