@@ -10,7 +10,7 @@ from django.db import transaction
 from haunt.market import state
 from haunt.market.selectors import conversion_rate, instrument_calendar
 from haunt.money import format_decimal, quantize_money, quantize_price
-from orders import events, execution
+from orders import alerts, events, execution
 from orders.market_view import instrument_spec, live_book, live_prices
 from orders.models import Order, OrderEvent, OrderRole, OrderStatus, OrderType, Side, TimeInForce, Trade
 from orders.risk import RiskCheckFailed, asset_class_checks_at_execution, order_leverage
@@ -282,6 +282,8 @@ def _record_fill(*, order: Order, portfolio: Portfolio, quantity: Decimal, price
                               detail={"trade_id": str(trade.pk), "quantity": f"{quantity:f}", "price": f"{price:f}"})
     events.trade_executed(trade)
     events.order_changed(order, "filled" if done else "partial_fill")
+    if done:
+        alerts.order_filled(order, portfolio.owner_id)
     _after_fill(order=order, portfolio=portfolio, filled_now=quantity, now=now)
     if change in ("closed", "flipped"):
         # Reduce-only orders (the position's exits among them) have nothing left to reduce.

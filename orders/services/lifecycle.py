@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from orders import events, triggers
+from orders import alerts, events, triggers
 from orders.market_view import live_prices
 from orders.models import Order, OrderEvent, OrderStatus, OrderType
 from orders.selectors import order_get_for_user
@@ -25,6 +25,7 @@ def _finish(order: Order, status: str, reason: str, kind: str) -> None:
     OrderEvent.objects.create(order=order, kind=kind, detail={"reason": reason})
     events.order_changed(order, {OrderStatus.CANCELLED: "cancelled", OrderStatus.EXPIRED: "expired",
                                  OrderStatus.REJECTED: "rejected"}.get(status, status))
+    alerts.order_ended(order)
 
 
 def _trailing_start(order: Order) -> None:
