@@ -1,3 +1,5 @@
+import uuid
+
 from haunt.errors import NotFound
 from notifications.models import Alert, AlertChannelPreference, AlertType, WebhookDelivery, WebhookEndpoint
 
@@ -6,12 +8,20 @@ def webhook_list_for_user(*, user):
     return WebhookEndpoint.objects.filter(owner=user)
 
 
+def _uuid_or_none(value) -> uuid.UUID | None:
+    """`value` as a UUID; None for anything else (the URL pattern lets through some malformed ids)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def webhook_get_for_user(*, user, webhook_id, for_update: bool = False) -> WebhookEndpoint:
     """The user's endpoint `webhook_id`; NotFound for someone else's, exactly as for none."""
-    endpoints = WebhookEndpoint.objects.filter(owner=user, pk=webhook_id)
+    endpoints = WebhookEndpoint.objects.filter(owner=user, pk=_uuid_or_none(webhook_id))
     endpoint = (endpoints.select_for_update() if for_update else endpoints).first()
     if endpoint is None:
-        raise NotFound("No such webhook.", code="webhook_not_found")
+        raise NotFound("Webhook not found.", field="webhook_id")
     return endpoint
 
 
@@ -21,9 +31,10 @@ def delivery_list_for_webhook(*, user, webhook_id):
 
 
 def delivery_get_for_user(*, user, webhook_id, delivery_id) -> WebhookDelivery:
-    delivery = WebhookDelivery.objects.filter(endpoint__owner=user, endpoint_id=webhook_id, pk=delivery_id).first()
+    delivery = WebhookDelivery.objects.filter(endpoint__owner=user, endpoint_id=_uuid_or_none(webhook_id),
+                                              pk=_uuid_or_none(delivery_id)).first()
     if delivery is None:
-        raise NotFound("No such delivery.", code="delivery_not_found")
+        raise NotFound("Delivery not found.", field="delivery_id")
     return delivery
 
 

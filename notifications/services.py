@@ -261,8 +261,11 @@ def webhook_deliver(*, delivery_id, now: datetime | None = None) -> WebhookDeliv
 
 
 @transaction.atomic
-def _attempt_record(*, delivery_id, number: int, started_at: datetime, outcome: outbound.Outcome) -> WebhookDelivery:
-    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+def _attempt_record(*, delivery_id, number: int, started_at: datetime,
+                    outcome: outbound.Outcome) -> WebhookDelivery | None:
+    delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+    if delivery is None:  # its endpoint was deleted while the attempt ran
+        return None
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     WebhookAttempt.objects.create(delivery=delivery, number=number, started_at=started_at,
                                   address=outcome.address or "", latency_ms=outcome.latency_ms,

@@ -12,6 +12,7 @@ from django.db import transaction
 from haunt.accounts.services import user_register
 from haunt.market.services import instruments_sync
 from haunt.market.universe import spec_by_symbol
+from notifications.models import DeliveryStatus, WebhookDelivery
 from orders.models import Order, Trade
 from orders.tests.books import NOW, make_portfolio, publish, publish_eth
 from portfolios.models import Position
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.django_db
 AMERICAN_CALL = "AAPL  270115C00190000"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32
 # Every app whose rows belong to users: none may change when a request is refused.
-USER_DATA_APPS = ("authtoken", "accounts", "portfolios", "orders", "derivatives", "options_trading", "reporting")
+USER_DATA_APPS = ("authtoken", "accounts", "portfolios", "notifications", "orders", "derivatives", "options_trading", "reporting")
 
 
 def _screenshot():
@@ -46,6 +47,11 @@ BODIES = {
     ("post", "/api/auth/register"): lambda ids: {"username": "carol", "password": "a-third-horse-battery",
                                                  "email": "carol@example.com"},
     ("post", "/api/auth/token"): lambda ids: {"username": ids["username"], "password": ids["password"]},
+    ("post", "/api/alerts/history/read"): lambda ids: {},
+    ("put", "/api/alerts/preferences"): lambda ids: {"preferences": [{"alert_type": "order_filled", "webhook": False}]},
+    ("post", "/api/webhooks"): lambda ids: {"url": "https://hooks.example.com/another"},
+    ("put", "/api/webhooks/{id}"): lambda ids: {"description": "Renamed"},
+    ("patch", "/api/webhooks/{id}"): lambda ids: {"is_active": False},
     ("post", "/api/journal"): lambda ids: {"portfolio": str(ids["portfolio"]), "title": "Why"},
     ("post", "/api/journal/{entry_id}/attachments"): lambda ids: {"file": _screenshot()},
     ("put", "/api/journal/{id}"): lambda ids: {"title": "Why, again"},
@@ -100,6 +106,10 @@ def _world(username: str, client: ContractCheckedAPIClient, user) -> dict:
     ids["journal"] = post("/api/journal", {"portfolio": str(portfolio.pk), "title": "Plan"})["id"]
     ids["journal/{}/attachments"] = post(f"/api/journal/{ids['journal']}/attachments", {"file": _screenshot()},
                                          format="multipart")["id"]
+    ids["webhooks"] = post("/api/webhooks", {"url": f"https://hooks.example.com/{username}"})["id"]
+    ids["webhooks/{}/deliveries"] = client.post(f"/api/webhooks/{ids['webhooks']}/test").json()["id"]
+    # A finished delivery, so that its owner may replay it.
+    WebhookDelivery.objects.filter(pk=ids["webhooks/{}/deliveries"]).update(status=DeliveryStatus.DEAD_LETTER)
     ids |= {"options/portfolios": portfolio.pk, "order": Order.objects.filter(portfolio=portfolio).first().pk,
             "trade": ids["trades"], "position": ids["positions"]}
     return ids

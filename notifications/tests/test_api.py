@@ -43,6 +43,19 @@ def test_an_unknown_event_type_is_refused(auth_client):
     assert response.status_code == 400 and response.json()["error"]["field"].startswith("event_types")
 
 
+@pytest.mark.parametrize("method, path", [
+    ("delete", "/api/webhooks/{bad}"), ("get", "/api/webhooks/{bad}/deliveries"),
+    ("post", "/api/webhooks/{bad}/rotate-secret"), ("post", "/api/webhooks/{bad}/test"),
+    ("post", "/api/webhooks/{good}/deliveries/{bad}/replay"),
+])
+def test_a_malformed_id_the_url_pattern_lets_through_is_a_404(auth_client, user, method, path):
+    endpoint = webhook_create(user=user, url="https://hooks.example.com/a")
+
+    response = getattr(auth_client, method)(path.format(bad="AbCA3CdA147CDcd51ba742ABF62bbc5d9b7", good=endpoint.pk))
+
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
 def test_updating_rotating_and_deleting(auth_client, user):
     endpoint = webhook_create(user=user, url="https://hooks.example.com/a")
 
@@ -79,7 +92,7 @@ def test_someone_elses_webhook_is_a_404_everywhere(auth_client, other_user):
     ]
 
     assert [answer.status_code for answer in answers] == [404] * len(answers)
-    assert all(answer.json()["error"]["code"] == "webhook_not_found" for answer in answers[:-1])
+    assert all(answer.json()["error"]["code"] == "not_found" for answer in answers)
     assert auth_client.get("/api/webhooks").json()["results"] == []
     WebhookEndpoint.objects.get(pk=endpoint.pk)  # untouched
 

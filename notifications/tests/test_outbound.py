@@ -21,6 +21,19 @@ def test_a_loopback_receiver_gets_the_post_when_private_targets_are_allowed(rece
     assert len(receiver.received) == 1 and receiver.received[0].body == b"{}"
 
 
+def test_the_request_names_the_urls_host_although_it_goes_to_the_checked_address(receiver, monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *args, **kwargs: (
+        [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))] if host == "hooks.test"
+        else real_getaddrinfo(host, port, *args, **kwargs)))
+    port = receiver.url.split(":")[2].split("/")[0]
+
+    outcome = post(f"http://hooks.test:{port}/hook")
+
+    assert outcome.succeeded and outcome.address == "127.0.0.1"
+    assert receiver.received[0].headers["Host"] == f"hooks.test:{port}"
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "[::ffff:127.0.0.1]", "169.254.169.254", "[fd00:ec2::254]", "10.0.0.1",
                                   "[::1]", "0.0.0.0"])
 def test_literal_blocked_addresses_are_refused_before_connecting(host):
