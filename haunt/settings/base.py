@@ -284,6 +284,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
     "ENUM_NAME_OVERRIDES": {
+        "AlertTypeEnum": "notifications.models.AlertType",
         "EnforcementModeEnum": "portfolios.risk_settings.ENFORCEMENT_MODE_CHOICES",
         "OrderSideEnum": "orders.models.Side",
         "PositionSideEnum": "portfolios.models.Position.Direction",
